@@ -1,0 +1,3 @@
+"""kbc-tui: Keboola-style orchestrations in the terminal."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from kbc_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""``kbc-tui`` entry point: the TUI (no command) and the headless commands.
+
+Each command lives in ``kbc_tui/commands/<name>.py`` as ``run(args) -> int`` (the exit code),
+imported only when used so that ``kbc-tui --version`` or ``validate`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from kbc_tui import __version__
+from kbc_tui.errors import KbcError
+
+
+def _project(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project", "-p", metavar="DIR",
+                   help="project folder (default: $KBC_PROJECT, else ./configs)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kbc-tui",
+        description="Keboola-style orchestrations in your terminal. With no command, opens the TUI.")
+    parser.add_argument("--version", action="version", version=f"kbc-tui {__version__}")
+    _project(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check every project file; print problems as path:line: key: message")
+    _project(p)
+
+    p = sub.add_parser("init", help="create a new empty project folder")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--name", help="project name (default: the folder name)")
+
+    p = sub.add_parser("encrypt", help="encrypt plain-text '#' secrets in the project's files, in place")
+    _project(p)
+
+    p = sub.add_parser("run", help="run an orchestration now; exit code 0 success, 3 warning, 1 otherwise")
+    _project(p)
+    p.add_argument("orchestration", metavar="ORCH")
+    p.add_argument("--no-wait", action="store_true", help="enqueue and exit; print the job id")
+
+    p = sub.add_parser("jobs", help="list jobs, latest first")
+    _project(p)
+    p.add_argument("--orchestration", "-o", metavar="ID")
+    p.add_argument("--limit", "-n", type=int, default=20, metavar="N")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("job", help="one job: its tasks and log")
+    _project(p)
+    p.add_argument("job_id", type=int, metavar="ID")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("cancel", help="cancel a waiting or running job")
+    _project(p)
+    p.add_argument("job_id", type=int, metavar="ID")
+
+    p = sub.add_parser("scheduler", help="daemon: run schedules and queued jobs (foreground, logs to stdout)")
+    _project(p)
+
+    p = sub.add_parser("schedule", help="print an orchestration's next fire times (ISO-8601)")
+    _project(p)
+    p.add_argument("orchestration", metavar="ORCH")
+    p.add_argument("--count", "-n", type=int, default=5, metavar="N")
+    p.add_argument("--after", metavar="ISO-TIME", help="start from this time instead of now")
+    return parser
+
+
+COMMANDS = {
+    "validate": "kbc_tui.commands.validate",
+    "init": "kbc_tui.commands.init",
+    "encrypt": "kbc_tui.commands.encrypt",
+    "run": "kbc_tui.commands.run",
+    "jobs": "kbc_tui.commands.jobs",
+    "job": "kbc_tui.commands.job",
+    "cancel": "kbc_tui.commands.cancel",
+    "scheduler": "kbc_tui.commands.scheduler",
+    "schedule": "kbc_tui.commands.schedule",
+    None: "kbc_tui.commands.tui",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command])
+    try:
+        return int(module.run(args) or 0)
+    except KbcError as exc:
+        print(f"kbc-tui: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,21 @@
+"""``kbc-tui validate``: every problem one per line (path:line: key: message), exit 1; else a summary, exit 0."""
+
+from __future__ import annotations
+
+import sys
+
+from kbc_tui.components import validate_config
+from kbc_tui.store import Project, resolve_project_dir
+
+
+def run(args) -> int:
+    root = resolve_project_dir(args.project)
+    project = Project.load(root, validate_config)
+    if project.problems:
+        for problem in project.problems:
+            print(project.rel(problem.path) + str(problem)[len(str(problem.path)):], file=sys.stdout)
+        print(f"{len(project.problems)} problem(s) in {root}", file=sys.stderr)
+        return 1
+    print(f"{root}: OK: {len(project.orchestrations)} orchestration(s), "
+          f"{len(project.components)} component configuration(s)")
+    return 0

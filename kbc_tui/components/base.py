@@ -1,0 +1,110 @@
+"""The one interface every component type implements.
+
+A component validates its ``[parameters]`` table and runs as an async task:
+
+    class Component:
+        type_id = "sql-transformation"
+        def validate(self, parameters) -> list[tuple[str, str]]   # (key path under parameters, message)
+        async def run(self, ctx: RunContext) -> TaskResult
+
+``run`` does blocking work (database drivers, DuckDB, Hyper) through ``await ctx.to_thread(fn, ...)``
+so the event loop (and the TUI on it) stays free. Long loops in threads call
+``ctx.cancel.check()`` between chunks; cancellation then raises ``Cancelled`` and storage writes
+roll back. A user-facing failure raises ``ComponentError("one clear line")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from kbc_tui.model.component import ComponentConfig
+    from kbc_tui.storage.base import Storage
+
+T = TypeVar("T")
+
+
+class Cancelled(Exception):
+    """Raised inside a task (in its thread too) once its job was cancelled or timed out."""
+
+
+class CancelToken:
+    """Thread-safe cancellation flag shared by a task's coroutine and its worker threads."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = "cancelled"
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        self.reason = reason
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled(self.reason)
+
+
+class TaskLogger(Protocol):
+    """Thread-safe: may be called from worker threads. Text is masked for secrets by the engine."""
+
+    def debug(self, text: str) -> None: ...
+    def info(self, text: str) -> None: ...
+    def warning(self, text: str) -> None: ...
+    def error(self, text: str) -> None: ...
+
+
+@dataclass
+class TaskResult:
+    rows: int | None = None  # rows written/extracted, shown in the job's task table
+    message: str = ""  # one line summary
+
+
+@dataclass
+class RunContext:
+    """What a running task may use. Built by the engine for each task run."""
+
+    config: "ComponentConfig"  # as in the file (secrets still encrypted)
+    parameters: dict[str, Any]  # ``config.parameters`` with every ``#`` value resolved
+    storage: "Storage"
+    log: TaskLogger
+    cancel: CancelToken
+    project_root: Path
+    state_dir: Path  # <project>/.kbc: Hyper logs, scratch files
+    job_id: int = 0
+    #: component state kept between successful runs (e.g. incremental fetching's last value);
+    #: the engine loads it before ``run`` and saves it only if the task succeeds
+    state: dict[str, Any] = field(default_factory=dict)
+
+    async def to_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking ``fn`` in a thread; raises ``Cancelled`` if the job is cancelled meanwhile.
+
+        The thread itself is told through ``ctx.cancel`` and must stop at its next ``check()``.
+        """
+        self.cancel.check()
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def resolve_path(self, value: str) -> Path:
+        """A path from the configuration: relative paths are relative to the project folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.project_root / path
+
+
+class Component(ABC):
+    type_id: str = ""
+
+    @abstractmethod
+    def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
+        """Problems in ``parameters`` as ``(key path, message)``; key paths start with ``parameters.``."""
+
+    @abstractmethod
+    async def run(self, ctx: RunContext) -> TaskResult:
+        """Do the work. Raise ``ComponentError`` for a failure the user can act on."""

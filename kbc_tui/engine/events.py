@@ -1,0 +1,111 @@
+"""Engine events: job and task state changes and (batched) log lines.
+
+Subscribers are plain callables run on the engine's event loop; they must be quick
+(the TUI's posts a Textual message). Log lines are coalesced: the bus delivers at most
+one ``LogBatch`` per job every ``LOG_FLUSH_SECONDS``, however fast a task logs, so a
+task printing 10,000 lines a second neither slows the runner nor floods subscribers.
+``stream()`` gives the same events as an async iterator (the CLI uses it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Union
+
+from kbc_tui.model.job import Job, LogLine, TaskRun
+
+LOG_FLUSH_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class JobChanged:
+    job: Job  # a snapshot: status, times, message (tasks may be empty)
+
+
+@dataclass(frozen=True)
+class TaskChanged:
+    job_id: int
+    task: TaskRun
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    job_id: int
+    lines: tuple[LogLine, ...]
+
+
+Event = Union[JobChanged, TaskChanged, LogBatch]
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._pending: dict[int, list[LogLine]] = {}
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event)`` for every event; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def emit(self, event: Event) -> None:
+        """Deliver now (call on the loop). Pending log lines of the same job go first, keeping order."""
+        if not isinstance(event, LogBatch):
+            job_id = event.job.id if isinstance(event, JobChanged) else event.job_id
+            if job_id in self._pending:
+                self._deliver(LogBatch(job_id, tuple(self._pending.pop(job_id))))
+        self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken subscriber must not break the runner
+                import logging
+
+                logging.getLogger(__name__).exception("event listener failed")
+
+    def log(self, line: LogLine) -> None:
+        """Queue a log line (thread-safe); delivered in a batch shortly after."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._queue(line)
+        else:
+            loop.call_soon_threadsafe(self._queue, line)
+
+    def _queue(self, line: LogLine) -> None:
+        self._pending.setdefault(line.job_id, []).append(line)
+        if self._flush_handle is None and self._loop is not None:
+            self._flush_handle = self._loop.call_later(LOG_FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        self._flush_handle = None
+        pending, self._pending = self._pending, {}
+        for job_id, lines in pending.items():
+            self._deliver(LogBatch(job_id, tuple(lines)))
+
+    async def stream(self) -> AsyncIterator[Event]:
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        unsubscribe = self.subscribe(queue.put_nowait)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            unsubscribe()

@@ -1,0 +1,117 @@
+"""Project settings (``kbc.toml``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kbc_tui.model.fields import Fields
+from kbc_tui.model.validate import check_email
+
+SMTP_SECURITY = ("none", "starttls", "tls")
+
+
+@dataclass
+class UserSettings:
+    email: str = ""
+
+    @property
+    def effective_email(self) -> str:
+        """``KBC_USER_EMAIL`` overrides the file."""
+        return os.environ.get("KBC_USER_EMAIL", "") or self.email
+
+
+@dataclass
+class SmtpSettings:
+    host: str = ""
+    port: int = 25
+    security: str = "none"
+    username: str = ""
+    password: str = ""  # the raw '#password' value: an encrypted value or an env reference
+    from_address: str = ""  # TOML key: from
+    timeout_seconds: float = 30
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass
+class StorageSettings:
+    backend: str = "duckdb"
+    path: str = ".kbc/storage.duckdb"  # relative to the project folder
+
+
+@dataclass
+class JobSettings:
+    retention: int = 1000  # jobs kept per orchestration
+    max_parallel_tasks: int = 4  # tasks of one phase running at once
+
+
+@dataclass
+class ProjectSettings:
+    name: str = "kbc project"
+    user: UserSettings = field(default_factory=UserSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
+    path: Path | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_toml(cls, data: dict, *, path: Path, problems: list) -> "ProjectSettings":
+        f = Fields(data, path, "", problems)
+        name = f.str("name", "kbc project")
+
+        u = Fields(f.table("user") or {}, path, "user", problems)
+        user = UserSettings(email=u.str("email", "", check=lambda v: check_email(v) if v else None))
+        u.finish()
+
+        s = Fields(f.table("smtp") or {}, path, "smtp", problems)
+        smtp = SmtpSettings(
+            host=s.str("host", ""),
+            port=s.int("port", 25, minimum=1, maximum=65535),
+            security=s.str("security", "none", choices=SMTP_SECURITY),
+            username=s.str("username", ""),
+            password=s.str("#password", ""),
+            from_address=s.str("from", "", check=lambda v: check_email(v) if v else None),
+            timeout_seconds=s.number("timeout_seconds", 30, minimum=1),
+        )
+        s.finish()
+
+        st = Fields(f.table("storage") or {}, path, "storage", problems)
+        storage = StorageSettings(backend=st.str("backend", "duckdb", choices=("duckdb",)),
+                                  path=st.str("path", ".kbc/storage.duckdb"))
+        st.finish()
+
+        j = Fields(f.table("jobs") or {}, path, "jobs", problems)
+        jobs = JobSettings(retention=j.int("retention", 1000, minimum=1),
+                           max_parallel_tasks=j.int("max_parallel_tasks", 4, minimum=1, maximum=64))
+        j.finish()
+        f.finish()
+        return cls(name, user, smtp, storage, jobs, path)
+
+    def to_toml(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.user.email:
+            out["user"] = {"email": self.user.email}
+        smtp: dict[str, Any] = {}
+        d = SmtpSettings()
+        for key, attr in (("host", "host"), ("port", "port"), ("security", "security"),
+                          ("username", "username"), ("#password", "password"), ("from", "from_address"),
+                          ("timeout_seconds", "timeout_seconds")):
+            value = getattr(self.smtp, attr)
+            if value != getattr(d, attr):
+                smtp[key] = value
+        if smtp:
+            out["smtp"] = smtp
+        storage = {k: v for k, v in (("backend", self.storage.backend), ("path", self.storage.path))
+                   if v != getattr(StorageSettings(), k)}
+        if storage:
+            out["storage"] = storage
+        jobs = {k: getattr(self.jobs, k) for k in ("retention", "max_parallel_tasks")
+                if getattr(self.jobs, k) != getattr(JobSettings(), k)}
+        if jobs:
+            out["jobs"] = jobs
+        return out

@@ -1,0 +1,326 @@
+"""The project folder: ``kbc.toml``, ``components/``, ``orchestrations/`` and the state folder ``.kbc/``.
+
+``Project.load(root)`` never raises for a bad file: each unreadable or invalid file becomes
+a ``Problem`` (path:line: key: message) in ``project.problems`` and the rest still loads.
+Saving writes atomically, only when the content changes, and refuses (``ConflictError``)
+when the file changed on disk since it was loaded, or (``ConfigError``) when the file on
+disk has problems that a rewrite would paper over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from kbc_tui.errors import ConfigError, ConflictError, KbcError, Problem
+from kbc_tui.model.component import COMPONENT_TYPES, ID_PATTERN, ComponentConfig, Kind, check_id
+from kbc_tui.model.orchestration import Orchestration, Task
+from kbc_tui.model.project import ProjectSettings
+from kbc_tui.store.secrets import Secrets, is_safe_value, walk_secrets
+from kbc_tui.store.toml_io import dumps_toml, read_toml, with_lines, write_bytes_atomic
+
+SETTINGS_FILE = "kbc.toml"
+STATE_DIR = ".kbc"
+PROJECT_ENV = "KBC_PROJECT"
+DEFAULT_PROJECT = "configs"
+
+#: validates component parameters; set by kbc_tui.components (the model knows no components)
+ParametersValidator = Callable[[ComponentConfig], list[tuple[str, str]]]
+
+
+def resolve_project_dir(arg: str | os.PathLike | None) -> Path:
+    """``--project DIR``, else ``$KBC_PROJECT``, else ``./configs``."""
+    value = arg or os.environ.get(PROJECT_ENV) or DEFAULT_PROJECT
+    return Path(value).expanduser().resolve()
+
+
+def _digest(raw: bytes | None) -> str | None:
+    return hashlib.sha256(raw).hexdigest() if raw is not None else None
+
+
+@dataclass
+class Project:
+    root: Path
+    settings: ProjectSettings = field(default_factory=ProjectSettings)
+    components: dict[str, ComponentConfig] = field(default_factory=dict)  # "component/config" -> config
+    orchestrations: dict[str, Orchestration] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    #: sha256 of each file as loaded (None: did not exist); for conflict detection
+    _loaded: dict[Path, str | None] = field(default_factory=dict, repr=False)
+    #: files that had problems when loaded; they are not rewritten
+    _broken: set[Path] = field(default_factory=set, repr=False)
+
+    # -- loading -------------------------------------------------------------------
+    @classmethod
+    def load(cls, root: str | os.PathLike, validator: ParametersValidator | None = None) -> "Project":
+        root = Path(root).resolve()
+        if not root.is_dir():
+            raise KbcError(f"{root}: project folder not found (create one with 'kbc-tui init {root}')")
+        project = cls(root)
+        project._load_settings()
+        project._load_components(validator)
+        project._load_orchestrations()
+        project._check_task_references()
+        return project
+
+    def reload(self, validator: ParametersValidator | None = None) -> "Project":
+        return Project.load(self.root, validator)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def secrets(self) -> Secrets:
+        return Secrets(self.state_dir)
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def _read(self, path: Path) -> tuple[dict | None, str]:
+        try:
+            data, raw = read_toml(path)
+        except ConfigError as exc:
+            self.problems.extend(exc.problems)
+            self._broken.add(path)
+            self._loaded[path] = _digest(path.read_bytes()) if path.exists() else None
+            return None, ""
+        self._loaded[path] = _digest(raw)
+        return data, raw.decode("utf-8")
+
+    def _collect(self, path: Path, problems: list[Problem], text: str) -> None:
+        if problems:
+            self._broken.add(path)
+            self.problems.extend(with_lines(problems, text))
+
+    def _load_settings(self) -> None:
+        path = self.root / SETTINGS_FILE
+        if not path.exists():
+            self.problems.append(Problem(path, "missing project settings file (run 'kbc-tui init' to create one)"))
+            self.settings = ProjectSettings(path=path)
+            self._loaded[path] = None
+            return
+        data, text = self._read(path)
+        problems: list[Problem] = []
+        self.settings = ProjectSettings.from_toml(data or {}, path=path, problems=problems)
+        if data is not None:
+            problems.extend(self._plain_secret_problems(path, data))
+        self._collect(path, problems, text)
+
+    def _plain_secret_problems(self, path: Path, data: dict) -> list[Problem]:
+        return [Problem(path, "plain-text secret: use \"env:VARIABLE\" or run 'kbc-tui encrypt'", key=key)
+                for key, value in walk_secrets(data) if not is_safe_value(value)]
+
+    def _load_components(self, validator: ParametersValidator | None) -> None:
+        base = self.root / "components"
+        if not base.is_dir():
+            return
+        for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for path in sorted(folder.glob("*.toml")):
+                data, text = self._read(path)
+                if data is None:
+                    continue
+                problems: list[Problem] = []
+                error = check_id(path.stem, "configuration id (file name)")
+                if error:
+                    problems.append(Problem(path, error))
+                cfg = ComponentConfig.from_toml(data, component=folder.name, config_id=path.stem,
+                                                path=path, problems=problems)
+                problems.extend(self._plain_secret_problems(path, data))
+                if validator is not None and cfg.component in COMPONENT_TYPES:
+                    problems.extend(Problem(path, msg, key=key or None) for key, msg in validator(cfg))
+                self._collect(path, problems, text)
+                self.components[cfg.ref] = cfg
+
+    def _load_orchestrations(self) -> None:
+        base = self.root / "orchestrations"
+        if not base.is_dir():
+            return
+        for path in sorted(base.glob("*.toml")):
+            data, text = self._read(path)
+            if data is None:
+                continue
+            problems: list[Problem] = []
+            error = check_id(path.stem, "orchestration id (file name)")
+            if error:
+                problems.append(Problem(path, error))
+            orch = Orchestration.from_toml(data, orch_id=path.stem, path=path, problems=problems)
+            self._collect(path, problems, text)
+            self.orchestrations[orch.id] = orch
+
+    def _check_task_references(self) -> None:
+        for orch in self.orchestrations.values():
+            assert orch.path is not None
+            text = orch.path.read_text("utf-8") if orch.path.exists() else ""
+            problems = []
+            for key, task in self._task_keys(orch):
+                reason = self.task_problem(task)
+                if reason:
+                    problems.append(Problem(orch.path, reason, key=key))
+            # reference problems do not make the file unsafe to rewrite: report, don't mark broken
+            self.problems.extend(with_lines(problems, text))
+
+    @staticmethod
+    def _task_keys(orch: Orchestration):
+        if orch.flat:
+            for i, task in enumerate(orch.tasks):
+                yield f"tasks[{i}].config", task
+        else:
+            for pi, phase in enumerate(orch.phases):
+                for ti, task in enumerate(phase.tasks):
+                    yield f"phases[{pi}].tasks[{ti}].config", task
+
+    # -- queries -------------------------------------------------------------------
+    def component(self, component: str, config: str) -> ComponentConfig | None:
+        return self.components.get(f"{component}/{config}")
+
+    def task_problem(self, task: Task) -> str | None:
+        """Why a task cannot run (unknown component type, missing configuration), or None."""
+        ctype = COMPONENT_TYPES.get(task.component)
+        if ctype is None:
+            return f"unknown component {task.component!r}"
+        if not ctype.automatable:
+            return f"{task.component!r} is a manual component and cannot be orchestrated"
+        if task.ref not in self.components:
+            return f"configuration {task.ref!r} does not exist (components/{task.ref}.toml)"
+        return None
+
+    def automatable_components(self) -> dict[Kind, list[ComponentConfig]]:
+        """Every configuration a task can use, grouped Extractors / Transformations / Writers."""
+        groups: dict[Kind, list[ComponentConfig]] = {Kind.EXTRACTOR: [], Kind.TRANSFORMATION: [], Kind.WRITER: []}
+        for cfg in self.components.values():
+            if cfg.type and cfg.type.automatable:
+                groups[cfg.type.kind].append(cfg)
+        for items in groups.values():
+            items.sort(key=lambda c: (c.name.lower(), c.ref))
+        return groups
+
+    def problems_for(self, path: Path) -> list[Problem]:
+        return [p for p in self.problems if p.path == path]
+
+    def is_broken(self, path: Path) -> bool:
+        return path in self._broken
+
+    # -- saving --------------------------------------------------------------------
+    def _save(self, path: Path, data: dict, *, new: bool = False) -> bool:
+        """Write ``data`` to ``path`` if it differs; True when written."""
+        if path in self._broken:
+            raise ConfigError(Problem(path, "the file has problems; fix it on disk first, it is not overwritten"))
+        content = dumps_toml(data)
+        current = path.read_bytes() if path.exists() else None
+        if new:
+            if current is not None:
+                raise ConflictError(f"{self.rel(path)} already exists")
+        elif path in self._loaded and _digest(current) != self._loaded[path]:
+            raise ConflictError(f"{self.rel(path)} changed on disk since it was loaded; "
+                                "reload to see the change (your edit was not saved)")
+        if current == content:
+            return False
+        write_bytes_atomic(path, content)
+        self._loaded[path] = _digest(content)
+        return True
+
+    def orchestration_path(self, orch_id: str) -> Path:
+        return self.root / "orchestrations" / f"{orch_id}.toml"
+
+    def save_orchestration(self, orch: Orchestration) -> bool:
+        path = self.orchestration_path(orch.id)
+        written = self._save(path, orch.to_toml())
+        orch.path = path
+        self.orchestrations[orch.id] = orch
+        return written
+
+    def create_orchestration(self, orch_id: str, name: str) -> Orchestration:
+        error = check_id(orch_id, "orchestration id")
+        if error:
+            raise KbcError(error)
+        if not name.strip():
+            raise KbcError("an orchestration needs a name")
+        path = self.orchestration_path(orch_id)
+        if orch_id in self.orchestrations or path.exists():
+            raise ConflictError(f"orchestration {orch_id!r} already exists ({self.rel(path)})")
+        orch = Orchestration(orch_id, name.strip(), path=path)
+        self._save(path, orch.to_toml(), new=True)
+        self.orchestrations[orch_id] = orch
+        return orch
+
+    def rename_orchestration(self, orch_id: str, *, name: str | None = None,
+                             new_id: str | None = None) -> Orchestration:
+        orch = self.orchestrations[orch_id]
+        if name is not None:
+            if not name.strip():
+                raise KbcError("an orchestration needs a name")
+            orch.name = name.strip()
+        if new_id and new_id != orch_id:
+            error = check_id(new_id, "orchestration id")
+            if error:
+                raise KbcError(error)
+            new_path = self.orchestration_path(new_id)
+            if new_path.exists():
+                raise ConflictError(f"orchestration {new_id!r} already exists")
+            old_path = self.orchestration_path(orch_id)
+            self._save(old_path, orch.to_toml())
+            os.replace(old_path, new_path)
+            self._loaded[new_path] = self._loaded.pop(old_path, None)
+            del self.orchestrations[orch_id]
+            orch.id, orch.path = new_id, new_path
+            self.orchestrations[new_id] = orch
+        else:
+            self.save_orchestration(orch)
+        return orch
+
+    def delete_orchestration(self, orch_id: str) -> None:
+        path = self.orchestration_path(orch_id)
+        current = path.read_bytes() if path.exists() else None
+        if path in self._loaded and _digest(current) != self._loaded[path]:
+            raise ConflictError(f"{self.rel(path)} changed on disk since it was loaded; not deleted")
+        if current is not None:
+            path.unlink()
+        self.orchestrations.pop(orch_id, None)
+        self._loaded.pop(path, None)
+        self._broken.discard(path)
+        self.problems = [p for p in self.problems if p.path != path]
+
+    def save_component(self, cfg: ComponentConfig, *, new: bool = False) -> bool:
+        """Save a configuration; plain ``#`` values are encrypted first."""
+        for error in (check_id(cfg.id, "configuration id"),):
+            if error:
+                raise KbcError(error)
+        if cfg.component not in COMPONENT_TYPES:
+            raise KbcError(f"unknown component type {cfg.component!r}")
+        cfg.parameters, _ = self.secrets.encrypt_tree(cfg.parameters)
+        path = self.root / "components" / cfg.component / f"{cfg.id}.toml"
+        written = self._save(path, cfg.to_toml(), new=new)
+        cfg.path = path
+        self.components[cfg.ref] = cfg
+        return written
+
+    def save_settings(self, settings: ProjectSettings) -> bool:
+        """Save ``kbc.toml``; a plain SMTP password is encrypted first."""
+        settings.smtp.password = self.secrets.encrypt(settings.smtp.password)
+        path = self.root / SETTINGS_FILE
+        written = self._save(path, settings.to_toml())
+        settings.path = path
+        self.settings = settings
+        return written
+
+    def changed_on_disk(self) -> list[Path]:
+        """Files whose content differs from what was loaded (or that appeared / vanished)."""
+        changed = []
+        seen = set()
+        for path, digest in self._loaded.items():
+            seen.add(path)
+            current = _digest(path.read_bytes()) if path.exists() else None
+            if current != digest:
+                changed.append(path)
+        for pattern in ("orchestrations/*.toml", "components/*/*.toml"):
+            for path in self.root.glob(pattern):
+                if path not in seen:
+                    changed.append(path)
+        return changed
