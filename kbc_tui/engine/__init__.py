@@ -18,6 +18,7 @@ Public API (the TUI, the CLI and the scheduler use only this):
     await engine.stop(grace=10)
 """
 
+from kbc_tui.engine.engine import Engine
 from kbc_tui.engine.events import EventBus, JobChanged, LogBatch, TaskChanged
 
-__all__ = ["EventBus", "JobChanged", "LogBatch", "TaskChanged"]
+__all__ = ["Engine", "EventBus", "JobChanged", "LogBatch", "TaskChanged"]
