@@ -1,0 +1,293 @@
+"""Job history and queue: SQLite in ``.kbc/jobs.sqlite`` (WAL), shared by every process of a project.
+
+Holds jobs (the queue is the ``waiting`` jobs), task runs, log lines and component state.
+Times are stored as UTC epoch seconds and returned as aware UTC datetimes. One connection per
+``JobHistory``, guarded by a lock so worker threads may call it too.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from kbc_tui.model.job import Job, JobStatus, LogLine, TaskRun, TaskStatus, Trigger
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    orchestration TEXT NOT NULL,
+    status TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    triggered_by TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    message TEXT NOT NULL DEFAULT '',
+    pid INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_by_orchestration ON jobs (orchestration, id DESC);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, id);
+CREATE INDEX IF NOT EXISTS jobs_by_update ON jobs (updated_at);
+CREATE TABLE IF NOT EXISTS task_runs (
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    phase INTEGER NOT NULL,
+    component TEXT NOT NULL,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    rows INTEGER,
+    message TEXT NOT NULL DEFAULT '',
+    attempt INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (job_id, idx)
+);
+CREATE TABLE IF NOT EXISTS log_lines (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    time REAL NOT NULL,
+    level TEXT NOT NULL,
+    task TEXT,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_by_job ON log_lines (job_id, id);
+CREATE TABLE IF NOT EXISTS component_state (
+    component TEXT NOT NULL,
+    config TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (component, config)
+);
+"""
+
+_JOB_COLS = ("id, orchestration, status, trigger, triggered_by, created_at, started_at, finished_at, "
+             "message, pid")
+
+
+def to_dt(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, timezone.utc) if value is not None else None
+
+
+def to_ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def now_ts() -> float:
+    return time.time()
+
+
+def _job(row: Sequence[Any]) -> Job:
+    return Job(id=row[0], orchestration=row[1], status=JobStatus(row[2]), trigger=Trigger(row[3]),
+               triggered_by=row[4], created_at=to_dt(row[5]), started_at=to_dt(row[6]),
+               finished_at=to_dt(row[7]), message=row[8], pid=row[9])
+
+
+def _task(row: Sequence[Any]) -> TaskRun:
+    return TaskRun(job_id=row[0], index=row[1], phase=row[2], component=row[3], config=row[4],
+                   status=TaskStatus(row[5]), started_at=to_dt(row[6]), finished_at=to_dt(row[7]),
+                   rows=row[8], message=row[9], attempt=row[10])
+
+
+class JobHistory:
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- low level --------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def transaction(self) -> "_Tx":
+        return _Tx(self)
+
+    # -- jobs -------------------------------------------------------------------------
+    def create_job(self, orchestration: str, trigger: Trigger, triggered_by: str) -> Job:
+        ts = now_ts()
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO jobs (orchestration, status, trigger, triggered_by, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (orchestration, JobStatus.WAITING.value, trigger.value, triggered_by,
+                                             ts, ts))
+            job_id = cur.lastrowid
+        return Job(job_id, orchestration, JobStatus.WAITING, trigger, triggered_by, to_dt(ts))
+
+    def update_job(self, job_id: int, **fields: Any) -> None:
+        sets, values = [], []
+        for key, value in fields.items():
+            if isinstance(value, datetime):
+                value = value.timestamp()
+            elif isinstance(value, (JobStatus, Trigger)):
+                value = value.value
+            sets.append(f"{key} = ?")
+            values.append(value)
+        sets.append("updated_at = ?")
+        values.append(now_ts())
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*values, job_id))
+
+    def job(self, job_id: int, *, with_tasks: bool = True) -> Job | None:
+        rows = self.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            return None
+        job = _job(rows[0])
+        if with_tasks:
+            job.tasks = self.task_runs(job_id)
+        return job
+
+    def list_jobs(self, orchestration: str | None = None, limit: int = 50,
+                  statuses: Iterable[JobStatus] | None = None, before_id: int | None = None) -> list[Job]:
+        where, params = [], []
+        if orchestration is not None:
+            where.append("orchestration = ?")
+            params.append(orchestration)
+        if statuses is not None:
+            statuses = [s.value for s in statuses]
+            where.append(f"status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
+        if before_id is not None:
+            where.append("id < ?")
+            params.append(before_id)
+        sql = f"SELECT {_JOB_COLS} FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        return [_job(r) for r in self.execute(sql, (*params, limit))]
+
+    def waiting_jobs(self) -> list[Job]:
+        rows = self.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE status = 'waiting' ORDER BY id")
+        return [_job(r) for r in rows]
+
+    def active_jobs(self) -> list[Job]:
+        rows = self.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE status IN ('waiting', 'processing') ORDER BY id")
+        return [_job(r) for r in rows]
+
+    def jobs_updated_since(self, ts: float) -> list[Job]:
+        rows = self.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE updated_at > ? ORDER BY id", (ts,))
+        return [_job(r) for r in rows]
+
+    def last_jobs(self) -> dict[str, Job]:
+        rows = self.execute(
+            f"SELECT {_JOB_COLS} FROM jobs WHERE id IN (SELECT max(id) FROM jobs GROUP BY orchestration)")
+        return {j.orchestration: j for j in map(_job, rows)}
+
+    def request_cancel(self, job_id: int) -> None:
+        self.update_job(job_id, cancel_requested=1)
+
+    def cancel_requested(self, job_ids: Sequence[int]) -> set[int]:
+        if not job_ids:
+            return set()
+        marks = ", ".join("?" for _ in job_ids)
+        return {r[0] for r in self.execute(
+            f"SELECT id FROM jobs WHERE cancel_requested = 1 AND id IN ({marks})", tuple(job_ids))}
+
+    def average_duration(self, orchestration: str, n: int = 20) -> float | None:
+        rows = self.execute(
+            "SELECT avg(finished_at - started_at), count(*) FROM (SELECT started_at, finished_at FROM jobs "
+            "WHERE orchestration = ? AND status = 'success' AND started_at IS NOT NULL "
+            "ORDER BY id DESC LIMIT ?)", (orchestration, n))
+        return rows[0][0] if rows and rows[0][1] else None
+
+    def apply_retention(self, orchestration: str, keep: int) -> int:
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM jobs WHERE orchestration = ? AND status NOT IN ('waiting', 'processing') AND id < "
+                "(SELECT min(id) FROM (SELECT id FROM jobs WHERE orchestration = ? ORDER BY id DESC LIMIT ?))",
+                (orchestration, orchestration, keep))
+            return cur.rowcount
+
+    # -- task runs ----------------------------------------------------------------------
+    def create_task_runs(self, runs: list[TaskRun]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "INSERT INTO task_runs (job_id, idx, phase, component, config, status, message) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(r.job_id, r.index, r.phase, r.component, r.config, r.status.value, r.message) for r in runs])
+
+    def update_task(self, run: TaskRun) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE task_runs SET status = ?, started_at = ?, finished_at = ?, rows = ?, message = ?, "
+                "attempt = ? WHERE job_id = ? AND idx = ?",
+                (run.status.value, to_ts(run.started_at), to_ts(run.finished_at), run.rows, run.message,
+                 run.attempt, run.job_id, run.index))
+            self._db.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (now_ts(), run.job_id))
+
+    def task_runs(self, job_id: int) -> list[TaskRun]:
+        rows = self.execute(
+            "SELECT job_id, idx, phase, component, config, status, started_at, finished_at, rows, message, "
+            "attempt FROM task_runs WHERE job_id = ? ORDER BY idx", (job_id,))
+        return [_task(r) for r in rows]
+
+    # -- log ------------------------------------------------------------------------------
+    def add_log(self, lines: Iterable[LogLine]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "INSERT INTO log_lines (job_id, time, level, task, text) VALUES (?, ?, ?, ?, ?)",
+                [(ln.job_id, ln.time.timestamp(), ln.level, ln.task, ln.text) for ln in lines])
+
+    def log(self, job_id: int, after_id: int = 0, limit: int | None = None) -> list[LogLine]:
+        sql = "SELECT id, job_id, time, level, task, text FROM log_lines WHERE job_id = ? AND id > ? ORDER BY id"
+        params: tuple = (job_id, after_id)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (limit,)
+        return [LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0])
+                for r in self.execute(sql, params)]
+
+    def log_since(self, after_id: int, limit: int = 10000) -> list[LogLine]:
+        rows = self.execute("SELECT id, job_id, time, level, task, text FROM log_lines WHERE id > ? "
+                            "ORDER BY id LIMIT ?", (after_id, limit))
+        return [LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0]) for r in rows]
+
+    def max_log_id(self) -> int:
+        return self.execute("SELECT coalesce(max(id), 0) FROM log_lines")[0][0]
+
+    # -- component state --------------------------------------------------------------------
+    def component_state(self, component: str, config: str) -> dict:
+        rows = self.execute("SELECT state FROM component_state WHERE component = ? AND config = ?",
+                            (component, config))
+        return json.loads(rows[0][0]) if rows else {}
+
+    def save_component_state(self, component: str, config: str, state: dict) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO component_state (component, config, state, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (component, config) DO UPDATE SET state = excluded.state, "
+                "updated_at = excluded.updated_at", (component, config, json.dumps(state, default=str), now_ts()))
+
+
+class _Tx:
+    """``with history.transaction() as db:`` — an IMMEDIATE transaction (serialises writers across processes)."""
+
+    def __init__(self, history: JobHistory):
+        self.history = history
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.history._lock.acquire()
+        self.history._db.execute("BEGIN IMMEDIATE")
+        return self.history._db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.history._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.history._lock.release()
