@@ -99,7 +99,7 @@ class DuckDBStorage:
 
     def _primary_keys(self, con: Any) -> dict[str, list[str]]:
         exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = 'tables'",
-                             [META_SCHEMA]).fetchone()[0]
+                             [META_SCHEMA]).fetchall()[0][0]
         if not exists:
             return {}
         return {r[0]: json.loads(r[1]) for r in con.execute(f"SELECT table_id, primary_key FROM {META_SCHEMA}.tables")
@@ -125,7 +125,7 @@ class DuckDBStorage:
     def _info(self, con: Any, tid: TableId, keys: dict[str, list[str]]) -> TableInfo:
         cols = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND "
                            "table_name = ? ORDER BY column_index", [tid.bucket_id, tid.name]).fetchall()
-        count = con.execute(f"SELECT count(*) FROM {qualified(tid)}").fetchone()[0]
+        count = con.execute(f"SELECT count(*) FROM {qualified(tid)}").fetchall()[0][0]
         return TableInfo(tid, [Column(c, t) for c, t in cols], count, keys.get(str(tid), []))
 
     def table(self, table_id: str | TableId) -> TableInfo | None:
@@ -140,7 +140,7 @@ class DuckDBStorage:
     @staticmethod
     def _exists(con: Any, tid: TableId) -> bool:
         return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                                [tid.bucket_id, tid.name]).fetchone()[0])
+                                [tid.bucket_id, tid.name]).fetchall()[0][0])
 
     def preview(self, table_id: str | TableId, limit: int = 100) -> tuple[list[str], list[tuple]]:
         tid = _tid(table_id)
