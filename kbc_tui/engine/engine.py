@@ -1,50 +1,358 @@
-"""The Engine facade. SIGNATURE STUB: the engine work replaces the bodies; the signatures are the contract."""
+"""The Engine facade: the one API the TUI, the CLI and the scheduler use (see ``kbc_tui.engine``).
+
+One job queue per project (the ``waiting`` jobs in ``.kbc/jobs.sqlite``). The process holding
+the runner lock executes them; any other process only enqueues and watches, by polling the history
+(its events then come from there), and retries the lock so it takes over when the holder quits.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import getpass
 import os
+import threading
+import time
 from pathlib import Path
 
-from kbc_tui.engine.events import EventBus
-from kbc_tui.model.job import Job, LogLine, Trigger
+from kbc_tui.engine.events import EventBus, JobChanged, LogBatch, TaskChanged
+from kbc_tui.engine.lock import RunnerLock
+from kbc_tui.engine.runner import JobRun, utcnow
+from kbc_tui.errors import KbcError
+from kbc_tui.model.job import Job, JobStatus, LogLine, TaskRun, TaskStatus, Trigger
+from kbc_tui.store.history import JobHistory
 from kbc_tui.store.project import Project
+from kbc_tui.storage.duckdb_storage import DuckDBStorage
+
+POLL_SECONDS = 0.5
+LOCK_RETRY_SECONDS = 2.0
+LOG_FLUSH_SECONDS = 0.1
+MAX_CONCURRENT_JOBS = 4
 
 
 class Engine:
-    def __init__(self, project: Project | str | os.PathLike) -> None:
+    def __init__(self, project: Project | str | os.PathLike, *, poll_seconds: float = POLL_SECONDS,
+                 lock_retry_seconds: float = LOCK_RETRY_SECONDS) -> None:
         self.project = project if isinstance(project, Project) else Project.load(Path(project))
+        self.root = self.project.root
+        self.state_dir = self.project.state_dir
         self.events = EventBus()
         self.is_runner = False
+        self.poll_seconds = poll_seconds
+        self.lock_retry_seconds = lock_retry_seconds
+        self.history = JobHistory(self.state_dir / "jobs.sqlite")
+        storage_path = Path(self.project.settings.storage.path)
+        self.storage = DuckDBStorage(storage_path if storage_path.is_absolute() else self.root / storage_path)
+        self.lock = RunnerLock(self.state_dir / "runner.lock")
+        self.notifier = None
+        self.scheduler = None
+        self._runs: dict[int, JobRun] = {}
+        self._own: set[int] = set()  # jobs this process ran: their events are emitted directly
+        self._run_tasks: set[asyncio.Task] = set()
+        self._bg: list[asyncio.Task] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._started = False
+        self._want_runner = False
+        self._want_scheduler = False
+        self._log_buffer: collections.deque[LogLine] = collections.deque()
+        self._log_lock = threading.Lock()
+        self._seen: dict[int, tuple] = {}
+        self._poll_since = 0.0
+        self._last_log_id = 0
+        self._last_lock_try = 0.0
 
+    # -- lifecycle --------------------------------------------------------------------------
     async def start(self, *, run_jobs: bool = True, scheduler: bool = True) -> None:
-        """Open the job history, recover jobs left 'processing' by a dead process (-> terminated),
-        try to take the runner lock; the holder executes queued jobs (and runs the scheduler)."""
-        raise NotImplementedError
+        if self._started:
+            return
+        self._started = True
+        self.events.bind(asyncio.get_running_loop())
+        self._wake = asyncio.Event()
+        from kbc_tui.engine.notifier import Notifier
+
+        self.notifier = Notifier(self)
+        self.notifier.start()
+        self._want_runner, self._want_scheduler = run_jobs, scheduler
+        self._poll_since = time.time()
+        self._last_log_id = self.history.max_log_id()
+        if run_jobs:
+            await self._try_become_runner()
+        self._bg.append(asyncio.create_task(self._poll_loop(), name="kbc-engine-poll"))
+        self._bg.append(asyncio.create_task(self._flush_loop(), name="kbc-engine-log-flush"))
+
+    async def _try_become_runner(self) -> bool:
+        self._last_lock_try = time.monotonic()
+        if not self.lock.try_acquire():
+            return False
+        self.is_runner = True
+        self._recover()
+        self._bg.append(asyncio.create_task(self._runner_loop(), name="kbc-engine-runner"))
+        if self._want_scheduler:
+            from kbc_tui.engine.scheduler import Scheduler
+
+            self.scheduler = Scheduler(self)
+            await self.scheduler.start()
+        return True
+
+    def _recover(self) -> None:
+        """Jobs left ``processing`` by a runner that died become ``terminated`` (we hold the lock now)."""
+        for job in self.history.list_jobs(statuses=[JobStatus.PROCESSING], limit=100_000):
+            now = utcnow()
+            message = (f"terminated: the process running this job (pid {job.pid}) died" if job.pid
+                       else "terminated: the process running this job died")
+            for run in self.history.task_runs(job.id):
+                if run.status in (TaskStatus.PROCESSING, TaskStatus.WAITING):
+                    run.status = TaskStatus.TERMINATED if run.status is TaskStatus.PROCESSING else TaskStatus.SKIPPED
+                    run.finished_at = now
+                    run.message = "the process running the job died" if run.status is TaskStatus.TERMINATED \
+                        else "not run: the process running the job died"
+                    self.history.update_task(run)
+            self.history.add_log([LogLine(job.id, now, "error", f"Job {job.id} {message}")])
+            self.history.update_job(job.id, status=JobStatus.TERMINATED, finished_at=now, message=message)
+            self._emit_job(self.history.job(job.id, with_tasks=False))
 
     async def stop(self, grace: float = 10.0) -> None:
-        raise NotImplementedError
+        """Stop taking jobs; give running ones ``grace`` seconds, then cancel them (state recorded)."""
+        if not self._started:
+            self.history.close()
+            return
+        self._stopping = True
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self._run_tasks:
+            done, pending = await asyncio.wait(set(self._run_tasks), timeout=grace)
+            if pending:
+                for run in list(self._runs.values()):
+                    run.cancel("cancelled: kbc-tui is shutting down")
+                await asyncio.wait(pending, timeout=5)
+        for task in self._bg:
+            task.cancel()
+        await asyncio.gather(*self._bg, return_exceptions=True)
+        self._bg.clear()
+        self._flush_log()
+        self.events.flush()
+        if self.notifier is not None:
+            await self.notifier.stop()
+        self.lock.release()
+        self.is_runner = False
+        self.history.close()
+        self._started = False
+
+    # -- queue --------------------------------------------------------------------------------
+    def default_user(self) -> str:
+        return self.project.settings.user.effective_email or getpass.getuser()
 
     async def enqueue(self, orchestration: str, *, trigger: Trigger = Trigger.MANUAL,
                       triggered_by: str | None = None) -> Job:
-        raise NotImplementedError
+        if not (self.root / "orchestrations" / f"{orchestration}.toml").exists():
+            raise KbcError(f"unknown orchestration {orchestration!r} (no file orchestrations/{orchestration}.toml)")
+        if triggered_by is None:
+            triggered_by = self.default_user() if trigger is Trigger.MANUAL else "scheduler"
+        job = self.history.create_job(orchestration, trigger, triggered_by)
+        self._emit_job(job)
+        self._wake.set()
+        return job
 
     async def wait(self, job_id: int) -> Job:
-        raise NotImplementedError
+        done = asyncio.Event()
+
+        def listener(event) -> None:
+            if isinstance(event, JobChanged) and event.job.id == job_id and event.job.status.finished:
+                done.set()
+
+        unsubscribe = self.events.subscribe(listener)
+        try:
+            while True:
+                job = self.history.job(job_id, with_tasks=False)
+                if job is None:
+                    raise KbcError(f"no job {job_id}")
+                if job.status.finished:
+                    return self.get_job(job_id)  # type: ignore[return-value]
+                try:
+                    await asyncio.wait_for(done.wait(), self.poll_seconds)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            unsubscribe()
 
     async def cancel(self, job_id: int) -> Job:
-        raise NotImplementedError
+        job = self.history.job(job_id, with_tasks=False)
+        if job is None:
+            raise KbcError(f"no job {job_id}")
+        if job.status is JobStatus.WAITING:
+            with self.history.transaction() as db:
+                changed = db.execute("UPDATE jobs SET status = 'cancelled', finished_at = ?, message = ?, "
+                                     "updated_at = ? WHERE id = ? AND status = 'waiting'",
+                                     (time.time(), "cancelled before it started", time.time(), job_id)).rowcount
+            if changed:
+                self.history.add_log([LogLine(job_id, utcnow(), "warning", f"Job {job_id} cancelled before it started")])
+                job = self.history.job(job_id, with_tasks=False)
+                self._emit_job(job)
+                return job
+            job = self.history.job(job_id, with_tasks=False)
+        if job.status is JobStatus.PROCESSING:
+            run = self._runs.get(job_id)
+            if run is not None:
+                run.cancel()
+            else:
+                self.history.request_cancel(job_id)  # the runner process picks it up
+        return job
 
+    # -- reading --------------------------------------------------------------------------------
     def list_jobs(self, orchestration: str | None = None, limit: int = 50) -> list[Job]:
-        raise NotImplementedError
+        return self.history.list_jobs(orchestration, limit)
 
     def get_job(self, job_id: int) -> Job | None:
-        raise NotImplementedError
+        return self.history.job(job_id)
 
     def job_log(self, job_id: int, after_id: int = 0, limit: int | None = None) -> list[LogLine]:
-        raise NotImplementedError
+        self._flush_log()
+        return self.history.log(job_id, after_id, limit)
 
     def last_jobs(self) -> dict[str, Job]:
-        raise NotImplementedError
+        return self.history.last_jobs()
+
+    def running_jobs(self) -> list[Job]:
+        """Jobs this process is executing now."""
+        return [run.job for run in self._runs.values()]
+
+    def average_duration(self, orchestration: str, n: int = 20) -> float | None:
+        """Mean duration (s) of the last ``n`` successful jobs, or None (for the processing alert)."""
+        return self.history.average_duration(orchestration, n)
+
+    def add_log(self, job_id: int, level: str, text: str, task: str | None = None) -> None:
+        """Append a log line to any job (e.g. a notification failure after the job ended)."""
+        self._log_line(LogLine(job_id, utcnow(), level, text, task))
 
     def reload_project(self) -> Project:
-        raise NotImplementedError
+        from kbc_tui.components import validate_config
+
+        fresh = Project.load(self.root, validate_config)
+        self.project.__dict__.update(fresh.__dict__)  # keep the shared object the UI holds
+        if self.scheduler is not None:
+            self.scheduler.reload()
+        return self.project
+
+    # -- internals: events and log ------------------------------------------------------------
+    def _emit_job(self, job: Job | None) -> None:
+        if job is None:
+            return
+        snapshot = Job(job.id, job.orchestration, job.status, job.trigger, job.triggered_by, job.created_at,
+                       job.started_at, job.finished_at, job.message, job.pid)
+        self._seen[job.id] = (job.status, job.finished_at)
+        self.events.emit(JobChanged(snapshot))
+
+    def _emit_task(self, run: TaskRun) -> None:
+        self.events.emit(TaskChanged(run.job_id, TaskRun(**run.__dict__)))
+
+    def _log_line(self, line: LogLine) -> None:
+        """Thread-safe: buffered for the history (flushed in batches) and sent to subscribers (coalesced)."""
+        with self._log_lock:
+            self._log_buffer.append(line)
+        self.events.log(line)
+
+    def _flush_log(self) -> None:
+        with self._log_lock:
+            if not self._log_buffer:
+                return
+            lines = list(self._log_buffer)
+            self._log_buffer.clear()
+        self.history.add_log(lines)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(LOG_FLUSH_SECONDS)
+            if self._log_buffer:
+                self._flush_log()
+
+    # -- internals: runner ------------------------------------------------------------------------
+    async def _runner_loop(self) -> None:
+        while not self._stopping:
+            self._dispatch()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    def _dispatch(self) -> None:
+        if self._stopping:
+            return
+        running_orchs = {run.job.orchestration for run in self._runs.values()}
+        for job in self.history.waiting_jobs():
+            if len(self._runs) >= MAX_CONCURRENT_JOBS:
+                break
+            if job.orchestration in running_orchs or job.id in self._runs:
+                continue  # two runs of one orchestration never overlap: this one waits
+            with self.history.transaction() as db:
+                claimed = db.execute("UPDATE jobs SET status = 'processing', pid = ?, updated_at = ? "
+                                     "WHERE id = ? AND status = 'waiting'",
+                                     (os.getpid(), time.time(), job.id)).rowcount
+            if not claimed:
+                continue
+            running_orchs.add(job.orchestration)
+            run = JobRun(self, job)
+            self._runs[job.id] = run
+            self._own.add(job.id)
+            task = asyncio.create_task(self._execute(run), name=f"kbc-job-{job.id}")
+            self._run_tasks.add(task)
+
+    async def _execute(self, run: JobRun) -> None:
+        try:
+            await run.run()
+        except Exception as exc:  # an engine bug must still end the job, never leave it processing
+            import traceback
+
+            run.log("error", "".join(traceback.format_exception(exc)).rstrip())
+            run._finish(JobStatus.ERROR, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            self._runs.pop(run.job.id, None)
+            self._run_tasks.discard(asyncio.current_task())
+            try:
+                self.history.apply_retention(run.job.orchestration, self.project.settings.jobs.retention)
+            except Exception:
+                pass
+            self._wake.set()
+
+    # -- internals: watching other processes ---------------------------------------------------------
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self._poll_once()
+            except Exception:  # never let the watcher die: a locked DB now is fine next time
+                import logging
+
+                logging.getLogger(__name__).exception("engine poll failed")
+
+    async def _poll_once(self) -> None:
+        if (not self.is_runner and self._want_runner and not self._stopping
+                and time.monotonic() - self._last_lock_try >= self.lock_retry_seconds):
+            await self._try_become_runner()
+        since = self._poll_since
+        self._poll_since = time.time()
+        for job in self.history.jobs_updated_since(since - 1.0):
+            if job.id in self._own:
+                continue
+            key = (job.status, job.finished_at, job.started_at)
+            if self._seen.get(job.id) == key and job.status.finished:
+                continue
+            self._seen[job.id] = key
+            self.events.emit(JobChanged(job))
+        ours = self._own
+        lines = self.history.log_since(self._last_log_id)
+        if lines:
+            self._last_log_id = lines[-1].id or self._last_log_id
+            by_job: dict[int, list[LogLine]] = {}
+            for line in lines:
+                if line.job_id not in ours:
+                    by_job.setdefault(line.job_id, []).append(line)
+            for job_id, batch in by_job.items():
+                self.events.emit(LogBatch(job_id, tuple(batch)))
+        if self.is_runner:
+            for job_id in self.history.cancel_requested(list(self._runs)):
+                run = self._runs.get(job_id)
+                if run is not None and not run.cancelled:
+                    run.cancel()
+            self._wake.set()
