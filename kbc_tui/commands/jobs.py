@@ -1,0 +1,55 @@
+"""``kbc-tui jobs``: job history, latest first (``--json`` for scripts)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from kbc_tui.model.job import Job
+from kbc_tui.store.history import JobHistory
+from kbc_tui.store.project import STATE_DIR, resolve_project_dir
+
+
+def iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def job_json(job: Job) -> dict:
+    return {
+        "id": job.id, "orchestration": job.orchestration, "status": job.status.value,
+        "trigger": job.trigger.value, "triggered_by": job.triggered_by,
+        "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
+        "duration_s": round(job.duration_s, 3) if job.duration_s is not None else None, "message": job.message,
+    }
+
+
+def open_history(project_arg) -> JobHistory:
+    """The history, read-only use: no project load, no runner lock (fast, works while jobs run)."""
+    root = resolve_project_dir(project_arg)
+    if not root.is_dir():
+        from kbc_tui.errors import KbcError
+
+        raise KbcError(f"{root}: project folder not found")
+    return JobHistory(root / STATE_DIR / "jobs.sqlite")
+
+
+def run(args) -> int:
+    history = open_history(args.project)
+    try:
+        jobs = history.list_jobs(args.orchestration, max(1, args.limit))
+    finally:
+        history.close()
+    if args.json:
+        json.dump([job_json(j) for j in jobs], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not jobs:
+        print("No jobs yet.")
+        return 0
+    print(f"{'ID':>6}  {'ORCHESTRATION':<24} {'STATUS':<11} {'TRIGGER':<9} {'BY':<22} {'STARTED':<19} DURATION")
+    for j in jobs:
+        started = j.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if j.started_at else "-"
+        took = f"{j.duration_s:.1f} s" if j.duration_s is not None else "-"
+        print(f"{j.id:>6}  {j.orchestration[:24]:<24} {j.status.value:<11} {j.trigger.value:<9} "
+              f"{j.triggered_by[:22]:<22} {started:<19} {took}")
+    return 0
