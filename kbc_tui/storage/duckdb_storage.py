@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from kbc_tui.components.base import CancelToken
 
 META_SCHEMA = "_kbc"
+STAGE_PREFIX = "__kbc_stage_"
 BUSY_RETRY_SECONDS = 3.0
 
 
@@ -48,6 +50,7 @@ class DuckDBStorage:
         self._held: Any = None
         self._hold_count = 0
         self._hold_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
 
     # -- connections ----------------------------------------------------------------------
     def _open(self):
@@ -113,7 +116,8 @@ class DuckDBStorage:
             keys = self._primary_keys(con)
             rows = con.execute(
                 "SELECT schema_name, table_name FROM duckdb_tables() "
-                "WHERE schema_name LIKE 'in.c-%' OR schema_name LIKE 'out.c-%' ORDER BY schema_name, table_name"
+                "WHERE (schema_name LIKE 'in.c-%' OR schema_name LIKE 'out.c-%') AND NOT starts_with(table_name, ?) "
+                "ORDER BY schema_name, table_name", [STAGE_PREFIX]
             ).fetchall()
             infos = []
             for schema, name in rows:
@@ -198,38 +202,76 @@ class DuckDBStorage:
             raise KbcError(f"primary key column(s) {', '.join(missing)} not in the data for {tid} "
                            f"(columns: {', '.join(source.schema.names)})")
         target = qualified(tid)
+        stage_name = f"{STAGE_PREFIX}{uuid.uuid4().hex[:12]}"
+        stage = f"{quote(tid.bucket_id)}.{quote(stage_name)}"
         with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
+            self._ensure_schemas(con, tid)
+            # 1. stream into a private staging table: the long part, concurrent with other writes
             try:
-                self._ensure_meta(con)
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(tid.bucket_id)}")
                 con.register("__kbc_source", reader)
-                if incremental and self._exists(con, tid):
-                    con.execute("CREATE TEMP TABLE __kbc_stage AS SELECT * FROM __kbc_source")
-                    if primary_key:
-                        cond = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM s.{quote(k)}" for k in primary_key)
-                        con.execute(f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM __kbc_stage s WHERE {cond})")
-                    con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM __kbc_stage")
-                    con.execute("DROP TABLE __kbc_stage")
-                else:
-                    con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM __kbc_source")
+                con.execute(f"CREATE TABLE {stage} AS SELECT * FROM __kbc_source")
                 con.unregister("__kbc_source")
-                con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.tables VALUES (?, ?, ?)",
-                            [str(tid), json.dumps(primary_key), time.time()])
-                if cancel is not None:
-                    cancel.check()
-                con.execute("COMMIT")
             except BaseException as exc:
-                try:
-                    con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
+                self._drop_quietly(con, stage)
                 if cancel is not None and cancel.cancelled:
                     raise Cancelled(cancel.reason) from None
                 if isinstance(exc, duckdb.Error):
-                    raise KbcError(f"writing {tid} failed: {exc}") from None
+                    raise KbcError(f"writing {tid} failed: {_first_line(exc)}") from None
                 raise
+            # 2. swap it in: one short transaction, serialised within the (only) writing process
+            with self._commit_lock:
+                try:
+                    con.execute("BEGIN TRANSACTION")
+                    if incremental and self._exists(con, tid):
+                        if primary_key:
+                            cond = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM s.{quote(k)}"
+                                                for k in primary_key)
+                            con.execute(f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM {stage} s WHERE {cond})")
+                        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {stage}")
+                        con.execute(f"DROP TABLE {stage}")
+                    else:
+                        con.execute(f"DROP TABLE IF EXISTS {target}")
+                        con.execute(f"ALTER TABLE {stage} RENAME TO {quote(tid.name)}")
+                    con.execute(f"INSERT OR REPLACE INTO {META_SCHEMA}.tables VALUES (?, ?, ?)",
+                                [str(tid), json.dumps(primary_key), time.time()])
+                    if cancel is not None:
+                        cancel.check()
+                    con.execute("COMMIT")
+                except BaseException as exc:
+                    try:
+                        con.execute("ROLLBACK")
+                    except duckdb.Error:
+                        pass
+                    self._drop_quietly(con, stage)
+                    if cancel is not None and cancel.cancelled:
+                        raise Cancelled(cancel.reason) from None
+                    if isinstance(exc, duckdb.Error):
+                        raise KbcError(f"writing {tid} failed: {_first_line(exc)}") from None
+                    raise
         return counted[0]
+
+    def _ensure_schemas(self, con: Any, tid: TableId) -> None:
+        """Create the metadata and bucket schemas (autocommit; a concurrent creator is fine)."""
+        import duckdb
+
+        for _ in range(5):
+            try:
+                self._ensure_meta(con)
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(tid.bucket_id)}")
+                return
+            except duckdb.TransactionException:
+                time.sleep(0.05)
+        self._ensure_meta(con)
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(tid.bucket_id)}")
+
+    @staticmethod
+    def _drop_quietly(con: Any, table: str) -> None:
+        import duckdb
+
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        except duckdb.Error:
+            pass
 
     def drop_table(self, table_id: str | TableId) -> None:
         tid = _tid(table_id)
@@ -249,3 +291,7 @@ def _as_reader(data: Any, schema: "pa.Schema | None") -> "pa.RecordBatchReader":
     if schema is None:
         raise KbcError("write_arrow needs a schema when given an iterable of batches")
     return pa.RecordBatchReader.from_batches(schema, iter(data))  # type: ignore[arg-type]
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
