@@ -101,3 +101,12 @@ def test_another_process_holding_the_file_means_busy(storage, tmp_path):
         holder.kill()
         holder.wait()
     assert storage.table("in.c-x.t").rows == 1
+
+
+def test_staging_tables_of_a_killed_writer_are_swept(storage):
+    storage.write_arrow("in.c-x.t", pa.table({"a": [1]}))
+    with storage.connect() as con:
+        con.execute('CREATE TABLE "in.c-x"."__kbc_stage_deadbeef" AS SELECT 1 AS a')
+    assert [str(t.id) for t in storage.list_tables()] == ["in.c-x.t"]
+    assert storage.drop_staging() == 1
+    assert storage.drop_staging() == 0

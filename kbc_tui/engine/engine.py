@@ -97,6 +97,10 @@ class Engine:
 
     def _recover(self) -> None:
         """Jobs left ``processing`` by a runner that died become ``terminated`` (we hold the lock now)."""
+        try:
+            self.storage.drop_staging()
+        except KbcError:
+            pass  # storage busy or unreadable now: the next write will say so
         for job in self.history.list_jobs(statuses=[JobStatus.PROCESSING], limit=100_000):
             now = utcnow()
             message = (f"terminated: the process running this job (pid {job.pid}) died" if job.pid

@@ -273,6 +273,17 @@ class DuckDBStorage:
         except duckdb.Error:
             pass
 
+    def drop_staging(self) -> int:
+        """Drop staging tables left by a process killed mid-write (call while holding the runner lock)."""
+        if not self.path.exists():
+            return 0
+        with self.connect() as con:
+            stale = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)",
+                                [STAGE_PREFIX]).fetchall()
+            for schema, name in stale:
+                self._drop_quietly(con, f"{quote(schema)}.{quote(name)}")
+            return len(stale)
+
     def drop_table(self, table_id: str | TableId) -> None:
         tid = _tid(table_id)
         with self.connect() as con:

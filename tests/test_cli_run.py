@@ -1,0 +1,147 @@
+"""``kbc-tui run / jobs / job / cancel`` as a user runs them: real subprocesses."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import pytest
+
+from kbc_tui.storage.duckdb_storage import DuckDBStorage
+from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+
+KBC = [sys.executable, "-m", "kbc_tui"]
+
+
+def kbc(*args, root, timeout=60):
+    return subprocess.run([*KBC, *args, "--project", str(root)], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = project(tmp_path / "p")
+    sql_config(root, "ok", "create table t as select range as id from range(3);", ["t"])
+    sql_config(root, "bad", "select nope;", ["x"])
+    sql_config(root, "slow", ENDLESS, ["t"])
+    orchestration(root, "good", [["ok"]])
+    orchestration(root, "soft", [[{"config": "bad", "continue_on_failure": True}], ["ok"]])
+    orchestration(root, "broken", [["bad"]])
+    orchestration(root, "slow", [["slow"]])
+    return root
+
+
+def test_run_exit_codes_and_progress(root):
+    ok = kbc("run", "good", root=root)
+    assert ok.returncode == 0, ok.stderr
+    assert "Task sql-transformation/ok succeeded" in ok.stdout
+    assert "Job 1 (good): success" in ok.stdout
+    assert kbc("run", "soft", root=root).returncode == 3
+    bad = kbc("run", "broken", root=root)
+    assert bad.returncode == 1
+    assert "SQL error in statement 1" in bad.stdout
+
+
+def test_run_unknown_orchestration_is_one_clear_line(root):
+    out = kbc("run", "nope", root=root)
+    assert out.returncode == 1
+    assert out.stderr.strip() == "kbc-tui: unknown orchestration 'nope' (no file orchestrations/nope.toml)"
+
+
+def test_jobs_json_fields(root):
+    kbc("run", "good", root=root)
+    kbc("run", "broken", root=root)
+    out = kbc("jobs", "--json", root=root)
+    jobs = json.loads(out.stdout)
+    assert [j["status"] for j in jobs] == ["error", "success"]
+    for job in jobs:
+        assert {"id", "orchestration", "status", "trigger", "triggered_by", "created_at", "started_at",
+                "finished_at", "duration_s"} <= set(job)
+        assert job["trigger"] == "manual"
+        for key in ("created_at", "started_at", "finished_at"):
+            assert datetime.fromisoformat(job[key]).utcoffset() is not None
+    only = json.loads(kbc("jobs", "--json", "--orchestration", "good", root=root).stdout)
+    assert [j["orchestration"] for j in only] == ["good"]
+    detail = json.loads(kbc("job", str(jobs[0]["id"]), "--json", root=root).stdout)
+    assert detail["tasks"][0]["status"] == "error" and any("failed" in ln["text"] for ln in detail["log"])
+
+
+def test_no_wait_then_another_process_runs_it(root):
+    queued = kbc("run", "good", "--no-wait", root=root)
+    job_id = int(queued.stdout.strip())
+    assert json.loads(kbc("jobs", "--json", root=root).stdout)[0]["status"] == "waiting"
+    # a later run (holding the runner lock) executes the queue, including that job
+    kbc("run", "good", root=root)
+    out = kbc("job", str(job_id), root=root)
+    assert out.returncode == 0 and "success" in out.stdout
+
+
+def _wait_for_task_running(root, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = kbc("job", "1", "--json", root=root)
+        if out.returncode in (0, 1) and out.stdout.strip():
+            data = json.loads(out.stdout)
+            if data["tasks"] and data["tasks"][0]["status"] == "processing":
+                return
+        time.sleep(0.2)
+    raise AssertionError("the task never started")
+
+
+def test_sigkill_mid_task_becomes_terminated_and_keeps_the_table(root):
+    sql_config(root, "seed", "create table t as select 7 as id;", ["t"])
+    orchestration(root, "seed", [["seed"]])
+    assert kbc("run", "seed", root=root).returncode == 0  # job 1; the slow job is job 2
+    proc = subprocess.Popen([*KBC, "run", "slow", "--project", str(root)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        data = json.loads(kbc("jobs", "--json", root=root).stdout)
+        if data[0]["id"] == 2 and data[0]["status"] == "processing":
+            detail = json.loads(kbc("job", "2", "--json", root=root).stdout)
+            if detail["tasks"] and detail["tasks"][0]["status"] == "processing":
+                break
+        time.sleep(0.2)
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    storage = DuckDBStorage(root / ".kbc" / "storage.duckdb")
+    assert storage.preview("out.c-test.t")[1] == [(7,)], "the interrupted task changed the table"
+    assert [str(t.id) for t in storage.list_tables()] == ["out.c-test.t"], "a staging table was left visible"
+    # the next process that takes the runner lock recovers the job
+    sql_config(root, "other", "create table o as select 1 as x;", ["o"])
+    orchestration(root, "other", [["other"]])
+    assert kbc("run", "other", root=root).returncode == 0
+    jobs = {j["id"]: j for j in json.loads(kbc("jobs", "--json", root=root).stdout)}
+    assert jobs[2]["status"] == "terminated"
+    detail = json.loads(kbc("job", "2", "--json", root=root).stdout)
+    assert detail["tasks"][0]["status"] == "terminated"
+    assert any("died" in ln["text"] for ln in detail["log"])
+    assert storage.preview("out.c-test.t")[1] == [(7,)]
+
+
+def test_cancel_command_stops_a_running_job(root):
+    proc = subprocess.Popen([*KBC, "run", "slow", "--project", str(root)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_task_running(root)
+        out = kbc("cancel", "1", root=root)
+        assert out.returncode == 0, out.stderr
+        assert "Job 1: cancelled" in out.stdout
+        assert proc.wait(timeout=15) == 1
+    finally:
+        proc.kill()
+
+
+def test_ctrl_c_on_run_cancels_the_job(root):
+    proc = subprocess.Popen([*KBC, "run", "slow", "--project", str(root)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_task_running(root)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 1
+        assert json.loads(kbc("jobs", "--json", root=root).stdout)[0]["status"] == "cancelled"
+    finally:
+        proc.kill()
