@@ -13,7 +13,7 @@ def run(args) -> int:
     project = Project.load(root, validate_config)
     if project.problems:
         for problem in project.problems:
-            print(project.rel(problem.path) + str(problem)[len(str(problem.path)):], file=sys.stdout)
+            print(project.format_problem(problem))
         print(f"{len(project.problems)} problem(s) in {root}", file=sys.stderr)
         return 1
     print(f"{root}: OK: {len(project.orchestrations)} orchestration(s), "

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from kbc_tui.errors import ConfigError, ConflictError, KbcError, Problem
-from kbc_tui.model.component import COMPONENT_TYPES, ID_PATTERN, ComponentConfig, Kind, check_id
+from kbc_tui.model.component import COMPONENT_TYPES, ComponentConfig, Kind, check_id
 from kbc_tui.model.orchestration import Orchestration, Task
 from kbc_tui.model.project import ProjectSettings
 from kbc_tui.store.secrets import Secrets, is_safe_value, walk_secrets
@@ -160,6 +160,8 @@ class Project:
             text = orch.path.read_text("utf-8") if orch.path.exists() else ""
             problems = []
             for key, task in self._task_keys(orch):
+                if not task.component or not task.config:
+                    continue  # already reported as "is required"
                 reason = self.task_problem(task)
                 if reason:
                     problems.append(Problem(orch.path, reason, key=key))
@@ -200,6 +202,10 @@ class Project:
         for items in groups.values():
             items.sort(key=lambda c: (c.name.lower(), c.ref))
         return groups
+
+    def format_problem(self, problem: Problem) -> str:
+        """``path:line: key: message`` with the path relative to the project folder."""
+        return self.rel(problem.path) + str(problem)[len(str(problem.path)):]
 
     def problems_for(self, path: Path) -> list[Problem]:
         return [p for p in self.problems if p.path == path]
