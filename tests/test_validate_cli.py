@@ -1,0 +1,66 @@
+"""``kbc-tui validate``, ``init`` and ``--version`` as subprocesses."""
+
+import subprocess
+import sys
+
+from kbc_tui import __version__
+
+KBC = [sys.executable, "-m", "kbc_tui"]
+
+
+def kbc(*args, cwd=None):
+    return subprocess.run([*KBC, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+
+
+def test_demo_project_is_valid(demo_project):
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "OK: 2 orchestration(s), 7 component configuration(s)" in out.stdout
+
+
+def test_corrupted_orchestration_names_file_and_line(demo_project):
+    path = demo_project / "orchestrations" / "sales-to-gooddata.toml"
+    lines = path.read_text().splitlines()
+    lines[5] = "[[phases.tasks]"  # line 6: a broken table header
+    path.write_text("\n".join(lines) + "\n")
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 1
+    [line] = out.stdout.strip().splitlines()
+    assert line.startswith("orchestrations/sales-to-gooddata.toml:6:")
+    assert "invalid TOML" in line
+
+
+def test_every_problem_on_its_own_line(empty_project):
+    (empty_project / "orchestrations" / "a.toml").write_text('name = 3\nfoo = 1\n')
+    (empty_project / "orchestrations" / "b.toml").write_text('[schedule]\ncron = "* *"\n')
+    out = kbc("validate", "--project", str(empty_project))
+    assert out.returncode == 1
+    assert out.stdout.splitlines() == [
+        "orchestrations/a.toml:1: name: expected a string, got an integer",
+        "orchestrations/a.toml:2: foo: unknown key",
+        "orchestrations/b.toml: name: is required",
+        "orchestrations/b.toml:2: schedule.cron: expected 5 fields (minute hour day-of-month month day-of-week), "
+        "got 2: '* *'",
+    ]
+
+
+def test_project_from_environment_and_default(demo_project, tmp_path, monkeypatch):
+    monkeypatch.setenv("KBC_PROJECT", str(demo_project))
+    assert kbc("validate").returncode == 0
+    monkeypatch.delenv("KBC_PROJECT")
+    out = kbc("validate", cwd=tmp_path)
+    assert out.returncode == 1 and "configs: project folder not found" in out.stderr
+
+
+def test_init_scaffolds_a_valid_empty_project(tmp_path):
+    out = kbc("init", str(tmp_path / "new"))
+    assert out.returncode == 0
+    assert (tmp_path / "new" / ".gitignore").read_text().startswith("# kbc-tui state")
+    assert kbc("validate", "--project", str(tmp_path / "new")).returncode == 0
+    again = kbc("init", str(tmp_path / "new"))
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_version():
+    out = kbc("--version")
+    assert out.stdout.strip() == f"kbc-tui {__version__}"
