@@ -48,7 +48,9 @@ def test_project_from_environment_and_default(demo_project, tmp_path, monkeypatc
     monkeypatch.setenv("KBC_PROJECT", str(demo_project))
     assert kbc("validate").returncode == 0
     monkeypatch.delenv("KBC_PROJECT")
-    out = kbc("validate", cwd=tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = kbc("validate", cwd=elsewhere)
     assert out.returncode == 1 and "configs: project folder not found" in out.stderr
 
 

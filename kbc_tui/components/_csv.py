@@ -1,0 +1,118 @@
+"""Loading a CSV file into storage (shared by the sheet extractor and the manual upload).
+
+Columns are loaded as text, as Keboola does; names are sanitized Keboola's way: every character
+other than a letter, digit or underscore becomes ``_``, leading/trailing ``_`` are trimmed, an empty
+name becomes ``col_<n>``, duplicates get ``_2``, ``_3``… Renames are logged.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from typing import Any
+
+from kbc_tui.components.base import RunContext
+from kbc_tui.errors import ComponentError
+
+_BAD = re.compile(r"[^A-Za-z0-9_]+")
+
+
+def sanitize(names: list[str]) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(names, 1):
+        name = _BAD.sub("_", raw.strip()).strip("_") or f"col_{i}"
+        if name[0].isdigit():
+            name = f"c_{name}"
+        base, n = name, 1
+        while name.lower() in seen:
+            n += 1
+            name = f"{base}_{n}"
+        seen.add(name.lower())
+        out.append(name)
+    return out
+
+
+def load_csv(ctx: RunContext, path: Path, *, output: str, header: int = 1, delimiter: str = ",",
+             primary_key: list[str] | None = None, incremental: bool = False, source: str = "") -> int:
+    """Load a UTF-8 CSV file into a storage table (all columns text); returns rows written."""
+    import duckdb
+    import pyarrow as pa
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        head_rows = [next(reader, None) for _ in range(max(header, 1))]
+    head_rows = [r for r in head_rows if r is not None]
+    if not head_rows:
+        raise ComponentError(f"{source or path}: the file is empty")
+    raw_names = head_rows[-1] if header else [f"col_{i}" for i in range(1, len(head_rows[0]) + 1)]
+    names = sanitize(raw_names)
+    for old, new in zip(raw_names, names):
+        if old != new:
+            ctx.log.info(f"column {old!r} renamed to {new!r}")
+    missing = [k for k in primary_key or [] if k not in names]
+    if missing:
+        raise ComponentError(f"primary key column(s) {', '.join(missing)} not in the file's columns: {', '.join(names)}")
+    columns = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
+    con = duckdb.connect()
+    try:
+        remove = ctx.cancel.on_cancel(con.interrupt)
+        try:
+            sql = (f"SELECT * FROM read_csv({_lit(str(path))}, header = false, skip = {int(header)}, "
+                   f"delim = {_lit(delimiter)}, quote = '\"', columns = {columns}, allow_quoted_nulls = false, "
+                   "null_padding = true)")
+            batches = con.sql(sql).to_arrow_reader(100_000)
+            return ctx.storage.write_arrow(output, batches, incremental=incremental, primary_key=primary_key or [],
+                                           cancel=ctx.cancel)
+        except duckdb.Error as exc:
+            if ctx.cancel.cancelled:
+                from kbc_tui.components.base import Cancelled
+
+                raise Cancelled(ctx.cancel.reason) from None
+            raise ComponentError(f"{source or path}: cannot read the CSV: {str(exc).splitlines()[0]}") from None
+        finally:
+            remove()
+    finally:
+        con.close()
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def csv_params(check: Any) -> None:
+    """The CSV options shared by sheet-extractor and csv-upload."""
+    check.table_id("output")
+    check.int("header", minimum=0)
+    delimiter = check.str("delimiter")
+    if delimiter is not None and len(delimiter) != 1:
+        check.add("delimiter", "expected one character")
+    encoding = check.str("encoding")
+    if encoding:
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            check.add("encoding", f"unknown encoding {encoding!r}")
+    check.str_list("primary_key")
+    check.bool("incremental")
+    if check.data.get("incremental") and not check.data.get("primary_key"):
+        check.add("primary_key", "incremental loading needs a primary key")
+
+
+def transcode_to_utf8(source: Path, target: Path, encoding: str) -> None:
+    """Stream a file in ``encoding`` into UTF-8 (DuckDB reads UTF-8); a BOM is dropped."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+                                           else encoding)(errors="strict")
+    with source.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
+        try:
+            while chunk := src.read(1 << 20):
+                dst.write(decoder.decode(chunk))
+            dst.write(decoder.decode(b"", final=True))
+        except UnicodeDecodeError as exc:
+            raise ComponentError(f"the file is not valid {encoding} text ({exc.reason} at byte {exc.start}); "
+                                 "set 'encoding' (e.g. \"cp1250\" or \"latin-1\")") from None

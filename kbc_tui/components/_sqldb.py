@@ -1,0 +1,82 @@
+"""SQL databases through SQLAlchemy: URLs relative to the project, passwords from ``#password``,
+and errors turned into one clear line (no traceback, password masked)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kbc_tui.errors import ComponentError
+
+DRIVERS = ("sqlite", "postgresql", "postgresql+psycopg", "mysql+pymysql", "mariadb+pymysql")
+
+
+def make_url(url: str, password: str | None, project_root: Path):
+    """The SQLAlchemy URL: ``#password`` filled in, a relative SQLite path made relative to the project."""
+    import sqlalchemy as sa
+
+    try:
+        u = sa.engine.make_url(url)
+    except Exception as exc:
+        raise ComponentError(f"invalid database url {url!r}: {exc}") from None
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    elif u.drivername in ("mysql", "mariadb"):
+        u = u.set(drivername=f"{u.drivername}+pymysql")
+    if password and not u.password:
+        u = u.set(password=password)
+    if u.drivername.startswith("sqlite") and u.database and u.database != ":memory:":
+        path = Path(u.database).expanduser()
+        if not path.is_absolute():
+            u = u.set(database=str(project_root / path))
+    return u
+
+
+def check_url(value: Any) -> str | None:
+    import sqlalchemy as sa
+
+    if not isinstance(value, str) or not value:
+        return "a SQLAlchemy database url is required, e.g. 'postgresql+psycopg://user@host:5432/db'"
+    try:
+        u = sa.engine.make_url(value)
+    except Exception as exc:
+        return f"invalid database url: {exc}"
+    if u.drivername not in DRIVERS and u.drivername not in ("mysql", "mariadb"):
+        return f"unsupported database {u.drivername!r}; expected sqlite, postgresql+psycopg or mysql+pymysql"
+    return None
+
+
+def create_engine(url, *, for_sqlite_create: bool = False):
+    import sqlalchemy as sa
+
+    args: dict[str, Any] = {}
+    if url.drivername.startswith(("postgresql", "mysql", "mariadb")):
+        args["connect_args"] = {"connect_timeout": 10}
+    if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
+        db = Path(url.database)
+        if not for_sqlite_create and not db.exists():
+            raise ComponentError(f"SQLite database {db} does not exist")
+        db.parent.mkdir(parents=True, exist_ok=True)
+    return sa.create_engine(url, **args)
+
+
+def describe_error(exc: BaseException, url) -> str:
+    """One line a user can act on, for connection and query failures."""
+    import sqlalchemy as sa
+
+    orig = getattr(exc, "orig", None) or exc
+    text = " ".join(str(orig).split())
+    where = f"{url.drivername.split('+')[0]} at {url.host or url.database}" + (f":{url.port}" if url.port else "")
+    low = text.lower()
+    if isinstance(exc, sa.exc.OperationalError) or isinstance(exc, sa.exc.InterfaceError):
+        if "password authentication failed" in low or "access denied" in low:
+            return f"cannot log in to {where} as {url.username!r}: wrong user name or password"
+        if "connection refused" in low or "can't connect" in low or "could not connect" in low \
+                or "timeout" in low or "name or service not known" in low:
+            return f"cannot connect to {where}: the server is unreachable ({text[:160]})"
+        if "does not exist" in low and "database" in low or "unknown database" in low:
+            return f"database {url.database!r} does not exist on {where}"
+    if "no such table" in low or "undefinedtable" in type(orig).__name__.lower() or "doesn't exist" in low \
+            or ("relation" in low and "does not exist" in low):
+        return f"table not found in {where}: {text[:200]}"
+    return f"{where}: {text[:300]}"

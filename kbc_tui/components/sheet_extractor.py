@@ -1,0 +1,116 @@
+"""``sheet-extractor`` (Keboola's Google Drive extractor): a Google Sheet's CSV export, any CSV URL, or a file.
+
+A Google Sheet is fetched from ``{base_url}/spreadsheets/d/{spreadsheet_id}/export?format=csv&gid={sheet_gid}``
+(the sheet must be shared by link). The download streams with httpx to a file in ``.kbc/``, is
+transcoded to UTF-8, then loaded into storage as text columns with Keboola-style names.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kbc_tui.components._csv import csv_params, load_csv, transcode_to_utf8
+from kbc_tui.components._params import ParamCheck
+from kbc_tui.components.base import Component, RunContext, TaskResult
+from kbc_tui.errors import ComponentError
+
+GOOGLE = "https://docs.google.com"
+
+
+def sheet_url(params: dict[str, Any]) -> str:
+    base = params.get("base_url", GOOGLE).rstrip("/")
+    return f"{base}/spreadsheets/d/{params['spreadsheet_id']}/export?format=csv&gid={params.get('sheet_gid', 0)}"
+
+
+class SheetExtractor(Component):
+    type_id = "sheet-extractor"
+
+    def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
+        check = ParamCheck(parameters)
+        sources = [k for k in ("spreadsheet_id", "url", "path") if parameters.get(k)]
+        for key in ("spreadsheet_id", "url", "path", "base_url"):
+            check.str(key)
+        check.int("sheet_gid", minimum=0)
+        check.number("timeout_seconds", minimum=1)
+        if len(sources) != 1:
+            check.add("", "give exactly one source: spreadsheet_id (a Google Sheet), url, or path")
+        url = parameters.get("url")
+        if isinstance(url, str) and url and not url.startswith(("http://", "https://")):
+            check.add("url", "expected an http:// or https:// URL")
+        csv_params(check)
+        if "output" not in parameters:
+            pass  # reported by csv_params
+        return check.finish()
+
+    async def run(self, ctx: RunContext) -> TaskResult:
+        params = ctx.parameters
+        encoding = params.get("encoding", "utf-8")
+        with tempfile.TemporaryDirectory(dir=_scratch(ctx)) as tmp:
+            raw = Path(tmp) / "download.csv"
+            if params.get("path"):
+                source = ctx.resolve_path(params["path"])
+                if not source.exists():
+                    raise ComponentError(f"file {source} does not exist")
+                label = str(params["path"])
+                raw = source
+            else:
+                url = sheet_url(params) if params.get("spreadsheet_id") else params["url"]
+                label = url
+                await self._download(ctx, url, raw, float(params.get("timeout_seconds", 60)),
+                                     google=bool(params.get("spreadsheet_id")))
+            text = Path(tmp) / "utf8.csv"
+            await ctx.to_thread(transcode_to_utf8, raw, text, encoding)
+            rows = await ctx.to_thread(load_csv, ctx, text, output=params["output"],
+                                       header=int(params.get("header", 1)), delimiter=params.get("delimiter", ","),
+                                       primary_key=params.get("primary_key", []),
+                                       incremental=bool(params.get("incremental", False)), source=label)
+        ctx.log.info(f"{label} -> {params['output']}: {rows:,} rows")
+        return TaskResult(rows=rows, message=params["output"])
+
+    async def _download(self, ctx: RunContext, url: str, target: Path, timeout: float, google: bool) -> None:
+        import httpx
+
+        size = 0
+        try:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=True) as client:
+                async with client.stream("GET", url) as response:
+                    if response.status_code in (401, 403):
+                        raise ComponentError(
+                            f"access denied (HTTP {response.status_code}) for {url}: "
+                            + ("the sheet is not shared: share it as 'Anyone with the link can view'" if google
+                               else "the server refused the request"))
+                    if response.status_code == 404:
+                        raise ComponentError(f"not found (HTTP 404): {url}: "
+                                             + ("check spreadsheet_id and sheet_gid" if google else "check the URL"))
+                    if response.status_code >= 400:
+                        raise ComponentError(f"HTTP {response.status_code} {response.reason_phrase} from {url}")
+                    content_type = response.headers.get("content-type", "")
+                    with target.open("wb") as fh:
+                        first = True
+                        async for chunk in response.aiter_bytes(1 << 20):
+                            if first:
+                                first = False
+                                head = chunk[:512].lstrip().lower()
+                                if "text/html" in content_type or head.startswith((b"<!doctype html", b"<html")):
+                                    raise ComponentError(
+                                        f"{url} returned a web page (HTML), not CSV: "
+                                        + ("is the sheet shared by link and the gid right?" if google
+                                           else "check the URL (a login page?)"))
+                            ctx.cancel.check()
+                            fh.write(chunk)
+                            size += len(chunk)
+        except httpx.TimeoutException:
+            raise ComponentError(f"timed out after {timeout:g} s downloading {url}") from None
+        except httpx.HTTPError as exc:
+            raise ComponentError(f"cannot download {url}: {exc}") from None
+        ctx.log.info(f"downloaded {size:,} bytes from {url}")
+
+
+def _scratch(ctx: RunContext) -> str:
+    ctx.state_dir.mkdir(parents=True, exist_ok=True)
+    return str(ctx.state_dir)
+
+
+COMPONENT = SheetExtractor()

@@ -1,0 +1,152 @@
+"""``tableau-writer``: storage tables -> Tableau ``.hyper`` extracts (Tableau Hyper API), optionally
+published to Tableau Server / Cloud through its REST API.
+
+Each table streams from storage into a Parquet file, and Hyper builds the extract from it
+(``CREATE TABLE ... AS SELECT * FROM external(...)``), keeping column types. The extract is written
+to a temporary file and renamed over the old one (atomic). Hyper's logs go to ``.kbc/hyper/``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kbc_tui.components._params import ParamCheck, sub
+from kbc_tui.components.base import Cancelled, Component, RunContext, TaskResult
+from kbc_tui.errors import ComponentError, KbcError
+from kbc_tui.storage.base import TableId
+
+REST_VERSION = "3.19"
+
+
+class TableauWriter(Component):
+    type_id = "tableau-writer"
+
+    def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
+        check = ParamCheck(parameters)
+        check.str("output_dir", required=True)
+        files = set()
+        for prefix, item in check.tables("tables"):
+            t = sub(check, prefix, item)
+            source = t.table_id("source")
+            file = t.str("file")
+            if file is not None and (not file.endswith(".hyper") or "/" in file):
+                t.add("file", "expected a file name ending in .hyper")
+            name = file or (f"{source.rsplit('.', 1)[-1]}.hyper" if isinstance(source, str) else None)
+            if name in files:
+                t.add("file", f"two tables write the same file {name!r}")
+            files.add(name)
+            t.str("table_name")
+            t.finish()
+        publish = check.table("publish")
+        if publish is not None:
+            p = sub(check, "parameters.publish", publish)
+            server = p.str("server_url", required=True)
+            if server and not server.startswith(("http://", "https://")):
+                p.add("server_url", "expected an http:// or https:// URL")
+            p.str("site")
+            p.str("project")
+            p.str("token_name", required=True)
+            p.str("#token", required=True)
+            p.str("mode", choices=("Overwrite", "CreateNew"))
+            p.number("timeout_seconds", minimum=1)
+            p.finish()
+        return check.finish()
+
+    async def run(self, ctx: RunContext) -> TaskResult:
+        files, rows = await ctx.to_thread(self._write_all, ctx)
+        publish = ctx.parameters.get("publish")
+        if publish:
+            from kbc_tui.components.tableau_publish import publish_all
+
+            await publish_all(ctx, publish, files)
+        return TaskResult(rows=rows, message=f"{len(files)} extract(s)" + (", published" if publish else ""))
+
+    def _write_all(self, ctx: RunContext) -> tuple[list[Path], int]:
+        from tableauhyperapi import HyperProcess, Telemetry
+
+        params = ctx.parameters
+        out_dir = ctx.resolve_path(params["output_dir"])
+        out_dir.mkdir(parents=True, exist_ok=True)
+        log_dir = ctx.state_dir / "hyper"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        files, total = [], 0
+        with HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU,
+                          parameters={"log_dir": str(log_dir), "default_database_version": "4"}) as hyper:
+            for item in params["tables"]:
+                ctx.cancel.check()
+                target = out_dir / (item.get("file") or f"{TableId.parse(item['source']).name}.hyper")
+                rows = self._write(ctx, hyper, item, target)
+                files.append(target)
+                total += rows
+        return files, total
+
+    def _write(self, ctx: RunContext, hyper, item: dict, target: Path) -> int:
+        import pyarrow.parquet as pq
+        from tableauhyperapi import Connection, CreateMode, HyperException, TableName, escape_string_literal
+
+        table_name = item.get("table_name", "Extract")
+        scratch = ctx.state_dir / "tmp"
+        scratch.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+            parquet = Path(tmp) / "table.parquet"
+            try:
+                reader = ctx.storage.read_arrow(item["source"])
+            except KbcError as exc:
+                raise ComponentError(str(exc)) from None
+            with pq.ParquetWriter(parquet, _hyper_schema(reader.schema)) as writer:
+                for batch in reader:
+                    ctx.cancel.check()
+                    writer.write_batch(_hyper_batch(batch))
+            partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            try:
+                with Connection(hyper.endpoint, str(partial), CreateMode.CREATE_AND_REPLACE) as conn:
+                    remove = ctx.cancel.on_cancel(conn.cancel)
+                    try:
+                        conn.catalog.create_schema_if_not_exists("Extract")
+                        name = TableName("Extract", table_name)
+                        conn.execute_command(f"CREATE TABLE {name} AS (SELECT * FROM external("
+                                             f"{escape_string_literal(str(parquet))}, FORMAT => 'parquet'))")
+                        rows = conn.execute_scalar_query(f"SELECT COUNT(*) FROM {name}")
+                    finally:
+                        remove()
+                os.replace(partial, target)
+            except HyperException as exc:
+                partial.unlink(missing_ok=True)
+                if ctx.cancel.cancelled:
+                    raise Cancelled(ctx.cancel.reason) from None
+                raise ComponentError(f"writing {target.name} failed: {str(exc).splitlines()[0]}") from None
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+        ctx.log.info(f"{item['source']} -> {target}: {rows:,} rows")
+        return rows
+
+
+def _hyper_schema(schema):
+    import pyarrow as pa
+
+    return pa.schema([pa.field(f.name, _hyper_type(f.type)) for f in schema])
+
+
+def _hyper_type(t):
+    """Hyper reads most Parquet types; a few need widening (unsigned ints, decimals above 38)."""
+    import pyarrow as pa
+
+    if pa.types.is_unsigned_integer(t):
+        return pa.int64()
+    if pa.types.is_timestamp(t) and t.unit == "ns":
+        return pa.timestamp("us", tz=t.tz)
+    if pa.types.is_large_string(t):
+        return pa.string()
+    return t
+
+
+def _hyper_batch(batch):
+    schema = _hyper_schema(batch.schema)
+    return batch if schema == batch.schema else batch.cast(schema)
+
+
+COMPONENT = TableauWriter()
