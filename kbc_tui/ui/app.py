@@ -1,0 +1,151 @@
+"""The Textual application: screens over the engine's API (no engine internals here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from kbc_tui.engine import Engine
+from kbc_tui.engine.events import JobChanged
+from kbc_tui.errors import KbcError
+from kbc_tui.store import Project
+from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
+
+WATCH_SECONDS = 2.0
+
+
+def _kbc_commands():
+    from kbc_tui.ui.commands import KbcCommands
+
+    return KbcCommands
+
+
+class KbcApp(App[None]):
+    TITLE = "kbc-tui"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {lambda: _kbc_commands()}
+    BINDINGS = [
+        Binding("q", "quit_app", "Quit", priority=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(self, project_dir: Path, *, watch_files: bool = True) -> None:
+        super().__init__()
+        self.project_dir = Path(project_dir)
+        self.project = Project.load(self.project_dir)
+        self.engine = Engine(self.project)
+        self.watch_files = watch_files
+        self._unsubscribe = None
+        self._started_here: set[int] = set()
+        self.sub_title = self.project.settings.name
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def on_mount(self) -> None:
+        from kbc_tui.ui.screens.home import HomeScreen
+
+        self._unsubscribe = self.engine.events.subscribe(self._engine_listener)
+        await self.engine.start()
+        await self.push_screen(HomeScreen())
+        self.validate_in_background()
+        if self.watch_files:
+            self.set_interval(WATCH_SECONDS, self._check_files)
+
+    async def on_unmount(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        await self.engine.stop(grace=0)
+
+    def validate_in_background(self) -> None:
+        """Component parameter checks need their libraries: run them off the UI thread."""
+        self.run_worker(self._validate, thread=True, exclusive=True, group="validate")
+
+    def _validate(self) -> None:
+        from kbc_tui.components import validate_config
+
+        fresh = Project.load(self.project_dir, validate_config)
+        self.call_from_thread(self._apply_problems, fresh)
+
+    def _apply_problems(self, fresh: Project) -> None:
+        if [str(p) for p in fresh.problems] != [str(p) for p in self.project.problems]:
+            self.project.problems = fresh.problems
+            self._broadcast(ProjectReloaded)
+
+    # -- engine events ------------------------------------------------------------------------
+    def _engine_listener(self, event) -> None:
+        self._broadcast(lambda: EngineEvent(event))
+        if isinstance(event, JobChanged) and event.job.status.finished and event.job.id in self._started_here:
+            job = event.job
+            severity = {"success": "information", "warning": "warning"}.get(job.status.value, "error")
+            self.notify(f"Job {job.id} ({job.orchestration}) finished: {job.status.value}"
+                        + (f" — {job.message}" if job.message and job.status.value != "success" else ""),
+                        severity=severity, timeout=8)
+            self._started_here.discard(job.id)
+
+    def _broadcast(self, make) -> None:
+        """Post a fresh message (``make()``) to every screen on the stack."""
+        for screen in self.screen_stack:
+            screen.post_message(make())
+
+    async def run_orchestration(self, orch_id: str) -> int | None:
+        """Queue a manual run; returns the job id (or None after telling the user why not)."""
+        try:
+            job = await self.engine.enqueue(orch_id)
+        except KbcError as exc:
+            self.notify(str(exc), severity="error")
+            return None
+        self._started_here.add(job.id)
+        where = "" if self.engine.is_runner else " (another kbc-tui process runs this project's jobs)"
+        self.notify(f"Job {job.id} queued: {orch_id}{where}", timeout=4)
+        return job.id
+
+    # -- files changed on disk ---------------------------------------------------------------------
+    def _check_files(self) -> None:
+        if any(getattr(screen, "editing", False) for screen in self.screen_stack):
+            return  # never reload under an open editor; its save will detect the conflict
+        if self.project.changed_on_disk():
+            self.reload_project()
+            self.notify("Project files changed on disk: reloaded", timeout=3)
+
+    def reload_project(self) -> None:
+        fresh = Project.load(self.project_dir)
+        self.project.__dict__.update(fresh.__dict__)  # the engine and screens share this object
+        self._broadcast(ProjectReloaded)
+        self.validate_in_background()
+
+    # -- actions -------------------------------------------------------------------------------------
+    def running_here(self) -> list:
+        return self.engine.running_jobs()
+
+    def action_quit_app(self) -> None:
+        """Quit; asks first when an editor has unsaved changes or this process runs jobs."""
+        from kbc_tui.ui.widgets.dialogs import ConfirmModal
+
+        unsaved = [s for s in self.screen_stack if getattr(s, "dirty", False)]
+        running = self.running_here()
+        if not unsaved and not running:
+            self.exit()
+            return
+        reasons = []
+        if unsaved:
+            reasons.append("unsaved changes will be lost")
+        if running:
+            reasons.append("running jobs will be cancelled: " + ", ".join(f"{j.id} ({j.orchestration})"
+                                                                          for j in running))
+        self.push_screen(ConfirmModal("Quit? " + "; ".join(reasons) + ".", yes="Quit", no="Stay"),
+                         self._quit_confirmed)
+
+    async def _quit_confirmed(self, yes: bool | None) -> None:
+        if not yes:
+            return
+        for job in self.running_here():
+            await self.engine.cancel(job.id)
+        self.exit()
+
+    def action_help(self) -> None:
+        from kbc_tui.ui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))

@@ -1,0 +1,66 @@
+"""How the UI shows statuses, times, durations and schedules."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.text import Text
+
+from kbc_tui.model.job import JobStatus, TaskStatus
+
+STATUS_STYLE = {
+    "waiting": "dim", "processing": "bold cyan", "success": "bold green", "warning": "bold yellow",
+    "error": "bold red", "cancelled": "magenta", "terminated": "bold red", "skipped": "dim",
+}
+STATUS_ICON = {
+    "waiting": "…", "processing": "▶", "success": "✔", "warning": "▲", "error": "✖", "cancelled": "■",
+    "terminated": "☠", "skipped": "–",
+}
+
+
+def status_text(status: JobStatus | TaskStatus | str) -> Text:
+    value = status.value if hasattr(status, "value") else str(status)
+    return Text(f"{STATUS_ICON.get(value, ' ')} {value}", style=STATUS_STYLE.get(value, ""))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def when(moment: datetime | None, now: datetime | None = None) -> str:
+    """'12:04', 'yesterday 18:30', '3 Nov 06:00' in local time."""
+    if moment is None:
+        return ""
+    now = now or datetime.now(timezone.utc)
+    local, today = moment.astimezone(), now.astimezone()
+    if local.date() == today.date():
+        return local.strftime("%H:%M:%S")
+    if (today.date() - local.date()).days == 1:
+        return local.strftime("yesterday %H:%M")
+    if local.year == today.year:
+        return local.strftime("%-d %b %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def schedule_summary(schedule) -> str:
+    """'At 06:00, Monday through Friday (Europe/Prague) · next Mon 06:00' or 'not scheduled'."""
+    if schedule is None:
+        return "not scheduled"
+    try:
+        from kbc_tui.engine.schedule import describe, next_runs
+
+        words = describe(schedule)
+        nxt = next_runs(schedule, count=1)
+    except Exception:  # an invalid expression is reported by validation; show it raw here
+        return f"{schedule.cron} ({schedule.timezone})"
+    if not schedule.enabled:
+        return f"{words} · disabled"
+    return f"{words} · next {nxt[0].strftime('%a %-d %b %H:%M')}" if nxt else words

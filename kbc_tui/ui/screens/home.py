@@ -1,0 +1,229 @@
+"""Home: every orchestration with its tasks, schedule and last job; filter, create, open, run, delete."""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from kbc_tui.engine.events import JobChanged
+from kbc_tui.errors import KbcError
+from kbc_tui.model.component import check_id
+from kbc_tui.ui.format import duration, schedule_summary, status_text, when
+from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64] or "orchestration"
+
+
+class HomeScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=True),
+        Binding("n", "new", "New"),
+        Binding("r", "run", "Run"),
+        Binding("d", "delete", "Delete"),
+        Binding("J", "jobs", "All jobs"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("S", "smtp", "SMTP settings", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._refresh_pending = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="home"):
+            yield Input(placeholder="filter orchestrations (name or id)…", id="filter", classes="hidden")
+            yield DataTable(id="orchestrations", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="empty", classes="empty-state hidden")
+            yield Static("", id="problems", classes="problems hidden")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("Orchestration", key="name")
+        table.add_column("Tasks", key="tasks")
+        table.add_column("Schedule", key="schedule")
+        table.add_column("Last job", key="last")
+        table.add_column("When", key="when")
+        table.add_column("Took", key="took")
+        self.refresh_table()
+        table.focus()
+
+    # -- data --------------------------------------------------------------------------------
+    @property
+    def project(self):
+        return self.app.project
+
+    def refresh_table(self) -> None:
+        table = self.query_one(DataTable)
+        needle = self.query_one("#filter", Input).value.strip().lower()
+        selected = self.selected_id()
+        last = self.app.engine.last_jobs()
+        table.clear()
+        orchs = sorted(self.project.orchestrations.values(), key=lambda o: o.name.lower())
+        for orch in orchs:
+            if needle and needle not in orch.name.lower() and needle not in orch.id:
+                continue
+            job = last.get(orch.id)
+            broken = bool(self.project.problems_for(orch.path)) if orch.path else False
+            name = Text(orch.name, style="bold red" if broken else "bold")
+            name.append(f"  {orch.id}", style="dim")
+            table.add_row(
+                name, str(len(orch.tasks)), schedule_summary(orch.schedule),
+                status_text(job.status) if job else Text("never run", style="dim"),
+                when(job.started_at or job.created_at) if job else "",
+                duration(job.duration_s) if job else "", key=orch.id)
+        if selected and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+        empty = self.query_one("#empty", Static)
+        if not self.project.orchestrations:
+            empty.update("No orchestrations yet.\n\nPress [b]n[/b] to create your first orchestration, "
+                         "then add tasks to it.")
+        elif table.row_count == 0:
+            empty.update(f"No orchestration matches “{needle}”. Press escape to clear the filter.")
+        empty.set_class(table.row_count > 0, "hidden")
+        self.refresh_problems()
+
+    def refresh_problems(self) -> None:
+        panel = self.query_one("#problems", Static)
+        problems = self.project.problems
+        panel.set_class(not problems, "hidden")
+        if problems:
+            lines = [self.project.format_problem(p) for p in problems[:12]]
+            more = f"\n… and {len(problems) - 12} more (kbc-tui validate lists them all)" if len(problems) > 12 else ""
+            panel.update(Text(f"{len(problems)} problem(s) in the project files:\n", style="bold red")
+                         + Text("\n".join(lines) + more))
+
+    def selected_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+
+    # -- events ----------------------------------------------------------------------------------
+    @on(EngineEvent)
+    def _engine_event(self, message: EngineEvent) -> None:
+        if isinstance(message.event, JobChanged) and not self._refresh_pending:
+            self._refresh_pending = True
+            self.set_timer(0.3, self._deferred_refresh)
+
+    def _deferred_refresh(self) -> None:
+        self._refresh_pending = False
+        self.refresh_table()
+
+    @on(ProjectReloaded)
+    def _reloaded(self) -> None:
+        self.refresh_table()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_table()
+
+    @on(Input.Changed, "#filter")
+    def _filter(self) -> None:
+        self.refresh_table()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    # -- actions ----------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.add_class("hidden")
+        self.query_one(DataTable).focus()
+
+    def action_open(self) -> None:
+        orch_id = self.selected_id()
+        if orch_id:
+            from kbc_tui.ui.screens.orchestration import OrchestrationScreen
+
+            self.app.push_screen(OrchestrationScreen(orch_id))
+
+    def action_new(self) -> None:
+        from kbc_tui.ui.widgets.dialogs import PromptModal
+
+        def check(name: str) -> str | None:
+            orch_id = slug(name)
+            if orch_id in self.project.orchestrations:
+                return f"an orchestration with id {orch_id!r} exists already"
+            return check_id(orch_id, "id")
+
+        self.app.push_screen(PromptModal("Name of the new orchestration", placeholder="e.g. Nightly sales",
+                                         check=check), self._create)
+
+    def _create(self, name: str | None) -> None:
+        if not name:
+            return
+        try:
+            orch = self.project.create_orchestration(slug(name), name)
+        except KbcError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.refresh_table()
+        from kbc_tui.ui.screens.orchestration import OrchestrationScreen
+
+        self.notify(f"Created orchestrations/{orch.id}.toml — press t to add tasks")
+        self.app.push_screen(OrchestrationScreen(orch.id))
+
+    async def action_run(self) -> None:
+        orch_id = self.selected_id()
+        if orch_id:
+            await self.app.run_orchestration(orch_id)
+
+    def action_delete(self) -> None:
+        orch_id = self.selected_id()
+        if not orch_id:
+            return
+        from kbc_tui.ui.widgets.dialogs import ConfirmModal
+
+        orch = self.project.orchestrations[orch_id]
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.project.delete_orchestration(orch_id)
+            except KbcError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.notify(f"Deleted {orch.name}")
+            self.refresh_table()
+
+        self.app.push_screen(ConfirmModal(f"Delete “{orch.name}” (orchestrations/{orch_id}.toml)? "
+                                          "Its job history stays.", yes="Delete", no="Keep"), done)
+
+    def action_jobs(self) -> None:
+        from kbc_tui.ui.screens.jobs import JobsScreen
+
+        self.app.push_screen(JobsScreen())
+
+    def action_smtp(self) -> None:
+        try:
+            from kbc_tui.ui.screens.smtp_settings import SmtpSettingsScreen
+        except ImportError:
+            self.notify("SMTP settings are not available yet", severity="warning")
+            return
+        self.app.push_screen(SmtpSettingsScreen())

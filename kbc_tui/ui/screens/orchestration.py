@@ -1,0 +1,181 @@
+"""One orchestration: its phases and tasks, schedule, notifications and latest jobs."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from kbc_tui.engine.events import JobChanged
+from kbc_tui.errors import KbcError
+from kbc_tui.ui.format import duration, schedule_summary, status_text, when
+from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
+
+RECENT_JOBS = 8
+
+
+def kind_label(component: str) -> str:
+    from kbc_tui.model.component import COMPONENT_TYPES
+
+    ctype = COMPONENT_TYPES.get(component)
+    return ctype.kind.value if ctype else "unknown"
+
+
+class OrchestrationScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("r", "run", "Run"),
+        Binding("t", "tasks", "Edit tasks"),
+        Binding("s", "schedule", "Schedule"),
+        Binding("m", "notifications", "Notifications"),
+        Binding("j", "jobs", "Jobs"),
+        Binding("R", "rename", "Rename"),
+    ]
+
+    def __init__(self, orchestration_id: str) -> None:
+        super().__init__()
+        self.orch_id = orchestration_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="orchestration"):
+            yield Static("", id="title", classes="title")
+            yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+            with Horizontal(classes="summaries"):
+                yield Static("", id="schedule", classes="summary")
+                yield Static("", id="notifications", classes="summary")
+            yield Static("Latest jobs  (j: all of them · enter: open)", classes="section")
+            yield DataTable(id="jobs", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        tasks = self.query_one("#tasks", DataTable)
+        for label in ("Phase", "Type", "Configuration", "Active", "On failure", "Problem"):
+            tasks.add_column(label)
+        jobs = self.query_one("#jobs", DataTable)
+        for label in ("Job", "Status", "Trigger", "By", "Started", "Took"):
+            jobs.add_column(label)
+        self.refresh_all()
+
+    @property
+    def orch(self):
+        return self.app.project.orchestrations.get(self.orch_id)
+
+    def refresh_all(self) -> None:
+        orch = self.orch
+        if orch is None:
+            self.query_one("#title", Static).update(Text(f"Orchestration {self.orch_id!r} no longer exists",
+                                                         style="bold red"))
+            return
+        project = self.app.project
+        title = Text(orch.name, style="bold")
+        title.append(f"   orchestrations/{orch.id}.toml", style="dim")
+        if orch.description:
+            title.append(f"\n{orch.description}")
+        self.query_one("#title", Static).update(title)
+        tasks = self.query_one("#tasks", DataTable)
+        tasks.clear()
+        for pi, phase in enumerate(orch.phases):
+            for ti, task in enumerate(phase.tasks):
+                cfg = project.component(task.component, task.config)
+                problem = project.task_problem(task)
+                label = Text(cfg.name if cfg else task.config, style="red" if problem else "")
+                label.append(f"  {task.ref}", style="dim")
+                phase_label = (f"{pi + 1}. {phase.name}" if phase.name else f"{pi + 1}.") if ti == 0 else ""
+                tasks.add_row(phase_label, kind_label(task.component), label,
+                              "yes" if task.active else Text("no", style="dim"),
+                              "continue" if task.continue_on_failure else "stop",
+                              Text(problem or "", style="red"))
+        if not orch.tasks:
+            tasks.add_row("", "", Text("No tasks yet: press t to add some", style="italic"), "", "", "")
+        schedule = Text("Schedule  ", style="bold")
+        schedule.append(schedule_summary(orch.schedule))
+        schedule.append("\n(s: edit)", style="dim")
+        self.query_one("#schedule", Static).update(schedule)
+        n = orch.notifications
+        notes = Text("Notifications  ", style="bold")
+        parts = [f"{event}: {', '.join(getattr(n, event))}" for event in ("error", "warning", "success", "processing")
+                 if getattr(n, event)]
+        notes.append("; ".join(parts) if parts else "none (set at least the error list)")
+        notes.append("\n(m: edit)", style="dim")
+        self.query_one("#notifications", Static).update(notes)
+        self.refresh_jobs()
+
+    def refresh_jobs(self) -> None:
+        jobs = self.query_one("#jobs", DataTable)
+        jobs.clear()
+        for job in self.app.engine.list_jobs(self.orch_id, limit=RECENT_JOBS):
+            jobs.add_row(str(job.id), status_text(job.status), job.trigger.value, job.triggered_by,
+                         when(job.started_at or job.created_at), duration(job.duration_s), key=str(job.id))
+
+    @on(EngineEvent)
+    def _engine_event(self, message: EngineEvent) -> None:
+        if isinstance(message.event, JobChanged) and message.event.job.orchestration == self.orch_id:
+            self.refresh_jobs()
+
+    @on(ProjectReloaded)
+    def _reloaded(self) -> None:
+        self.refresh_all()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_all()
+
+    @on(DataTable.RowSelected, "#jobs")
+    def _open_job(self, event: DataTable.RowSelected) -> None:
+        from kbc_tui.ui.screens.job_detail import JobDetailScreen
+
+        self.app.push_screen(JobDetailScreen(int(event.row_key.value)))
+
+    async def action_run(self) -> None:
+        job_id = await self.app.run_orchestration(self.orch_id)
+        if job_id is not None:
+            self.refresh_jobs()
+
+    def action_tasks(self) -> None:
+        from kbc_tui.ui.screens.task_editor import TaskEditor
+
+        self.app.push_screen(TaskEditor(self.orch_id), lambda saved: self.refresh_all())
+
+    def _push_optional(self, module: str, cls: str) -> None:
+        import importlib
+
+        try:
+            screen_cls = getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError):
+            self.notify("This editor is not available yet", severity="warning")
+            return
+        self.app.push_screen(screen_cls(self.orch_id), lambda saved: self.refresh_all())
+
+    def action_schedule(self) -> None:
+        self._push_optional("kbc_tui.ui.screens.schedule_editor", "ScheduleEditor")
+
+    def action_notifications(self) -> None:
+        self._push_optional("kbc_tui.ui.screens.notifications_editor", "NotificationsEditor")
+
+    def action_jobs(self) -> None:
+        from kbc_tui.ui.screens.jobs import JobsScreen
+
+        self.app.push_screen(JobsScreen(self.orch_id))
+
+    def action_rename(self) -> None:
+        from kbc_tui.ui.widgets.dialogs import PromptModal
+
+        orch = self.orch
+        if orch is None:
+            return
+
+        def done(name: str | None) -> None:
+            if not name:
+                return
+            try:
+                self.app.project.rename_orchestration(self.orch_id, name=name)
+            except KbcError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.refresh_all()
+
+        self.app.push_screen(PromptModal("New name", value=orch.name), done)
