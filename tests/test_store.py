@@ -197,3 +197,26 @@ def test_demo_configs_exist_for_every_component_type():
     project = Project.load(DEMO)
     assert {c.component for c in project.components.values()} == set(COMPONENT_TYPES)
     assert set(project.orchestrations) == {"sales-to-tableau", "sales-to-gooddata"}
+
+
+def test_toggling_a_task_adds_one_line_and_keeps_the_layout(empty_project):
+    project = Project.load(empty_project)
+    orch = Orchestration("two", "Two", phases=[Phase("", [Task("db-extractor", "a"), Task("db-writer", "b")])])
+    project.save_orchestration(orch)
+    path = empty_project / "orchestrations" / "two.toml"
+    before = path.read_text().splitlines()
+    assert before.count("[[phases.tasks]]") == 2  # never inline tables, whatever their length
+    orch.phases[0].tasks[1].active = False
+    project.save_orchestration(orch)
+    after = path.read_text().splitlines()
+    assert [line for line in after if line not in before] == ["active = false"]
+    assert len(after) == len(before) + 1
+
+
+def test_sql_scripts_stay_readable_multiline_strings(empty_project):
+    project = Project.load(empty_project)
+    script = "create table t as\nselect 'a' as x, \"q\" as y, '\\d+' as re;\n"
+    project.save_component(ComponentConfig("sql-transformation", "s", "S", parameters={"script": script}))
+    text = (empty_project / "components" / "sql-transformation" / "s.toml").read_text()
+    assert 'script = """create table t as\n' in text
+    assert Project.load(empty_project).components["sql-transformation/s"].parameters["script"] == script

@@ -18,8 +18,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from kbc_tui.errors import ConfigError, Problem
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -51,7 +49,37 @@ def read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
 
 
 def dumps_toml(data: dict[str, Any]) -> bytes:
-    return tomli_w.dumps(data, multiline_strings=True).encode("utf-8")
+    """Canonical TOML: keys in the given order, every array of tables as ``[[...]]`` (so adding a key
+    to one task changes one line, never the layout of its neighbours), text with newlines (SQL) as
+    multi-line strings. tomlkit writes it (tomli-w picks inline or ``[[...]]`` by line length)."""
+    import tomlkit
+
+    doc = tomlkit.document()
+    for key, value in data.items():
+        doc.add(key, _toml_item(value))
+    return tomlkit.dumps(doc).encode("utf-8")
+
+
+def _toml_item(value: Any) -> Any:
+    import tomlkit
+
+    if isinstance(value, str) and "\n" in value:
+        return tomlkit.string(value, multiline=True)
+    if isinstance(value, dict):
+        table = tomlkit.table()
+        for key, item in value.items():
+            table.add(key, _toml_item(item))
+        return table
+    if isinstance(value, list):
+        if value and all(isinstance(item, dict) for item in value):
+            aot = tomlkit.aot()
+            for item in value:
+                aot.append(_toml_item(item))
+            return aot
+        array = tomlkit.array()
+        array.extend(_toml_item(item) for item in value)
+        return array
+    return value
 
 
 def write_bytes_atomic(path: Path, content: bytes) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import tomli_w
+from kbc_tui.store.toml_io import dumps_toml
 
 #: a query that keeps DuckDB busy until interrupted (10^12 rows)
 ENDLESS = "create table t as select sum(a.range * b.range) as s from range(1000000) a, range(1000000) b;"
@@ -24,7 +24,7 @@ def sql_config(root: Path, config_id: str, script: str, outputs: list[str] | dic
     params["output"] = out
     path = root / "components" / "sql-transformation" / f"{config_id}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomli_w.dumps({"name": config_id, "parameters": params}))
+    path.write_bytes(dumps_toml({"name": config_id, "parameters": params}))
 
 
 def orchestration(root: Path, orch_id: str, phases: list[list[str | dict]], **extra: Any) -> None:
@@ -40,12 +40,12 @@ def orchestration(root: Path, orch_id: str, phases: list[list[str | dict]], **ex
     data.update(extra)
     path = root / "orchestrations" / f"{orch_id}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomli_w.dumps(data))
+    path.write_bytes(dumps_toml(data))
 
 
 def project(root: Path, **settings: Any) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "kbc.toml").write_text(tomli_w.dumps({"name": "engine test", **settings}))
+    (root / "kbc.toml").write_bytes(dumps_toml({"name": "engine test", **settings}))
     (root / "orchestrations").mkdir(exist_ok=True)
     (root / "components").mkdir(exist_ok=True)
     return root

@@ -1,0 +1,237 @@
+"""Edit an orchestration's tasks: add, remove, toggle, and reorder them with the keyboard.
+
+Works on a copy of the phases; ``ctrl+s`` saves through the project (refused, with the reason,
+if the file changed on disk meanwhile). Moving a task past the top or bottom of its phase moves
+it into the neighbouring phase; an emptied phase stays visible while editing and disappears on save.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from kbc_tui.errors import KbcError
+from kbc_tui.model.orchestration import Phase, Task
+from kbc_tui.ui.screens.orchestration import kind_label
+
+
+class TaskEditor(Screen[bool]):
+    BINDINGS = [
+        Binding("a", "add", "Add tasks"),
+        Binding("ctrl+up,shift+up", "move(-1)", "Move up"),
+        Binding("ctrl+down,shift+down", "move(1)", "Move down"),
+        Binding("p", "add_phase", "New phase"),
+        Binding("space", "toggle_active", "Active on/off"),
+        Binding("c", "toggle_continue", "Continue on failure"),
+        Binding("delete,backspace", "remove", "Remove"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("escape", "leave", "Back"),
+    ]
+
+    editing = True  # the app does not reload the project under an open editor
+
+    def __init__(self, orchestration_id: str) -> None:
+        super().__init__()
+        self.orch_id = orchestration_id
+        orch = self.app.project.orchestrations.get(orchestration_id)  # the app is active while screens are made
+        self.phases: list[Phase] = copy.deepcopy(orch.phases) if orch else []
+        self.saved = self._snapshot()
+        self.rows: list[tuple[int, int | None]] = []  # table row -> (phase, task or None for an empty phase)
+        self.was_saved = False
+
+    def _snapshot(self) -> list:
+        return [(p.name, [t.to_toml() for t in p.tasks]) for p in self.phases if p.tasks]
+
+    @property
+    def dirty(self) -> bool:
+        return self._snapshot() != self.saved
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="editor-title", classes="title")
+        yield DataTable(id="editor", cursor_type="row", zebra_stripes=False)
+        yield Static("a: add · ctrl/shift+↑↓: move (across phases) · p: new phase · space: active · "
+                     "c: continue on failure · delete: remove · ctrl+s: save", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in ("Phase", "Type", "Configuration", "Active", "On failure", "Problem"):
+            table.add_column(label)
+        self.render_rows()
+        table.focus()
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def render_rows(self, select: tuple[int, int | None] | None = None) -> None:
+        table = self.query_one(DataTable)
+        project = self.app.project
+        current = select if select is not None else self.selection()
+        table.clear()
+        self.rows = []
+        for pi, phase in enumerate(self.phases):
+            label = f"{pi + 1}. {phase.name}" if phase.name else f"{pi + 1}."
+            if not phase.tasks:
+                table.add_row(label, "", Text("(empty phase: move a task here, or it disappears on save)",
+                                              style="dim italic"), "", "", "")
+                self.rows.append((pi, None))
+                continue
+            for ti, task in enumerate(phase.tasks):
+                cfg = project.component(task.component, task.config)
+                problem = project.task_problem(task)
+                name = Text(cfg.name if cfg else task.config, style="bold red" if problem else "")
+                name.append(f"  {task.ref}", style="dim")
+                table.add_row(label if ti == 0 else "", kind_label(task.component), name,
+                              "yes" if task.active else Text("no", style="dim"),
+                              "continue" if task.continue_on_failure else "stop",
+                              Text(problem or "", style="red"))
+                self.rows.append((pi, ti))
+        if current in self.rows:
+            table.move_cursor(row=self.rows.index(current))
+        orch = self.app.project.orchestrations.get(self.orch_id)
+        title = Text(f"Tasks of {orch.name if orch else self.orch_id}", style="bold")
+        if self.dirty:
+            title.append("  (unsaved changes)", style="bold yellow")
+        self.query_one("#editor-title", Static).update(title)
+
+    def selection(self) -> tuple[int, int | None] | None:
+        table = self.query_one(DataTable)
+        if not self.rows or table.cursor_row is None or table.cursor_row >= len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
+
+    def selected_task(self) -> tuple[int, int] | None:
+        sel = self.selection()
+        return sel if sel is not None and sel[1] is not None else None  # type: ignore[return-value]
+
+    # -- actions -------------------------------------------------------------------------------------
+    def action_add(self) -> None:
+        from kbc_tui.ui.screens.component_picker import ComponentPicker
+
+        self.app.push_screen(ComponentPicker(), self._add_configs)
+
+    def _add_configs(self, configs) -> None:
+        if not configs:
+            return
+        sel = self.selection()
+        if not self.phases:
+            self.phases.append(Phase("", []))
+        pi = sel[0] if sel else len(self.phases) - 1
+        phase = self.phases[pi]
+        at = (sel[1] + 1) if sel and sel[1] is not None else len(phase.tasks)
+        for offset, cfg in enumerate(configs):
+            phase.tasks.insert(at + offset, Task(cfg.component, cfg.id))
+        self.render_rows((pi, at + len(configs) - 1))
+        self.notify(f"Added {len(configs)} task(s)")
+
+    def action_move(self, step: int) -> None:
+        sel = self.selected_task()
+        if sel is None:
+            self.app.bell()
+            return
+        pi, ti = sel
+        phase = self.phases[pi]
+        target = ti + step
+        if 0 <= target < len(phase.tasks):  # within the phase
+            phase.tasks[ti], phase.tasks[target] = phase.tasks[target], phase.tasks[ti]
+            self.render_rows((pi, target))
+            return
+        task = phase.tasks.pop(ti)
+        if step < 0:
+            if pi == 0:
+                if not phase.tasks:  # alone in the first phase: nowhere to go
+                    phase.tasks.insert(ti, task)
+                    self.app.bell()
+                    return
+                self.phases.insert(0, Phase("", [task]))
+                self.render_rows((0, 0))
+                return
+            self.phases[pi - 1].tasks.append(task)
+            self.render_rows((pi - 1, len(self.phases[pi - 1].tasks) - 1))
+        else:
+            if pi == len(self.phases) - 1:
+                if not phase.tasks:
+                    phase.tasks.insert(ti, task)
+                    self.app.bell()
+                    return
+                self.phases.append(Phase("", [task]))
+                self.render_rows((pi + 1, 0))
+                return
+            self.phases[pi + 1].tasks.insert(0, task)
+            self.render_rows((pi + 1, 0))
+
+    def action_add_phase(self) -> None:
+        sel = self.selection()
+        at = sel[0] + 1 if sel else len(self.phases)
+        self.phases.insert(at, Phase("", []))
+        self.render_rows((at, None))
+
+    def _toggle(self, attribute: str) -> None:
+        sel = self.selected_task()
+        if sel is None:
+            return
+        task = self.phases[sel[0]].tasks[sel[1]]
+        setattr(task, attribute, not getattr(task, attribute))
+        self.render_rows(sel)
+
+    def action_toggle_active(self) -> None:
+        self._toggle("active")
+
+    def action_toggle_continue(self) -> None:
+        self._toggle("continue_on_failure")
+
+    def action_remove(self) -> None:
+        sel = self.selection()
+        if sel is None:
+            return
+        pi, ti = sel
+        if ti is None:
+            del self.phases[pi]
+            self.render_rows((max(0, pi - 1), 0) if self.phases else None)
+            return
+        self.phases[pi].tasks.pop(ti)
+        remaining = len(self.phases[pi].tasks)
+        self.render_rows((pi, min(ti, remaining - 1)) if remaining else (pi, None))
+
+    def action_save(self) -> bool:
+        project = self.app.project
+        orch = project.orchestrations.get(self.orch_id)
+        if orch is None:
+            self.notify("The orchestration no longer exists", severity="error")
+            return False
+        updated = copy.deepcopy(orch)
+        updated.phases = [copy.deepcopy(p) for p in self.phases if p.tasks]
+        try:
+            project.save_orchestration(updated)
+        except KbcError as exc:
+            self.notify(f"Not saved: {exc}", severity="error", timeout=10)
+            return False
+        self.phases = copy.deepcopy(updated.phases)
+        self.saved = self._snapshot()
+        self.was_saved = True
+        self.render_rows()
+        self.notify(f"Saved orchestrations/{self.orch_id}.toml")
+        return True
+
+    def action_leave(self) -> None:
+        if not self.dirty:
+            self.dismiss(self.was_saved)
+            return
+        from kbc_tui.ui.widgets.dialogs import UnsavedModal
+
+        def chosen(choice: str | None) -> None:
+            if choice == "discard":
+                self.dismiss(self.was_saved)
+            elif choice == "save" and self.action_save():
+                self.dismiss(True)
+
+        self.app.push_screen(UnsavedModal(), chosen)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        pass  # enter does nothing here; keys act on the highlighted task
