@@ -14,8 +14,8 @@ def arrow_type(sa_type: Any) -> pa.DataType | None:
     import sqlalchemy as sa
 
     t = sa_type
-    if isinstance(t, sa.Boolean):
-        return pa.bool_()
+    if isinstance(t, sa.Boolean) or (type(t).__name__ == "TINYINT" and getattr(t, "display_width", None) == 1):
+        return pa.bool_()  # MySQL/MariaDB BOOLEAN is TINYINT(1)
     if isinstance(t, sa.SmallInteger):
         return pa.int16()
     if isinstance(t, sa.BigInteger):
