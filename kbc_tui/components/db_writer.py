@@ -51,15 +51,24 @@ def sa_type(arrow: Any, dialect: str, key: bool = False) -> Any:
         return sa.Float(precision=53)
     if pa.types.is_decimal(arrow):
         return sa.Numeric(arrow.precision, arrow.scale)
+    mysql = dialect.startswith(("mysql", "mariadb"))
     if pa.types.is_timestamp(arrow):
+        if mysql:  # MySQL/MariaDB keep whole seconds unless told otherwise
+            from sqlalchemy.dialects.mysql import DATETIME
+
+            return DATETIME(fsp=6)
         return sa.DateTime(timezone=arrow.tz is not None)
     if pa.types.is_date(arrow):
         return sa.Date()
     if pa.types.is_time(arrow):
+        if mysql:
+            from sqlalchemy.dialects.mysql import TIME
+
+            return TIME(fsp=6)
         return sa.Time()
     if pa.types.is_binary(arrow) or pa.types.is_large_binary(arrow):
         return sa.LargeBinary()
-    if key and dialect.startswith(("mysql", "mariadb")):
+    if key and mysql:
         return sa.String(255)  # MySQL cannot index TEXT without a length
     return sa.Text()
 
