@@ -54,6 +54,7 @@ def test_every_type_round_trips_exactly(db, tmp_path):
     job, storage, log = run_config(root, "db-extractor", "src", {
         "url": url, "tables": [{"name": "types", "table": name, "output": "in.c-db.types", "primary_key": ["id"]}]})
     assert job.status is JobStatus.SUCCESS, job.message
+    assert any(line.endswith("; COPY)") for line in log) == (kind == "postgresql")  # PostgreSQL's fast path
     info = storage.table("in.c-db.types")
     types = {c.name: c.type for c in info.columns}
     assert types["small"] == "SMALLINT" and types["big"] == "BIGINT"
@@ -98,6 +99,26 @@ def test_incremental_fetching_gets_only_new_rows_and_upserts(db, tmp_path):
     rows = dict((r[0], r[1]) for r in storage.preview("in.c-db.inc")[1])
     assert len(rows) == 11 and rows[2] == "changed" and rows[11] == "v11"
     assert any("since updated_at >=" in line for line in log)
+
+
+def test_postgresql_generic_path_gives_the_same_types(pg_url, unique, tmp_path):
+    engine = sa.create_engine(pg_url)
+    name = f"types_{unique}"
+    try:
+        create_types_table("postgresql", engine, name)
+        root = project(tmp_path / "p")
+        results = []
+        for fast in (True, False):
+            job, storage, log = run_config(root, "db-extractor", f"src{fast}", {"url": pg_url, "tables": [
+                {"name": "types", "table": name, "output": f"in.c-db.types_{fast}", "fast": fast}]})
+            assert job.status is JobStatus.SUCCESS, job.message
+            info = storage.table(f"in.c-db.types_{fast}")
+            results.append(([(c.name, c.type) for c in info.columns], sorted(storage.preview(str(info.id))[1])))
+        assert results[0] == results[1]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        engine.dispose()
 
 
 def test_custom_query(db, tmp_path):

@@ -52,6 +52,7 @@ class DbExtractor(Component):
             if incremental and not t.data.get("primary_key"):
                 t.add("primary_key", "incremental loading needs a primary key to upsert by")
             t.bool("enabled")
+            t.bool("fast")
             t.finish()
         return check.finish()
 
@@ -107,6 +108,13 @@ class DbExtractor(Component):
                         statement = statement.order_by(reflected.c[fetch_col])
                     types = [arrow_type(c.type) for c in reflected.columns]
                     source = f"table {table['table']}"
+                    if engine.dialect.name == "postgresql" and not params_generic(table):
+                        from kbc_tui.components import _pg_copy
+
+                        duck_types = _pg_copy.copy_types(reflected)
+                        if duck_types is not None:
+                            conn.close()
+                            return _extract_copy(ctx, url, reflected, table, state, duck_types, source, last)
                 result = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(statement)
                 names = list(result.keys())
                 fetch_index = names.index(fetch_col) if fetch_col else None
@@ -151,6 +159,11 @@ class DbExtractor(Component):
         since = f" since {fetch_col} >= {last}" if fetch_col and last is not None else ""
         ctx.log.info(f"{source} -> {table['output']}: {written:,} rows ({mode}{since})")
         return written
+
+
+def params_generic(table: dict) -> bool:
+    """``fast = false`` in a table's settings forces the generic (row by row) path."""
+    return table.get("fast") is False
 
 
 def _newest(current: Any, rows: list, index: int) -> Any:
@@ -208,6 +221,52 @@ def test_connection(parameters: dict[str, Any], project_root) -> str:
     finally:
         engine.dispose()
     return f"connected to {url.drivername.split('+')[0]} at {url.host or url.database}"
+
+
+def _extract_copy(ctx: RunContext, url, reflected, table: dict, state: dict, duck_types: list[str],
+                  source: str, last: Any) -> int:
+    """PostgreSQL: COPY to a file, DuckDB reads it with exact types, storage takes the Arrow stream."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from kbc_tui.components import _pg_copy
+
+    fetch_col = table.get("incremental_fetching_column")
+    path = _pg_copy.scratch_file(ctx)
+    try:
+        try:
+            _pg_copy.copy_to_file(ctx, url, reflected, fetch_col, last, path)
+        except Exception as exc:  # psycopg errors: say them in words
+            if ctx.cancel.cancelled:
+                raise Cancelled(ctx.cancel.reason) from None
+            raise ComponentError(f"postgresql at {url.host}:{url.port or 5432}: {' '.join(str(exc).split())[:300]}") \
+                from None
+        con, reader = _pg_copy.read_copied(path, reflected, duck_types)
+        newest: list[Any] = [None]
+        index = reader.schema.names.index(fetch_col) if fetch_col else None
+
+        def batches():
+            for batch in reader:
+                if index is not None and batch.num_rows:
+                    top = pc.max(batch.column(index)).as_py()
+                    if top is not None and (newest[0] is None or top > newest[0]):
+                        newest[0] = top
+                yield batch
+
+        try:
+            written = ctx.storage.write_arrow(table["output"], pa.RecordBatchReader.from_batches(reader.schema, batches()),
+                                              incremental=bool(table.get("incremental") or fetch_col),
+                                              primary_key=table.get("primary_key", []), cancel=ctx.cancel)
+        finally:
+            con.close()
+    finally:
+        path.unlink(missing_ok=True)
+    if fetch_col and newest[0] is not None:
+        state[table["name"]] = _to_state(newest[0])
+    mode = "incremental" if (table.get("incremental") or fetch_col) else "full"
+    since = f" since {fetch_col} >= {last}" if fetch_col and last is not None else ""
+    ctx.log.info(f"{source} -> {table['output']}: {written:,} rows ({mode}{since}; COPY)")
+    return written
 
 
 COMPONENT = DbExtractor()

@@ -1,0 +1,89 @@
+"""Fast path for PostgreSQL tables: ``COPY (SELECT …) TO STDOUT`` into a file, then DuckDB's CSV reader
+with explicit column types (from the table's definition) streams it as Arrow.
+
+Used only when every column has a type it can carry exactly (numbers, decimals, booleans, dates,
+timestamps with and without zone, text); otherwise the extractor's generic path runs. PostgreSQL
+quotes empty strings in CSV and leaves NULL unquoted, so both survive.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from kbc_tui.components.base import RunContext
+
+
+def duckdb_type(sa_type: Any) -> str | None:
+    import sqlalchemy as sa
+
+    t = sa_type
+    if isinstance(t, sa.Boolean):
+        return "BOOLEAN"
+    if isinstance(t, sa.SmallInteger):
+        return "SMALLINT"
+    if isinstance(t, sa.Integer):
+        return "BIGINT"
+    if isinstance(t, sa.Numeric) and not isinstance(t, sa.Float):
+        precision = t.precision or 38
+        scale = t.scale if t.scale is not None else (0 if t.precision else 9)
+        return f"DECIMAL({min(precision, 38)},{scale})" if precision <= 38 else None
+    if isinstance(t, (sa.Float, sa.REAL)):
+        return "DOUBLE"
+    if isinstance(t, sa.DateTime):
+        return "TIMESTAMPTZ" if t.timezone else "TIMESTAMP"
+    if isinstance(t, sa.Date):
+        return "DATE"
+    if isinstance(t, sa.Time) and not getattr(t, "timezone", False):
+        return "TIME"
+    if isinstance(t, (sa.String, sa.Text)) and not isinstance(t, sa.Enum):
+        return "VARCHAR"
+    return None
+
+
+def copy_types(reflected) -> list[str] | None:
+    types = [duckdb_type(c.type) for c in reflected.columns]
+    return None if any(t is None for t in types) else types
+
+
+def copy_to_file(ctx: RunContext, url, reflected, fetch_col: str | None, last: Any, target: Path) -> None:
+    import psycopg
+    from psycopg import sql
+
+    columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in reflected.columns)
+    source = sql.Identifier(reflected.schema, reflected.name) if reflected.schema else sql.Identifier(reflected.name)
+    query = sql.SQL("SELECT {} FROM {}").format(columns, source)
+    if fetch_col:
+        if last is not None:
+            query = query + sql.SQL(" WHERE {} >= {}").format(sql.Identifier(fetch_col), sql.Literal(last))
+        query = query + sql.SQL(" ORDER BY {}").format(sql.Identifier(fetch_col))
+    copy = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(query)
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, connect_timeout=10) as conn:
+        conn.execute("SET TIME ZONE 'UTC'")
+        with conn.cursor() as cur, cur.copy(copy) as stream, target.open("wb") as fh:
+            for n, chunk in enumerate(stream):
+                fh.write(chunk)
+                if n % 256 == 0:
+                    ctx.cancel.check()
+
+
+def read_copied(path: Path, reflected, types: list[str]):
+    """(connection, Arrow reader) over the copied file; close the connection when the reader is consumed."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    spec = "{" + ", ".join(f"'{c.name.replace(chr(39), chr(39) * 2)}': '{t}'"
+                           for c, t in zip(reflected.columns, types)) + "}"
+    literal = "'" + str(path).replace("'", "''") + "'"
+    rel = con.sql(f"SELECT * FROM read_csv({literal}, header = false, delim = ',', quote = '\"', escape = '\"', "
+                  f"columns = {spec}, allow_quoted_nulls = false, auto_detect = false)")
+    return con, rel.to_arrow_reader(100_000)
+
+
+def scratch_file(ctx: RunContext) -> Path:
+    folder = ctx.state_dir / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"pg-copy-{uuid.uuid4().hex}.csv"
