@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kbc_tui.components.base import RunContext
-from kbc_tui.errors import ComponentError
+from kbc_tui.errors import ComponentError, KbcError
 
 _BAD = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -37,9 +37,6 @@ def sanitize(names: list[str]) -> list[str]:
 def load_csv(ctx: RunContext, path: Path, *, output: str, header: int = 1, delimiter: str = ",",
              primary_key: list[str] | None = None, incremental: bool = False, source: str = "") -> int:
     """Load a UTF-8 CSV file into a storage table (all columns text); returns rows written."""
-    import duckdb
-    import pyarrow as pa
-
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         head_rows = [next(reader, None) for _ in range(max(header, 1))]
@@ -55,26 +52,14 @@ def load_csv(ctx: RunContext, path: Path, *, output: str, header: int = 1, delim
     if missing:
         raise ComponentError(f"primary key column(s) {', '.join(missing)} not in the file's columns: {', '.join(names)}")
     columns = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
-    con = duckdb.connect()
+    sql = (f"SELECT * FROM read_csv({_lit(str(path))}, header = false, skip = {int(header)}, "
+           f"delim = {_lit(delimiter)}, quote = '\"', escape = '\"', columns = {columns}, "
+           "allow_quoted_nulls = false, null_padding = true, auto_detect = false)")
     try:
-        remove = ctx.cancel.on_cancel(con.interrupt)
-        try:
-            sql = (f"SELECT * FROM read_csv({_lit(str(path))}, header = false, skip = {int(header)}, "
-                   f"delim = {_lit(delimiter)}, quote = '\"', columns = {columns}, allow_quoted_nulls = false, "
-                   "null_padding = true)")
-            batches = con.sql(sql).to_arrow_reader(100_000)
-            return ctx.storage.write_arrow(output, batches, incremental=incremental, primary_key=primary_key or [],
-                                           cancel=ctx.cancel)
-        except duckdb.Error as exc:
-            if ctx.cancel.cancelled:
-                from kbc_tui.components.base import Cancelled
-
-                raise Cancelled(ctx.cancel.reason) from None
-            raise ComponentError(f"{source or path}: cannot read the CSV: {str(exc).splitlines()[0]}") from None
-        finally:
-            remove()
-    finally:
-        con.close()
+        return ctx.storage.write_select(output, sql, incremental=incremental, primary_key=primary_key or [],
+                                        cancel=ctx.cancel)
+    except KbcError as exc:
+        raise ComponentError(f"{source or path}: cannot load the CSV: {exc}") from None
 
 
 def _lit(value: str) -> str:

@@ -1,5 +1,5 @@
-"""Fast path for PostgreSQL tables: ``COPY (SELECT …) TO STDOUT`` into a file, then DuckDB's CSV reader
-with explicit column types (from the table's definition) streams it as Arrow.
+"""Fast path for PostgreSQL tables: ``COPY (SELECT …) TO STDOUT`` into a file, then storage loads it with
+DuckDB's CSV reader and explicit column types (from the table's definition): no Python in the data path.
 
 Used only when every column has a type it can carry exactly (numbers, decimals, booleans, dates,
 timestamps with and without zone, text); otherwise the extractor's generic path runs. PostgreSQL
@@ -69,18 +69,13 @@ def copy_to_file(ctx: RunContext, url, reflected, fetch_col: str | None, last: A
                     ctx.cancel.check()
 
 
-def read_copied(path: Path, reflected, types: list[str]):
-    """(connection, Arrow reader) over the copied file; close the connection when the reader is consumed."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+def select_sql(path: Path, reflected, types: list[str]) -> str:
+    """The DuckDB ``SELECT`` that reads the copied file with the table's exact types."""
     spec = "{" + ", ".join(f"'{c.name.replace(chr(39), chr(39) * 2)}': '{t}'"
                            for c, t in zip(reflected.columns, types)) + "}"
     literal = "'" + str(path).replace("'", "''") + "'"
-    rel = con.sql(f"SELECT * FROM read_csv({literal}, header = false, delim = ',', quote = '\"', escape = '\"', "
-                  f"columns = {spec}, allow_quoted_nulls = false, auto_detect = false)")
-    return con, rel.to_arrow_reader(100_000)
+    return (f"SELECT * FROM read_csv({literal}, header = false, delim = ',', quote = '\"', escape = '\"', "
+            f"columns = {spec}, allow_quoted_nulls = false, auto_detect = false)")
 
 
 def scratch_file(ctx: RunContext) -> Path:

@@ -225,10 +225,7 @@ def test_connection(parameters: dict[str, Any], project_root) -> str:
 
 def _extract_copy(ctx: RunContext, url, reflected, table: dict, state: dict, duck_types: list[str],
                   source: str, last: Any) -> int:
-    """PostgreSQL: COPY to a file, DuckDB reads it with exact types, storage takes the Arrow stream."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    """PostgreSQL: COPY to a file; storage loads it with DuckDB's CSV reader and the exact types."""
     from kbc_tui.components import _pg_copy
 
     fetch_col = table.get("incremental_fetching_column")
@@ -241,24 +238,16 @@ def _extract_copy(ctx: RunContext, url, reflected, table: dict, state: dict, duc
                 raise Cancelled(ctx.cancel.reason) from None
             raise ComponentError(f"postgresql at {url.host}:{url.port or 5432}: {' '.join(str(exc).split())[:300]}") \
                 from None
-        con, reader = _pg_copy.read_copied(path, reflected, duck_types)
         newest: list[Any] = [None]
-        index = reader.schema.names.index(fetch_col) if fetch_col else None
 
-        def batches():
-            for batch in reader:
-                if index is not None and batch.num_rows:
-                    top = pc.max(batch.column(index)).as_py()
-                    if top is not None and (newest[0] is None or top > newest[0]):
-                        newest[0] = top
-                yield batch
+        def inspect(con, stage: str) -> None:
+            if fetch_col:
+                newest[0] = con.execute(f'SELECT max("{fetch_col}") FROM {stage}').fetchall()[0][0]
 
-        try:
-            written = ctx.storage.write_arrow(table["output"], pa.RecordBatchReader.from_batches(reader.schema, batches()),
-                                              incremental=bool(table.get("incremental") or fetch_col),
-                                              primary_key=table.get("primary_key", []), cancel=ctx.cancel)
-        finally:
-            con.close()
+        written = ctx.storage.write_select(table["output"], _pg_copy.select_sql(path, reflected, duck_types),
+                                           incremental=bool(table.get("incremental") or fetch_col),
+                                           primary_key=table.get("primary_key", []), cancel=ctx.cancel,
+                                           inspect=inspect)
     finally:
         path.unlink(missing_ok=True)
     if fetch_col and newest[0] is not None:

@@ -42,7 +42,8 @@ class Engine:
         self.lock_retry_seconds = lock_retry_seconds
         self.history = JobHistory(self.state_dir / "jobs.sqlite")
         storage_path = Path(self.project.settings.storage.path)
-        self.storage = DuckDBStorage(storage_path if storage_path.is_absolute() else self.root / storage_path)
+        self.storage = DuckDBStorage(storage_path if storage_path.is_absolute() else self.root / storage_path,
+                                     memory_limit=self.project.settings.storage.memory_limit)
         self.lock = RunnerLock(self.state_dir / "runner.lock")
         self.notifier = None
         self.scheduler = None

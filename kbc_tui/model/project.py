@@ -13,6 +13,14 @@ from kbc_tui.model.validate import check_email
 SMTP_SECURITY = ("none", "starttls", "tls")
 
 
+def _check_memory(value: str) -> str | None:
+    import re
+
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, re.IGNORECASE):
+        return f"expected a size like '256MB' or '2GB', got {value!r}"
+    return None
+
+
 @dataclass
 class UserSettings:
     email: str = ""
@@ -42,6 +50,7 @@ class SmtpSettings:
 class StorageSettings:
     backend: str = "duckdb"
     path: str = ".kbc/storage.duckdb"  # relative to the project folder
+    memory_limit: str = "256MB"  # DuckDB's buffer pool; larger work spills to disk
 
 
 @dataclass
@@ -82,7 +91,8 @@ class ProjectSettings:
 
         st = Fields(f.table("storage") or {}, path, "storage", problems)
         storage = StorageSettings(backend=st.str("backend", "duckdb", choices=("duckdb",)),
-                                  path=st.str("path", ".kbc/storage.duckdb"))
+                                  path=st.str("path", ".kbc/storage.duckdb"),
+                                  memory_limit=st.str("memory_limit", "256MB", check=_check_memory))
         st.finish()
 
         j = Fields(f.table("jobs") or {}, path, "jobs", problems)
@@ -106,7 +116,8 @@ class ProjectSettings:
                 smtp[key] = value
         if smtp:
             out["smtp"] = smtp
-        storage = {k: v for k, v in (("backend", self.storage.backend), ("path", self.storage.path))
+        storage = {k: v for k, v in (("backend", self.storage.backend), ("path", self.storage.path),
+                                     ("memory_limit", self.storage.memory_limit))
                    if v != getattr(StorageSettings(), k)}
         if storage:
             out["storage"] = storage

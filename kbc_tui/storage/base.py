@@ -85,6 +85,12 @@ class Storage(Protocol):
         table is left exactly as it was."""
         ...
 
+    def write_select(self, table_id: str | TableId, select_sql: str, *, incremental: bool = False,
+                     primary_key: Sequence[str] = (), cancel: "CancelToken | None" = None,
+                     inspect: Any = None) -> int:
+        """Like ``write_arrow`` with rows from a SQL ``SELECT`` run by the storage itself (e.g. ``read_csv``)."""
+        ...
+
     def read_arrow(self, table_id: str | TableId, *, columns: Sequence[str] | None = None,
                    batch_size: int = 100_000) -> "pa.RecordBatchReader":
         """Stream a table as Arrow record batches (for writers). Blocking: call from a thread."""

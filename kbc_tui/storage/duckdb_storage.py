@@ -44,8 +44,9 @@ def _tid(value: str | TableId) -> TableId:
 
 
 class DuckDBStorage:
-    def __init__(self, path: Path, busy_retry_seconds: float = BUSY_RETRY_SECONDS):
+    def __init__(self, path: Path, busy_retry_seconds: float = BUSY_RETRY_SECONDS, memory_limit: str = "256MB"):
         self.path = Path(path)
+        self.memory_limit = memory_limit
         self.busy_retry_seconds = busy_retry_seconds
         self._held: Any = None
         self._hold_count = 0
@@ -60,7 +61,7 @@ class DuckDBStorage:
         deadline = time.monotonic() + self.busy_retry_seconds
         while True:
             try:
-                return duckdb.connect(str(self.path))
+                return duckdb.connect(str(self.path), config={"memory_limit": self.memory_limit})
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
                     raise KbcError(f"cannot open storage {self.path}: {exc}") from None
@@ -181,7 +182,6 @@ class DuckDBStorage:
     def write_arrow(self, table_id: str | TableId, data: Any, *, schema: "pa.Schema | None" = None,
                     incremental: bool = False, primary_key: Sequence[str] = (),
                     cancel: "CancelToken | None" = None) -> int:
-        import duckdb
         import pyarrow as pa
 
         tid = _tid(table_id)
@@ -201,16 +201,57 @@ class DuckDBStorage:
         if missing:
             raise KbcError(f"primary key column(s) {', '.join(missing)} not in the data for {tid} "
                            f"(columns: {', '.join(source.schema.names)})")
+
+        def fill(con: Any, stage: str) -> None:
+            con.register("__kbc_source", reader)
+            try:
+                con.execute(f"CREATE TABLE {stage} AS SELECT * FROM __kbc_source")
+            finally:
+                con.unregister("__kbc_source")
+
+        self._stage_and_swap(tid, fill, incremental=incremental, primary_key=primary_key, cancel=cancel)
+        return counted[0]
+
+    def write_select(self, table_id: str | TableId, select_sql: str, *, incremental: bool = False,
+                     primary_key: Sequence[str] = (), cancel: "CancelToken | None" = None,
+                     inspect: Any = None) -> int:
+        """Like ``write_arrow``, but the rows come from a DuckDB ``SELECT`` run inside storage (e.g. over
+        ``read_csv``): no second database, no Python in the data path. ``inspect(con, stage)`` may look at
+        the staged rows before they are swapped in. Returns rows written."""
+        tid = _tid(table_id)
+        primary_key = list(primary_key)
+        rows = [0]
+
+        def fill(con: Any, stage: str) -> None:
+            remove = cancel.on_cancel(con.interrupt) if cancel is not None else (lambda: None)
+            try:
+                con.execute(f"CREATE TABLE {stage} AS {select_sql}")
+            finally:
+                remove()
+            columns = [r[0] for r in con.execute(f"DESCRIBE {stage}").fetchall()]
+            missing = [k for k in primary_key if k not in columns]
+            if missing:
+                raise KbcError(f"primary key column(s) {', '.join(missing)} not in the data for {tid} "
+                               f"(columns: {', '.join(columns)})")
+            rows[0] = con.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0]
+            if inspect is not None:
+                inspect(con, stage)
+
+        self._stage_and_swap(tid, fill, incremental=incremental, primary_key=primary_key, cancel=cancel)
+        return rows[0]
+
+    def _stage_and_swap(self, tid: TableId, fill: Any, *, incremental: bool, primary_key: list[str],
+                        cancel: "CancelToken | None") -> None:
+        """Fill a private staging table (long, concurrent), then swap it in (short, serialised, atomic)."""
+        import duckdb
+
         target = qualified(tid)
         stage_name = f"{STAGE_PREFIX}{uuid.uuid4().hex[:12]}"
         stage = f"{quote(tid.bucket_id)}.{quote(stage_name)}"
         with self.connect() as con:
             self._ensure_schemas(con, tid)
-            # 1. stream into a private staging table: the long part, concurrent with other writes
             try:
-                con.register("__kbc_source", reader)
-                con.execute(f"CREATE TABLE {stage} AS SELECT * FROM __kbc_source")
-                con.unregister("__kbc_source")
+                fill(con, stage)
             except BaseException as exc:
                 self._drop_quietly(con, stage)
                 if cancel is not None and cancel.cancelled:
@@ -218,7 +259,6 @@ class DuckDBStorage:
                 if isinstance(exc, duckdb.Error):
                     raise KbcError(f"writing {tid} failed: {_first_line(exc)}") from None
                 raise
-            # 2. swap it in: one short transaction, serialised within the (only) writing process
             with self._commit_lock:
                 try:
                     con.execute("BEGIN TRANSACTION")
@@ -248,7 +288,6 @@ class DuckDBStorage:
                     if isinstance(exc, duckdb.Error):
                         raise KbcError(f"writing {tid} failed: {_first_line(exc)}") from None
                     raise
-        return counted[0]
 
     def _ensure_schemas(self, con: Any, tid: TableId) -> None:
         """Create the metadata and bucket schemas (autocommit; a concurrent creator is fine)."""
