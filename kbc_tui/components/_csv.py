@@ -87,6 +87,36 @@ def csv_params(check: Any) -> None:
         check.add("primary_key", "incremental loading needs a primary key")
 
 
+def is_utf8(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig")
+
+
+def as_utf8(source: Path, scratch: Path, encoding: str) -> Path:
+    """A UTF-8 version of ``source``: the file itself when it is UTF-8 already (checked, not copied)."""
+    if is_utf8(encoding):
+        check_utf8(source)
+        return source
+    target = scratch / "utf8.csv"
+    transcode_to_utf8(source, target, encoding)
+    return target
+
+
+def check_utf8(source: Path) -> None:
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    offset = 0
+    with source.open("rb") as src:
+        try:
+            while chunk := src.read(1 << 22):
+                decoder.decode(chunk)
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise ComponentError(f"the file is not valid utf-8 text ({exc.reason} at byte {offset + exc.start}); "
+                                 "set 'encoding' (e.g. \"cp1250\" or \"latin-1\")") from None
+
+
 def transcode_to_utf8(source: Path, target: Path, encoding: str) -> None:
     """Stream a file in ``encoding`` into UTF-8 (DuckDB reads UTF-8); a BOM is dropped."""
     import codecs

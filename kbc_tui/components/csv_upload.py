@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kbc_tui.components._csv import csv_params, load_csv, transcode_to_utf8
+from kbc_tui.components._csv import as_utf8, csv_params, load_csv
 from kbc_tui.components._params import ParamCheck
 from kbc_tui.components.base import Component, RunContext, TaskResult
 from kbc_tui.errors import ComponentError
@@ -32,8 +32,7 @@ class CsvUpload(Component):
             raise ComponentError(f"file {source} does not exist")
         ctx.state_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=ctx.state_dir) as tmp:
-            text = Path(tmp) / "utf8.csv"
-            await ctx.to_thread(transcode_to_utf8, source, text, params.get("encoding", "utf-8"))
+            text = await ctx.to_thread(as_utf8, source, Path(tmp), params.get("encoding", "utf-8"))
             rows = await ctx.to_thread(load_csv, ctx, text, output=params["output"],
                                        header=int(params.get("header", 1)), delimiter=params.get("delimiter", ","),
                                        primary_key=params.get("primary_key", []),

@@ -2,7 +2,7 @@
 
 A Google Sheet is fetched from ``{base_url}/spreadsheets/d/{spreadsheet_id}/export?format=csv&gid={sheet_gid}``
 (the sheet must be shared by link). The download streams with httpx to a file in ``.kbc/``, is
-transcoded to UTF-8, then loaded into storage as text columns with Keboola-style names.
+checked as UTF-8 on the way (or transcoded to it), then loaded into storage as text columns with Keboola-style names.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kbc_tui.components._csv import csv_params, load_csv, transcode_to_utf8
+from kbc_tui.components._csv import as_utf8, csv_params, is_utf8, load_csv
 from kbc_tui.components._params import ParamCheck
 from kbc_tui.components.base import Component, RunContext, TaskResult
 from kbc_tui.errors import ComponentError
@@ -58,10 +58,11 @@ class SheetExtractor(Component):
             else:
                 url = sheet_url(params) if params.get("spreadsheet_id") else params["url"]
                 label = url
-                await self._download(ctx, url, raw, float(params.get("timeout_seconds", 60)),
-                                     google=bool(params.get("spreadsheet_id")))
-            text = Path(tmp) / "utf8.csv"
-            await ctx.to_thread(transcode_to_utf8, raw, text, encoding)
+                checked = await self._download(ctx, url, raw, float(params.get("timeout_seconds", 60)),
+                                               google=bool(params.get("spreadsheet_id")),
+                                               utf8=is_utf8(encoding))
+            text = raw if params.get("path") is None and checked else \
+                await ctx.to_thread(as_utf8, raw, Path(tmp), encoding)
             rows = await ctx.to_thread(load_csv, ctx, text, output=params["output"],
                                        header=int(params.get("header", 1)), delimiter=params.get("delimiter", ","),
                                        primary_key=params.get("primary_key", []),
@@ -69,9 +70,14 @@ class SheetExtractor(Component):
         ctx.log.info(f"{label} -> {params['output']}: {rows:,} rows")
         return TaskResult(rows=rows, message=params["output"])
 
-    async def _download(self, ctx: RunContext, url: str, target: Path, timeout: float, google: bool) -> None:
+    async def _download(self, ctx: RunContext, url: str, target: Path, timeout: float, google: bool,
+                        utf8: bool = False) -> bool:
+        """Stream ``url`` to ``target``; with ``utf8``, check the text on the way (True when checked)."""
+        import codecs
+
         import httpx
 
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="strict") if utf8 else None
         size = 0
         try:
             async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=True) as client:
@@ -99,13 +105,27 @@ class SheetExtractor(Component):
                                         + ("is the sheet shared by link and the gid right?" if google
                                            else "check the URL (a login page?)"))
                             ctx.cancel.check()
+                            if decoder is not None:
+                                try:
+                                    decoder.decode(chunk)
+                                except UnicodeDecodeError as exc:
+                                    raise ComponentError(
+                                        f"the file is not valid utf-8 text ({exc.reason} at byte {size + exc.start}); "
+                                        "set 'encoding' (e.g. \"cp1250\" or \"latin-1\")") from None
                             fh.write(chunk)
                             size += len(chunk)
+                        if decoder is not None:
+                            try:
+                                decoder.decode(b"", final=True)
+                            except UnicodeDecodeError:
+                                raise ComponentError("the file is not valid utf-8 text (it ends in the middle of a "
+                                                     "character); set 'encoding'") from None
         except httpx.TimeoutException:
             raise ComponentError(f"timed out after {timeout:g} s downloading {url}") from None
         except httpx.HTTPError as exc:
             raise ComponentError(f"cannot download {url}: {exc}") from None
         ctx.log.info(f"downloaded {size:,} bytes from {url}")
+        return decoder is not None
 
 
 def _scratch(ctx: RunContext) -> str:
