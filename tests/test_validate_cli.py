@@ -38,9 +38,21 @@ def test_every_problem_on_its_own_line(empty_project):
     assert out.stdout.splitlines() == [
         "orchestrations/a.toml:1: name: expected a string, got an integer",
         "orchestrations/a.toml:2: foo: unknown key",
-        "orchestrations/b.toml: name: is required",
+        "orchestrations/b.toml:1: name: is required",
         "orchestrations/b.toml:2: schedule.cron: expected 5 fields (minute hour day-of-month month day-of-week), "
         "got 2: '* *'",
+    ]
+
+
+def test_an_empty_task_config_is_reported_once(demo_project):
+    path = demo_project / "orchestrations" / "sales-to-tableau.toml"
+    text = path.read_text()
+    path.write_text(text.replace('config = "sales-targets"', 'config = ""', 1))
+    line = text[: text.index('config = "sales-targets"')].count("\n") + 1
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 1
+    assert out.stdout.splitlines() == [
+        f"orchestrations/sales-to-tableau.toml:{line}: phases[0].tasks[1].config: must not be empty",
     ]
 
 

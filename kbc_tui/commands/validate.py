@@ -11,10 +11,12 @@ from kbc_tui.store import Project, resolve_project_dir
 def run(args) -> int:
     root = resolve_project_dir(args.project)
     project = Project.load(root, validate_config)
-    if project.problems:
-        for problem in project.problems:
-            print(project.format_problem(problem))
-        print(f"{len(project.problems)} problem(s) in {root}", file=sys.stderr)
+    # one line per problem, each once, in file order
+    lines = list(dict.fromkeys(project.format_problem(p) for p in project.problems))
+    if lines:
+        for line in lines:
+            print(line)
+        print(f"{len(lines)} problem(s) in {root}", file=sys.stderr)
         return 1
     print(f"{root}: OK: {len(project.orchestrations)} orchestration(s), "
           f"{len(project.components)} component configuration(s)")

@@ -17,6 +17,10 @@ CATCHUP_POLICIES = ("none", "latest")
 EVENTS = ("error", "warning", "success", "processing")
 
 
+def _not_empty(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
 @dataclass
 class Task:
     component: str
@@ -35,8 +39,8 @@ class Task:
     def from_toml(cls, data: Any, path: Path, prefix: str, problems: list) -> "Task":
         f = Fields(data, path, prefix, problems)
         task = cls(
-            component=f.str("component", "", required=True),
-            config=f.str("config", "", required=True),
+            component=f.str("component", "", required=True, check=_not_empty),
+            config=f.str("config", "", required=True, check=_not_empty),
             active=f.bool("active", True),
             continue_on_failure=f.bool("continue_on_failure", False),
             timeout_minutes=f.number("timeout_minutes", None, minimum=0),

@@ -185,12 +185,15 @@ def _locate(text: str, target: str, exact_only: bool = False) -> int | None:
 
 
 def with_lines(problems: list[Problem], text: str) -> list[Problem]:
-    """Fill in the line of every problem that names a key."""
+    """Fill in the line of every problem that names a key.
+
+    A key that is not in the file (a missing top-level key) points at line 1, so every
+    such problem reads ``path:line: key: message``.
+    """
     out = []
     for p in problems:
         if p.line is None and p.key:
-            line = locate_key(text, p.key)
-            if line is not None:
-                p = Problem(p.path, p.message, line=line, key=p.key, column=p.column)
+            line = locate_key(text, p.key) or 1
+            p = Problem(p.path, p.message, line=line, key=p.key, column=p.column)
         out.append(p)
     return out
