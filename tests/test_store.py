@@ -34,21 +34,20 @@ def test_orchestration_round_trip_is_exact(empty_project):
     assert path.read_bytes() == before
 
 
-def test_every_file_type_round_trips_byte_identical(demo_project):
-    project = Project.load(demo_project)
+def _save_every_file(project: Project) -> None:
     for orch in project.orchestrations.values():
-        # normalise once (our canonical form), then load + save must not change a byte
         project.save_orchestration(orch)
     for cfg in project.components.values():
         project.save_component(cfg)
     project.save_settings(project.settings)
+
+
+def test_every_file_type_round_trips_byte_identical(demo_project):
+    project = Project.load(demo_project)
+    _save_every_file(project)  # normalise once (our canonical form); load + save must not change a byte
     files = {p: p.read_bytes() for p in demo_project.rglob("*.toml")}
     again = Project.load(demo_project)
-    for orch in again.orchestrations.values():
-        again.save_orchestration(orch)
-    for cfg in again.components.values():
-        again.save_component(cfg)
-    again.save_settings(again.settings)
+    _save_every_file(again)
     assert {p: p.read_bytes() for p in demo_project.rglob("*.toml")} == files
     assert again.orchestrations == project.orchestrations
     assert again.components == project.components
