@@ -219,3 +219,13 @@ def test_sql_scripts_stay_readable_multiline_strings(empty_project):
     text = (empty_project / "components" / "sql-transformation" / "s.toml").read_text()
     assert 'script = """create table t as\n' in text
     assert Project.load(empty_project).components["sql-transformation/s"].parameters["script"] == script
+
+
+def test_each_problem_is_reported_once(empty_project):
+    from kbc_tui.components import validate_config
+
+    folder = empty_project / "components" / "sql-transformation"
+    folder.mkdir()
+    (folder / "t.toml").write_text('name = "t"\n[parameters]\nscript = "select 1"\n')
+    problems = [str(p) for p in Project.load(empty_project, validate_config).problems]
+    assert len(problems) == len(set(problems)) >= 1, problems

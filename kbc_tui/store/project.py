@@ -55,7 +55,14 @@ class Project:
 
     # -- loading -------------------------------------------------------------------
     @classmethod
-    def load(cls, root: str | os.PathLike, validator: ParametersValidator | None = None) -> "Project":
+    def load(cls, root: str | os.PathLike, validator: ParametersValidator | None = None,
+             *, quick: bool = False) -> "Project":
+        """Load the project. ``quick``: e-mail addresses get a syntax check only (for a fast first screen)."""
+        if quick:
+            from kbc_tui.model.validate import quick_email_checks
+
+            with quick_email_checks():
+                return cls.load(root, validator)
         root = Path(root).resolve()
         if not root.is_dir():
             raise KbcError(f"{root}: project folder not found (create one with 'kbc-tui init {root}')")
@@ -97,7 +104,8 @@ class Project:
     def _collect(self, path: Path, problems: list[Problem], text: str) -> None:
         if problems:
             self._broken.add(path)
-            self.problems.extend(with_lines(problems, text))
+            unique = {(p.key, p.message, p.line, p.column): p for p in problems}  # a check may repeat itself
+            self.problems.extend(with_lines(list(unique.values()), text))
 
     def _load_settings(self) -> None:
         path = self.root / SETTINGS_FILE
