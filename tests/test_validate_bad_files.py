@@ -14,7 +14,7 @@ EXPECTED = {
     "bad-email": "8: notifications.error[1]: invalid e-mail address 'not-an-address'",
     "broken-syntax": "3:8: invalid TOML: Expected ']]' at the end of an array declaration",
     "negative-retries": "6: tasks[0].retries: expected an integer >= 0, got -1",
-    "phases-and-tasks": "1: tasks: use either [[phases]] or [[tasks]], not both",
+    "phases-and-tasks": "10: tasks: use either [[phases]] or [[tasks]], not both",
     "typo-in-notifications": "8: notifications.eror: unknown key (did you mean 'error'?)",
     "unknown-timezone": "9: schedule.timezone: unknown time zone 'Europe/Prage'",
     "wrong-type": "6: tasks[0].active: expected true or false, got a string",

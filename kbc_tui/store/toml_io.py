@@ -137,6 +137,8 @@ def locate_key(text: str, key_path: str) -> int | None:
         exact = _locate(text, stripped, exact_only=True)
         if exact is not None and (line is None or not _is_exact(text, key_path)):
             return exact
+    if line is None:  # an array of tables named as a whole: point at its first [[header]]
+        line = _locate(text, f"{key_path}[0]", exact_only=True)
     return line
 
 
