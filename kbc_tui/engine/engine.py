@@ -13,16 +13,24 @@ import getpass
 import os
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kbc_tui.engine.events import EventBus, JobChanged, LogBatch, TaskChanged
 from kbc_tui.engine.lock import RunnerLock
-from kbc_tui.engine.runner import JobRun, utcnow
 from kbc_tui.errors import KbcError
 from kbc_tui.model.job import Job, JobStatus, LogLine, TaskRun, TaskStatus, Trigger
 from kbc_tui.store.history import JobHistory
 from kbc_tui.store.project import Project
 from kbc_tui.storage.duckdb_storage import DuckDBStorage
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+if TYPE_CHECKING:
+    from kbc_tui.engine.runner import JobRun
 
 POLL_SECONDS = 0.5
 LOCK_RETRY_SECONDS = 2.0
@@ -47,7 +55,7 @@ class Engine:
         self.lock = RunnerLock(self.state_dir / "runner.lock")
         self.notifier = None
         self.scheduler = None
-        self._runs: dict[int, JobRun] = {}
+        self._runs: dict[int, "JobRun"] = {}
         self._own: set[int] = set()  # jobs this process ran: their events are emitted directly
         self._run_tasks: set[asyncio.Task] = set()
         self._bg: list[asyncio.Task] = []
@@ -297,13 +305,15 @@ class Engine:
             if not claimed:
                 continue
             running_orchs.add(job.orchestration)
+            from kbc_tui.engine.runner import JobRun  # the runner (and components) load on the first job
+
             run = JobRun(self, job)
             self._runs[job.id] = run
             self._own.add(job.id)
             task = asyncio.create_task(self._execute(run), name=f"kbc-job-{job.id}")
             self._run_tasks.add(task)
 
-    async def _execute(self, run: JobRun) -> None:
+    async def _execute(self, run: "JobRun") -> None:
         try:
             await run.run()
         except Exception as exc:  # an engine bug must still end the job, never leave it processing

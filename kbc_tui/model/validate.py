@@ -5,8 +5,27 @@ Each returns ``None`` when the value is fine, or a message saying what is expect
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import re
 from functools import lru_cache
+from typing import Iterator
 from zoneinfo import ZoneInfo, available_timezones
+
+#: set while loading for a quick first screen: e-mail addresses get a syntax check only
+_QUICK_EMAIL = contextvars.ContextVar("quick_email", default=False)
+_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@contextlib.contextmanager
+def quick_email_checks() -> Iterator[None]:
+    """Within this block ``check_email`` only checks the shape (email-validator costs ~90 ms to import);
+    the app runs the full check in the background right after its first frame."""
+    token = _QUICK_EMAIL.set(True)
+    try:
+        yield
+    finally:
+        _QUICK_EMAIL.reset(token)
 
 
 def check_cron(expression: str) -> str | None:
@@ -45,6 +64,8 @@ def check_timezone(name: str) -> str | None:
 
 
 def check_email(address: str) -> str | None:
+    if _QUICK_EMAIL.get():
+        return None if _EMAIL_SHAPE.match(address) else f"invalid e-mail address {address!r}"
     from email_validator import EmailNotValidError, validate_email
 
     try:

@@ -9,7 +9,6 @@ disk has problems that a rewrite would paper over.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +36,9 @@ def resolve_project_dir(arg: str | os.PathLike | None) -> Path:
     return Path(value).expanduser().resolve()
 
 
-def _digest(raw: bytes | None) -> str | None:
-    return hashlib.sha256(raw).hexdigest() if raw is not None else None
+def _digest(raw: bytes | None) -> bytes | None:
+    """What a file held when loaded (files are small: keep the bytes, compare them exactly)."""
+    return raw
 
 
 @dataclass
@@ -48,8 +48,8 @@ class Project:
     components: dict[str, ComponentConfig] = field(default_factory=dict)  # "component/config" -> config
     orchestrations: dict[str, Orchestration] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    #: sha256 of each file as loaded (None: did not exist); for conflict detection
-    _loaded: dict[Path, str | None] = field(default_factory=dict, repr=False)
+    #: each file's content as loaded (None: did not exist); for conflict detection
+    _loaded: dict[Path, bytes | None] = field(default_factory=dict, repr=False)
     #: files that had problems when loaded; they are not rewritten
     _broken: set[Path] = field(default_factory=set, repr=False)
 

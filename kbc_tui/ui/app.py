@@ -14,6 +14,7 @@ from kbc_tui.store import Project
 from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
 
 WATCH_SECONDS = 2.0
+VALIDATE_AFTER_SECONDS = 0.5
 
 
 def _kbc_commands():
@@ -35,7 +36,7 @@ class KbcApp(App[None]):
     def __init__(self, project_dir: Path, *, watch_files: bool = True) -> None:
         super().__init__()
         self.project_dir = Path(project_dir)
-        self.project = Project.load(self.project_dir)
+        self.project = Project.load(self.project_dir, quick=True)
         self.engine = Engine(self.project)
         self.watch_files = watch_files
         self._unsubscribe = None
@@ -43,13 +44,16 @@ class KbcApp(App[None]):
         self.sub_title = self.project.settings.name
 
     # -- lifecycle ------------------------------------------------------------------------
-    async def on_mount(self) -> None:
+    def get_default_screen(self):
+        """The home screen is the first frame (no blank default screen before it)."""
         from kbc_tui.ui.screens.home import HomeScreen
 
+        return HomeScreen()
+
+    async def on_mount(self) -> None:
         self._unsubscribe = self.engine.events.subscribe(self._engine_listener)
         await self.engine.start()
-        await self.push_screen(HomeScreen())
-        self.validate_in_background()
+        self.set_timer(VALIDATE_AFTER_SECONDS, self.validate_in_background)  # after the first frame
         if self.watch_files:
             self.set_interval(WATCH_SECONDS, self._check_files)
 
@@ -110,7 +114,7 @@ class KbcApp(App[None]):
             self.notify("Project files changed on disk: reloaded", timeout=3)
 
     def reload_project(self) -> None:
-        fresh = Project.load(self.project_dir)
+        fresh = Project.load(self.project_dir, quick=True)
         self.project.__dict__.update(fresh.__dict__)  # the engine and screens share this object
         self._broadcast(ProjectReloaded)
         self.validate_in_background()
