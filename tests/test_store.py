@@ -229,3 +229,26 @@ def test_each_problem_is_reported_once(empty_project):
     (folder / "t.toml").write_text('name = "t"\n[parameters]\nscript = "select 1"\n')
     problems = [str(p) for p in Project.load(empty_project, validate_config).problems]
     assert len(problems) == len(set(problems)) >= 1, problems
+
+
+def test_fast_parser_and_tomllib_agree(demo_project):
+    import tomllib
+
+    from kbc_tui.store.toml_io import read_toml
+
+    for path in demo_project.rglob("*.toml"):
+        assert read_toml(path)[0] == tomllib.loads(path.read_text())
+
+
+def test_polling_for_changes_reads_nothing_when_nothing_changed(demo_project, monkeypatch):
+    project = Project.load(demo_project, quick=True)
+    from pathlib import Path
+
+    reads = []
+    original = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or original(self))
+    assert project.changed_on_disk() == []
+    assert reads == []
+    path = demo_project / "orchestrations" / "sales-to-tableau.toml"
+    path.write_text(path.read_text() + "\n# touched\n")
+    assert project.changed_on_disk() == [path]

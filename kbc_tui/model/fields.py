@@ -30,9 +30,6 @@ class Fields:
     """Reads one TOML table; every read records the key as known."""
 
     def __init__(self, data: Any, path: Path, prefix: str, problems: list):
-        from kbc_tui.errors import Problem  # local: keep module import-light
-
-        self._Problem = Problem
         self.path = path
         self.prefix = prefix
         self.problems = problems
@@ -49,7 +46,9 @@ class Fields:
         return f"{self.prefix}.{key}" if self.prefix else key
 
     def problem(self, key: str, message: str) -> None:
-        self.problems.append(self._Problem(self.path, message, key=self.key_path(key) or None))
+        from kbc_tui.errors import Problem
+
+        self.problems.append(Problem(self.path, message, key=self.key_path(key) or None))
 
     # -- typed reads ----------------------------------------------------------------
     def _get(self, key: str, default: Any, required: bool) -> Any:

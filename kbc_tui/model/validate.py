@@ -28,6 +28,7 @@ def quick_email_checks() -> Iterator[None]:
         _QUICK_EMAIL.reset(token)
 
 
+@lru_cache(maxsize=4096)
 def check_cron(expression: str) -> str | None:
     from croniter import croniter
 
@@ -50,6 +51,7 @@ def timezone_names() -> tuple[str, ...]:
     return tuple(sorted(available_timezones()))
 
 
+@lru_cache(maxsize=1024)
 def check_timezone(name: str) -> str | None:
     if name in ("UTC",):
         return None

@@ -36,6 +36,14 @@ def resolve_project_dir(arg: str | os.PathLike | None) -> Path:
     return Path(value).expanduser().resolve()
 
 
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 def _digest(raw: bytes | None) -> bytes | None:
     """What a file held when loaded (files are small: keep the bytes, compare them exactly)."""
     return raw
@@ -52,6 +60,8 @@ class Project:
     _loaded: dict[Path, bytes | None] = field(default_factory=dict, repr=False)
     #: files that had problems when loaded; they are not rewritten
     _broken: set[Path] = field(default_factory=set, repr=False)
+    #: (mtime_ns, size) of files known to hold what ``_loaded`` has, so polling need not read them
+    _stats: dict[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     # -- loading -------------------------------------------------------------------
     @classmethod
@@ -91,6 +101,9 @@ class Project:
             return str(path)
 
     def _read(self, path: Path) -> tuple[dict | None, str]:
+        stat = _stat(path)  # taken before reading: a change in between is seen by the next poll
+        if stat is not None:
+            self._stats[path] = stat
         try:
             data, raw = read_toml(path)
         except ConfigError as exc:
@@ -165,7 +178,6 @@ class Project:
     def _check_task_references(self) -> None:
         for orch in self.orchestrations.values():
             assert orch.path is not None
-            text = orch.path.read_text("utf-8") if orch.path.exists() else ""
             problems = []
             for key, task in self._task_keys(orch):
                 if not task.component or not task.config:
@@ -174,7 +186,9 @@ class Project:
                 if reason:
                     problems.append(Problem(orch.path, reason, key=key))
             # reference problems do not make the file unsafe to rewrite: report, don't mark broken
-            self.problems.extend(with_lines(problems, text))
+            if problems:
+                raw = self._loaded.get(orch.path)
+                self.problems.extend(with_lines(problems, raw.decode("utf-8", "replace") if raw else ""))
 
     @staticmethod
     def _task_keys(orch: Orchestration):
@@ -238,6 +252,7 @@ class Project:
             return False
         write_bytes_atomic(path, content)
         self._loaded[path] = _digest(content)
+        self._stats[path] = _stat(path)  # our own write: nothing to re-read on the next poll
         return True
 
     def orchestration_path(self, orch_id: str) -> Path:
@@ -282,6 +297,7 @@ class Project:
             self._save(old_path, orch.to_toml())
             os.replace(old_path, new_path)
             self._loaded[new_path] = self._loaded.pop(old_path, None)
+            self._stats.pop(old_path, None)
             del self.orchestrations[orch_id]
             orch.id, orch.path = new_id, new_path
             self.orchestrations[new_id] = orch
@@ -325,16 +341,29 @@ class Project:
         return written
 
     def changed_on_disk(self) -> list[Path]:
-        """Files whose content differs from what was loaded (or that appeared / vanished)."""
+        """Files whose content differs from what was loaded (or that appeared / vanished).
+
+        Cheap enough to poll: a file is read only when its size or modification time changed."""
         changed = []
         seen = set()
         for path, digest in self._loaded.items():
             seen.add(path)
-            current = _digest(path.read_bytes()) if path.exists() else None
+            try:
+                st = path.stat()
+            except OSError:
+                if digest is not None:
+                    changed.append(path)
+                continue
+            if digest is not None and self._stats.get(path) == (st.st_mtime_ns, st.st_size):
+                continue
+            current = path.read_bytes()
             if current != digest:
                 changed.append(path)
+            else:
+                self._stats[path] = (st.st_mtime_ns, st.st_size)
         for pattern in ("orchestrations/*.toml", "components/*/*.toml"):
             for path in self.root.glob(pattern):
                 if path not in seen:
                     changed.append(path)
         return changed
+

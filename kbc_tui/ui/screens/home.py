@@ -19,6 +19,10 @@ from kbc_tui.ui.format import duration, schedule_summary, status_text, when
 from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
 
 
+FIRST_ROWS = 60
+CHUNK_ROWS = 250
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64] or "orchestration"
 
@@ -38,6 +42,8 @@ class HomeScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self._refresh_pending = False
+        self._shown = False  # the first resume is the first show: on_mount has filled the table
+        self._fill_generation = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -50,12 +56,10 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column("Orchestration", key="name")
-        table.add_column("Tasks", key="tasks")
-        table.add_column("Schedule", key="schedule")
-        table.add_column("Last job", key="last")
-        table.add_column("When", key="when")
-        table.add_column("Took", key="took")
+        # fixed widths: a thousand rows need no measuring of every cell
+        for label, key, width in (("Orchestration", "name", 38), ("Tasks", "tasks", 5), ("Schedule", "schedule", 30),
+                                  ("Last job", "last", 12), ("When", "when", 14), ("Took", "took", 8)):
+            table.add_column(label, key=key, width=width)
         self.refresh_table()
         table.focus()
 
@@ -70,21 +74,16 @@ class HomeScreen(Screen):
         selected = self.selected_id()
         last = self.app.engine.last_jobs()
         table.clear()
-        orchs = sorted(self.project.orchestrations.values(), key=lambda o: o.name.lower())
-        for orch in orchs:
-            if needle and needle not in orch.name.lower() and needle not in orch.id:
-                continue
-            job = last.get(orch.id)
-            broken = bool(self.project.problems_for(orch.path)) if orch.path else False
-            name = Text(orch.name, style="bold red" if broken else "bold")
-            name.append(f"  {orch.id}", style="dim")
-            table.add_row(
-                name, str(len(orch.tasks)), schedule_summary(orch.schedule),
-                status_text(job.status) if job else Text("never run", style="dim"),
-                when(job.started_at or job.created_at) if job else "",
-                duration(job.duration_s) if job else "", key=orch.id)
-        if selected and selected in table.rows:
-            table.move_cursor(row=table.get_row_index(selected))
+        broken = {p.path for p in self.project.problems}
+        orchs = [o for o in sorted(self.project.orchestrations.values(), key=lambda o: o.name.lower())
+                 if not needle or needle in o.name.lower() or needle in o.id]
+        self._fill_generation += 1
+        # the first screenful now (the first frame), the rest in chunks right after: a thousand rows
+        # cost DataTable ~0.3 s to lay out, which must not delay what the user sees first
+        self._add_rows(orchs[:FIRST_ROWS], last, broken, selected)
+        if len(orchs) > FIRST_ROWS:
+            self.call_after_refresh(self._add_rest, orchs[FIRST_ROWS:], last, broken, selected,
+                                    self._fill_generation)
         empty = self.query_one("#empty", Static)
         if not self.project.orchestrations:
             empty.update("No orchestrations yet.\n\nPress [b]n[/b] to create your first orchestration, "
@@ -93,6 +92,27 @@ class HomeScreen(Screen):
             empty.update(f"No orchestration matches “{needle}”. Press escape to clear the filter.")
         empty.set_class(table.row_count > 0, "hidden")
         self.refresh_problems()
+
+    def _add_rows(self, orchs, last, broken, selected) -> None:
+        table = self.query_one(DataTable)
+        for orch in orchs:
+            job = last.get(orch.id)
+            name = Text(orch.name, style="bold red" if orch.path in broken else "bold")
+            name.append(f"  {orch.id}", style="dim")
+            table.add_row(
+                name, Text(str(len(orch.tasks))), Text(schedule_summary(orch.schedule)),
+                status_text(job.status) if job else Text("never run", style="dim"),
+                Text(when(job.started_at or job.created_at) if job else ""),
+                Text(duration(job.duration_s) if job else ""), key=orch.id)
+        if selected and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+
+    def _add_rest(self, orchs, last, broken, selected, generation: int) -> None:
+        if generation != self._fill_generation:
+            return  # a newer refresh (a filter keystroke) replaced this one
+        self._add_rows(orchs[:CHUNK_ROWS], last, broken, selected)
+        if len(orchs) > CHUNK_ROWS:
+            self.call_after_refresh(self._add_rest, orchs[CHUNK_ROWS:], last, broken, selected, generation)
 
     def refresh_problems(self) -> None:
         panel = self.query_one("#problems", Static)
@@ -129,7 +149,9 @@ class HomeScreen(Screen):
         self.refresh_table()
 
     def on_screen_resume(self) -> None:
-        self.refresh_table()
+        if self._shown:
+            self.refresh_table()
+        self._shown = True
 
     @on(Input.Changed, "#filter")
     def _filter(self) -> None:
