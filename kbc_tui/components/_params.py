@@ -39,6 +39,13 @@ class ParamCheck:
             self.add(key, f"expected one of {', '.join(map(repr, choices))}, got {value!r}")
         return value
 
+    def http_url(self, key: str, required: bool = True) -> Any:
+        """A string that must be an http:// or https:// URL (server / host addresses)."""
+        value = self.str(key, required=required)
+        if value and not value.startswith(("http://", "https://")):
+            self.add(key, "expected an http:// or https:// URL")
+        return value
+
     def int(self, key: str, minimum: int | None = None) -> Any:
         self.known.add(key)
         if key not in self.data:

@@ -27,9 +27,7 @@ class GoodDataWriter(Component):
         gd = check.table("gooddata")
         if gd is not None:
             g = sub(check, "parameters.gooddata", gd)
-            host = g.str("host", required=True)
-            if host and not host.startswith(("http://", "https://")):
-                g.add("host", "expected an http:// or https:// URL")
+            g.http_url("host")
             g.str("workspace_id")
             g.str("data_source_id", required=True)
             g.str("#token", required=True)

@@ -43,9 +43,7 @@ class TableauWriter(Component):
         publish = check.table("publish")
         if publish is not None:
             p = sub(check, "parameters.publish", publish)
-            server = p.str("server_url", required=True)
-            if server and not server.startswith(("http://", "https://")):
-                p.add("server_url", "expected an http:// or https:// URL")
+            p.http_url("server_url")
             p.str("site")
             p.str("project")
             p.str("token_name", required=True)
