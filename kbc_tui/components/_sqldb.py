@@ -46,6 +46,16 @@ def check_url(value: Any) -> str | None:
     return None
 
 
+def check_connection_params(check: Any) -> None:
+    """``url`` and ``#password`` of a db-extractor / db-writer config, checked on a ``ParamCheck``."""
+    url = check.str("url", required=True)
+    if url is not None:
+        error = check_url(url)
+        if error:
+            check.add("url", error)
+    check.str("#password")
+
+
 def create_engine(url, *, for_sqlite_create: bool = False):
     import sqlalchemy as sa
 

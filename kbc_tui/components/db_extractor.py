@@ -13,7 +13,7 @@ import decimal
 from typing import Any, Iterator
 
 from kbc_tui.components._params import ParamCheck, sub
-from kbc_tui.components._sqldb import check_url, create_engine, describe_error, make_url
+from kbc_tui.components._sqldb import check_connection_params, create_engine, describe_error, make_url
 from kbc_tui.components.base import Cancelled, Component, RunContext, TaskResult
 from kbc_tui.errors import ComponentError, KbcError
 
@@ -25,12 +25,7 @@ class DbExtractor(Component):
 
     def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
         check = ParamCheck(parameters)
-        url = check.str("url", required=True)
-        if url is not None:
-            error = check_url(url)
-            if error:
-                check.add("url", error)
-        check.str("#password")
+        check_connection_params(check)
         check.int("chunk_rows", minimum=1)
         names = set()
         for prefix, item in check.tables("tables"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kbc_tui.components._params import ParamCheck, sub
-from kbc_tui.components._sqldb import check_url, create_engine, describe_error, make_url
+from kbc_tui.components._sqldb import check_connection_params, create_engine, describe_error, make_url
 from kbc_tui.components.base import Cancelled, Component, RunContext, TaskResult
 from kbc_tui.errors import ComponentError, KbcError
 
@@ -18,12 +18,7 @@ BATCH_ROWS = 20_000
 
 
 def validate_db_params(check: ParamCheck) -> None:
-    url = check.str("url", required=True)
-    if url is not None:
-        error = check_url(url)
-        if error:
-            check.add("url", error)
-    check.str("#password")
+    check_connection_params(check)
     for prefix, item in check.tables("tables"):
         t = sub(check, prefix, item)
         t.table_id("source")
