@@ -17,7 +17,7 @@ from kbc_tui.components._sqldb import check_connection_params, create_engine, de
 from kbc_tui.components.base import Cancelled, Component, RunContext, TaskResult
 from kbc_tui.errors import ComponentError, KbcError
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 1_000
 
 
 class DbExtractor(Component):

@@ -172,23 +172,9 @@ class JobRun:
             self.log("info", f"Task {task.ref} skipped: inactive", task.ref)
             self._set_task(run, status=TaskStatus.SKIPPED, message="inactive")
             return "skipped"
-        problem = spec.task_problems.get(task.ref)
+        # importing a component (its drivers) and validating can take a while: not on the event loop
+        component, params, problem = await asyncio.to_thread(self._prepare, task, spec)
         cfg = spec.configs.get(task.ref)
-        component = None
-        if problem is None and cfg is not None:
-            try:
-                component = get_component(task.component)
-                problems = component.validate(cfg.parameters)
-                if problems:
-                    problem = "invalid configuration: " + "; ".join(f"{k}: {m}" if k else m for k, m in problems)
-            except KbcError as exc:
-                problem = str(exc)
-        params = None
-        if problem is None and cfg is not None:
-            try:
-                params = self.engine.project.secrets.resolve_tree(cfg.parameters, self.masker, "parameters")
-            except KbcError as exc:
-                problem = str(exc)
         if problem is not None or component is None or cfg is None or params is None:
             return self._task_failed(run, task, problem or "cannot run", started=False)
 
@@ -237,6 +223,23 @@ class JobRun:
                              + (f": {message}" if message else ""), task.ref)
             return "ok"
         return "failed"  # not reached
+
+    def _prepare(self, task: Task, spec: JobSpec):
+        """(component, resolved parameters, problem) for a task; runs in a worker thread."""
+        problem = spec.task_problems.get(task.ref)
+        cfg = spec.configs.get(task.ref)
+        component = params = None
+        if problem is None and cfg is not None:
+            try:
+                component = get_component(task.component)
+                problems = component.validate(cfg.parameters)
+                if problems:
+                    problem = "invalid configuration: " + "; ".join(f"{k}: {m}" if k else m for k, m in problems)
+                else:
+                    params = self.engine.project.secrets.resolve_tree(cfg.parameters, self.masker, "parameters")
+            except KbcError as exc:
+                problem = str(exc)
+        return component, params, problem
 
     def _task_failed(self, run: TaskRun, task: Task, message: str, started: bool = True) -> str:
         now = utcnow()
