@@ -58,14 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     _project(p)
     p.add_argument("job_id", type=int, metavar="ID")
 
-    p = sub.add_parser("scheduler", help="daemon: run schedules and queued jobs (foreground, logs to stdout)")
-    _project(p)
-
-    p = sub.add_parser("schedule", help="print an orchestration's next fire times (ISO-8601)")
-    _project(p)
-    p.add_argument("orchestration", metavar="ORCH")
-    p.add_argument("--count", "-n", type=int, default=5, metavar="N")
-    p.add_argument("--after", metavar="ISO-TIME", help="start from this time instead of now")
     return parser
 
 
@@ -77,8 +69,6 @@ COMMANDS = {
     "jobs": "kbc_tui.commands.jobs",
     "job": "kbc_tui.commands.job",
     "cancel": "kbc_tui.commands.cancel",
-    "scheduler": "kbc_tui.commands.scheduler",
-    "schedule": "kbc_tui.commands.schedule",
     None: "kbc_tui.commands.tui",
 }
 

@@ -140,6 +140,17 @@ class OrchestrationScreen(Screen):
 
         self.app.push_screen(TaskEditor(self.orch_id), lambda saved: self.refresh_all())
 
+    OPTIONAL = {"schedule": "kbc_tui.ui.screens.schedule_editor",
+                "notifications": "kbc_tui.ui.screens.notifications_editor"}
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The schedule and notification editors show up once their screens exist."""
+        if action in self.OPTIONAL:
+            import importlib.util
+
+            return importlib.util.find_spec(self.OPTIONAL[action]) is not None
+        return True
+
     def _push_optional(self, module: str, cls: str) -> None:
         import importlib
 
