@@ -252,3 +252,28 @@ def test_polling_for_changes_reads_nothing_when_nothing_changed(demo_project, mo
     path = demo_project / "orchestrations" / "sales-to-tableau.toml"
     path.write_text(path.read_text() + "\n# touched\n")
     assert project.changed_on_disk() == [path]
+
+
+def test_quick_load_cache_sees_every_change_and_equals_a_full_load(demo_project):
+    Project.load(demo_project, quick=True)
+    assert (demo_project / ".kbc" / "orchestrations-cache.json").exists()
+    cached = Project.load(demo_project, quick=True)
+    assert cached.orchestrations == Project.load(demo_project).orchestrations
+    path = demo_project / "orchestrations" / "sales-to-tableau.toml"
+    path.write_text(path.read_text().replace('name = "Sales to Tableau"', 'name = "Changed"', 1))
+    (demo_project / "orchestrations" / "new-one.toml").write_text('name = "New"\n')
+    (demo_project / "orchestrations" / "sales-to-gooddata.toml").unlink()
+    second = Project.load(demo_project, quick=True)
+    assert second.orchestrations["sales-to-tableau"].name == "Changed"
+    assert set(second.orchestrations) == {"sales-to-tableau", "new-one"}
+    (demo_project / "orchestrations" / "new-one.toml").write_text('name = "Broken\n')
+    third = Project.load(demo_project, quick=True)
+    assert third.is_broken(demo_project / "orchestrations" / "new-one.toml")
+    assert [str(p) for p in third.problems] == [str(p) for p in Project.load(demo_project).problems]
+    (demo_project / ".kbc" / "orchestrations-cache.json").write_bytes(b"garbage")
+    assert Project.load(demo_project, quick=True).orchestrations["sales-to-tableau"].name == "Changed"
+    # a cached orchestration is saved with the same conflict protection as a read one
+    project = Project.load(demo_project, quick=True)
+    path.write_text(path.read_text() + "# edited elsewhere\n")
+    with pytest.raises(ConflictError):
+        project.save_orchestration(project.orchestrations["sales-to-tableau"])

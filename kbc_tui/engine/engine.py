@@ -223,8 +223,9 @@ class Engine:
         self._flush_log()
         return self.history.log(job_id, after_id, limit)
 
-    def last_jobs(self) -> dict[str, Job]:
-        return self.history.last_jobs()
+    def last_jobs(self, orchestrations=None) -> dict[str, Job]:
+        """Latest job per orchestration; pass ids to look up only those (fast for a screenful)."""
+        return self.history.last_jobs(orchestrations)
 
     def running_jobs(self) -> list[Job]:
         """Jobs this process is executing now."""

@@ -194,6 +194,16 @@ class Orchestration:
         f.finish()
         return cls(orch_id, name, description, phases, schedule, notifications, path, flat)
 
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any], *, orch_id: str, path: Path) -> "Orchestration":
+        """Rebuild from ``to_toml()`` output that was validated before (the app's load cache): no checks."""
+        flat = "tasks" in data
+        phases = ([Phase("", [Task(**t)]) for t in data["tasks"]] if flat else
+                  [Phase(p.get("name", ""), [Task(**t) for t in p["tasks"]]) for p in data.get("phases", [])])
+        schedule = Schedule(**data["schedule"]) if "schedule" in data else None
+        notifications = Notifications(**data.get("notifications", {}))
+        return cls(orch_id, data["name"], data.get("description", ""), phases, schedule, notifications, path, flat)
+
     def to_toml(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
         if self.description:

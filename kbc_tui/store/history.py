@@ -184,10 +184,20 @@ class JobHistory:
         rows = self.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE updated_at > ? ORDER BY id", (ts,))
         return [_job(r) for r in rows]
 
-    def last_jobs(self) -> dict[str, Job]:
-        rows = self.execute(
-            f"SELECT {_JOB_COLS} FROM jobs WHERE id IN (SELECT max(id) FROM jobs GROUP BY orchestration)")
-        return {j.orchestration: j for j in map(_job, rows)}
+    def last_jobs(self, orchestrations: Iterable[str] | None = None) -> dict[str, Job]:
+        """The latest job of each orchestration (or of the given ones: one index lookup each)."""
+        if orchestrations is None:
+            rows = self.execute(
+                f"SELECT {_JOB_COLS} FROM jobs WHERE id IN (SELECT max(id) FROM jobs GROUP BY orchestration)")
+            return {j.orchestration: j for j in map(_job, rows)}
+        out: dict[str, Job] = {}
+        with self._lock:
+            for orch in orchestrations:
+                row = self._db.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE orchestration = ? ORDER BY id DESC "
+                                       "LIMIT 1", (orch,)).fetchone()
+                if row is not None:
+                    out[orch] = _job(row)
+        return out
 
     def request_cancel(self, job_id: int) -> None:
         self.update_job(job_id, cancel_requested=1)

@@ -22,6 +22,7 @@ from kbc_tui.store.secrets import Secrets, is_safe_value, walk_secrets
 from kbc_tui.store.toml_io import dumps_toml, read_toml, with_lines, write_bytes_atomic
 
 SETTINGS_FILE = "kbc.toml"
+SUMMARY_CACHE = "orchestrations-cache.json"
 STATE_DIR = ".kbc"
 PROJECT_ENV = "KBC_PROJECT"
 DEFAULT_PROJECT = "configs"
@@ -72,15 +73,22 @@ class Project:
             from kbc_tui.model.validate import quick_email_checks
 
             with quick_email_checks():
-                return cls.load(root, validator)
+                return cls._load(root, validator, use_cache=True)
+        return cls._load(root, validator, use_cache=False)
+
+    @classmethod
+    def _load(cls, root: str | os.PathLike, validator: ParametersValidator | None, use_cache: bool) -> "Project":
         root = Path(root).resolve()
         if not root.is_dir():
             raise KbcError(f"{root}: project folder not found (create one with 'kbc-tui init {root}')")
         project = cls(root)
         project._load_settings()
         project._load_components(validator)
-        project._load_orchestrations()
+        cache = SummaryCache(project.state_dir / SUMMARY_CACHE) if use_cache else None
+        project._load_orchestrations(cache)
         project._check_task_references()
+        if cache is not None:
+            cache.save()
         return project
 
     def reload(self, validator: ParametersValidator | None = None) -> "Project":
@@ -159,11 +167,18 @@ class Project:
                 self._collect(path, problems, text)
                 self.components[cfg.ref] = cfg
 
-    def _load_orchestrations(self) -> None:
+    def _load_orchestrations(self, cache: "SummaryCache | None" = None) -> None:
         base = self.root / "orchestrations"
         if not base.is_dir():
             return
         for path in sorted(base.glob("*.toml")):
+            hit = cache.get(path) if cache is not None else None
+            if hit is not None:
+                stat, raw, canonical = hit
+                self._loaded[path], self._stats[path] = raw, stat
+                orch = Orchestration.from_canonical(canonical, orch_id=path.stem, path=path)
+                self.orchestrations[orch.id] = orch
+                continue
             data, text = self._read(path)
             if data is None:
                 continue
@@ -174,6 +189,8 @@ class Project:
             orch = Orchestration.from_toml(data, orch_id=path.stem, path=path, problems=problems)
             self._collect(path, problems, text)
             self.orchestrations[orch.id] = orch
+            if cache is not None and not problems:
+                cache.put(path, self._stats.get(path), self._loaded.get(path), orch.to_toml())
 
     def _check_task_references(self) -> None:
         for orch in self.orchestrations.values():
@@ -367,3 +384,55 @@ class Project:
                     changed.append(path)
         return changed
 
+
+
+class SummaryCache:
+    """Orchestrations that loaded without problems, as their canonical TOML dict, keyed by path, mtime and size
+    (``.kbc/orchestrations-cache.json``). Only the app's quick load uses it: a thousand files then load without
+    being validated again. ``kbc-tui validate`` and the app's background check read every file."""
+
+    VERSION = 1
+
+    def __init__(self, path: Path):
+        import json
+
+        self.path = path
+        self.entries: dict[str, list] = {}
+        self.seen: set[str] = set()
+        self.dirty = False
+        try:
+            data = json.loads(path.read_bytes())
+            if data.get("version") == self.VERSION:
+                self.entries = data["entries"]
+        except Exception:  # missing, unreadable or from another version: rebuilt as files are read
+            self.entries = {}
+
+    def get(self, path: Path):
+        key = str(path)
+        self.seen.add(key)
+        entry = self.entries.get(key)
+        stat = _stat(path)
+        if entry is None or stat is None or tuple(entry[0]) != stat:
+            return None
+        return stat, entry[1].encode("utf-8"), entry[2]
+
+    def put(self, path: Path, stat, raw: bytes | None, canonical: dict) -> None:
+        if stat is None or raw is None:
+            return
+        self.entries[str(path)] = [list(stat), raw.decode("utf-8"), canonical]
+        self.dirty = True
+
+    def save(self) -> None:
+        import json
+
+        stale = set(self.entries) - self.seen
+        for key in stale:
+            del self.entries[key]
+        if not (self.dirty or stale):
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(self.path, json.dumps({"version": self.VERSION, "entries": self.entries},
+                                                     separators=(",", ":")).encode("utf-8"))
+        except OSError:
+            pass  # a read-only project still opens, just without the cache

@@ -72,7 +72,6 @@ class HomeScreen(Screen):
         table = self.query_one(DataTable)
         needle = self.query_one("#filter", Input).value.strip().lower()
         selected = self.selected_id()
-        last = self.app.engine.last_jobs()
         table.clear()
         broken = {p.path for p in self.project.problems}
         orchs = [o for o in sorted(self.project.orchestrations.values(), key=lambda o: o.name.lower())
@@ -80,10 +79,9 @@ class HomeScreen(Screen):
         self._fill_generation += 1
         # the first screenful now (the first frame), the rest in chunks right after: a thousand rows
         # cost DataTable ~0.3 s to lay out, which must not delay what the user sees first
-        self._add_rows(orchs[:FIRST_ROWS], last, broken, selected)
+        self._add_rows(orchs[:FIRST_ROWS], broken, selected)
         if len(orchs) > FIRST_ROWS:
-            self.call_after_refresh(self._add_rest, orchs[FIRST_ROWS:], last, broken, selected,
-                                    self._fill_generation)
+            self.call_after_refresh(self._add_rest, orchs[FIRST_ROWS:], broken, selected, self._fill_generation)
         empty = self.query_one("#empty", Static)
         if not self.project.orchestrations:
             empty.update("No orchestrations yet.\n\nPress [b]n[/b] to create your first orchestration, "
@@ -93,8 +91,9 @@ class HomeScreen(Screen):
         empty.set_class(table.row_count > 0, "hidden")
         self.refresh_problems()
 
-    def _add_rows(self, orchs, last, broken, selected) -> None:
+    def _add_rows(self, orchs, broken, selected) -> None:
         table = self.query_one(DataTable)
+        last = self.app.engine.last_jobs([o.id for o in orchs])
         for orch in orchs:
             job = last.get(orch.id)
             name = Text(orch.name, style="bold red" if orch.path in broken else "bold")
@@ -107,12 +106,12 @@ class HomeScreen(Screen):
         if selected and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
 
-    def _add_rest(self, orchs, last, broken, selected, generation: int) -> None:
+    def _add_rest(self, orchs, broken, selected, generation: int) -> None:
         if generation != self._fill_generation:
             return  # a newer refresh (a filter keystroke) replaced this one
-        self._add_rows(orchs[:CHUNK_ROWS], last, broken, selected)
+        self._add_rows(orchs[:CHUNK_ROWS], broken, selected)
         if len(orchs) > CHUNK_ROWS:
-            self.call_after_refresh(self._add_rest, orchs[CHUNK_ROWS:], last, broken, selected, generation)
+            self.call_after_refresh(self._add_rest, orchs[CHUNK_ROWS:], broken, selected, generation)
 
     def refresh_problems(self) -> None:
         panel = self.query_one("#problems", Static)
