@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     _project(p)
     p.add_argument("job_id", type=int, metavar="ID")
 
+    p = sub.add_parser("schedule", help="print an orchestration's next fire times (ISO-8601)")
+    _project(p)
+    p.add_argument("orchestration", metavar="ORCH")
+    p.add_argument("--count", "-n", type=int, default=5, metavar="N")
+    p.add_argument("--after", metavar="ISO-TIME", help="start from this time instead of now")
     return parser
 
 
@@ -69,6 +74,7 @@ COMMANDS = {
     "jobs": "kbc_tui.commands.jobs",
     "job": "kbc_tui.commands.job",
     "cancel": "kbc_tui.commands.cancel",
+    "schedule": "kbc_tui.commands.schedule",
     None: "kbc_tui.commands.tui",
 }
 
