@@ -51,7 +51,7 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
 
 
 def schedule_summary(schedule) -> str:
-    """'At 06:00, Monday through Friday (Europe/Prague) · next Mon 06:00' or 'not scheduled'."""
+    """'next Mon 30 Mar 06:00 · At 06:00, Monday through Friday (Europe/Prague)', 'disabled: …' or 'not scheduled'."""
     if schedule is None:
         return "not scheduled"
     try:
@@ -62,5 +62,5 @@ def schedule_summary(schedule) -> str:
     except Exception:  # an invalid expression is reported by validation; show it raw here
         return f"{schedule.cron} ({schedule.timezone})"
     if not schedule.enabled:
-        return f"{words} · disabled"
-    return f"{words} · next {nxt[0].strftime('%a %-d %b %H:%M')}" if nxt else words
+        return f"disabled: {words}"  # the state first: a narrow column cuts the end
+    return f"next {nxt[0].strftime('%a %-d %b %H:%M')} · {words}" if nxt else words
