@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     _project(p)
     p.add_argument("job_id", type=int, metavar="ID")
 
+    p = sub.add_parser("scheduler", help="daemon: run schedules and queued jobs (foreground, logs to stdout)")
+    _project(p)
+    p.add_argument("--grace", type=float, default=30, metavar="SECONDS",
+                   help="on SIGTERM/SIGINT, how long running jobs may finish before they are cancelled (30)")
+
     p = sub.add_parser("schedule", help="print an orchestration's next fire times (ISO-8601)")
     _project(p)
     p.add_argument("orchestration", metavar="ORCH")
@@ -75,6 +80,7 @@ COMMANDS = {
     "job": "kbc_tui.commands.job",
     "cancel": "kbc_tui.commands.cancel",
     "schedule": "kbc_tui.commands.schedule",
+    "scheduler": "kbc_tui.commands.scheduler",
     None: "kbc_tui.commands.tui",
 }
 

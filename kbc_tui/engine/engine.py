@@ -40,7 +40,7 @@ MAX_CONCURRENT_JOBS = 4
 
 class Engine:
     def __init__(self, project: Project | str | os.PathLike, *, poll_seconds: float = POLL_SECONDS,
-                 lock_retry_seconds: float = LOCK_RETRY_SECONDS) -> None:
+                 lock_retry_seconds: float = LOCK_RETRY_SECONDS, clock=None, scheduler_say=None) -> None:
         self.project = project if isinstance(project, Project) else Project.load(Path(project))
         self.root = self.project.root
         self.state_dir = self.project.state_dir
@@ -48,6 +48,8 @@ class Engine:
         self.is_runner = False
         self.poll_seconds = poll_seconds
         self.lock_retry_seconds = lock_retry_seconds
+        self.clock = clock  # the scheduler's clock (None: the real one); tests pass a FakeClock
+        self.scheduler_say = scheduler_say  # where the scheduler reports (None: logging)
         self.history = JobHistory(self.state_dir / "jobs.sqlite")
         storage_path = Path(self.project.settings.storage.path)
         self.storage = DuckDBStorage(storage_path if storage_path.is_absolute() else self.root / storage_path,
@@ -100,7 +102,7 @@ class Engine:
         if self._want_scheduler:
             from kbc_tui.engine.scheduler import Scheduler
 
-            self.scheduler = Scheduler(self)
+            self.scheduler = Scheduler(self, clock=self.clock, say=self.scheduler_say)
             await self.scheduler.start()
         return True
 

@@ -1,0 +1,67 @@
+"""``kbc-tui scheduler``: the daemon. Runs schedules and queued jobs in the foreground, logging to stdout.
+
+If another kbc-tui process holds the project's runner lock (the app), it waits and takes over when that
+process quits. SIGTERM / SIGINT: stop taking jobs, give running ones ``--grace`` seconds, then cancel them
+(their state is recorded as ``cancelled``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from datetime import datetime
+
+from kbc_tui.engine import Engine
+from kbc_tui.engine.events import JobChanged
+from kbc_tui.store import Project, resolve_project_dir
+
+
+def say(text: str) -> None:
+    print(f"{datetime.now().astimezone().strftime('%Y-%m-%d %H:%M:%S%z')} {text}", flush=True)
+
+
+async def _main(args) -> int:
+    root = resolve_project_dir(args.project)
+    engine = Engine(Project.load(root), scheduler_say=say)
+
+    def on_event(event) -> None:
+        if isinstance(event, JobChanged):
+            job = event.job
+            if job.status.value in ("processing", "waiting") and job.finished_at is None:
+                say(f"job {job.id} ({job.orchestration}, {job.trigger.value}): {job.status.value}")
+            elif job.status.finished:
+                took = f" in {job.duration_s:.1f} s" if job.duration_s is not None else ""
+                say(f"job {job.id} ({job.orchestration}): {job.status.value}{took}"
+                    + (f": {job.message}" if job.message and job.status.value != "success" else ""))
+
+    engine.events.subscribe(on_event)
+    await engine.start()
+    scheduled = sorted(o.id for o in engine.project.orchestrations.values() if o.schedule and o.schedule.enabled)
+    say(f"kbc-tui scheduler on {root}: {len(scheduled)} enabled schedule(s)"
+        + (f": {', '.join(scheduled[:10])}" + ("…" if len(scheduled) > 10 else "") if scheduled else ""))
+    if not engine.is_runner:
+        say(f"another kbc-tui process (pid {engine.lock.holder_pid()}) runs this project's jobs and schedules; "
+            "waiting to take over when it stops")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    was_runner = engine.is_runner
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except asyncio.TimeoutError:
+            pass
+        if engine.is_runner and not was_runner:
+            say("took over the runner lock: running schedules and queued jobs")
+            was_runner = True
+    running = engine.running_jobs()
+    say(f"stopping: no new jobs; {len(running)} running job(s) get {args.grace:g} s to finish")
+    await engine.stop(grace=args.grace)
+    say("stopped")
+    return 0
+
+
+def run(args) -> int:
+    return asyncio.run(_main(args))

@@ -1,0 +1,150 @@
+"""The scheduler with a controllable clock: fires, exactly once, skip-if-running, live edits, catch-up."""
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from kbc_tui.engine import Engine
+from kbc_tui.engine.clock import FakeClock
+from kbc_tui.engine.scheduler import Scheduler, fires
+from kbc_tui.model.job import JobStatus, Trigger
+from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+
+T0 = datetime(2026, 6, 1, 10, 1, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = project(tmp_path / "p")
+    sql_config(root, "quick", "create table q as select 1 as x;", ["q"])
+    sql_config(root, "slow", ENDLESS, ["t"])
+    return root
+
+
+def schedule(root, orch_id, config, cron, **extra):
+    orchestration(root, orch_id, [[config]], schedule={"cron": cron, **extra})
+
+
+@pytest.fixture
+async def engines():
+    made = []
+
+    async def make(root, clock, **kwargs):
+        said = []
+        engine = Engine(root, poll_seconds=0.05, clock=clock, scheduler_say=said.append, **kwargs)
+        engine.said = said
+        await engine.start()
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        await engine.stop(grace=0)
+
+
+async def settle(seconds=0.2):
+    await asyncio.sleep(seconds)
+
+
+def scheduled_jobs(engine, orch):
+    return [j for j in engine.list_jobs(orch, limit=100) if j.trigger is Trigger.SCHEDULE]
+
+
+async def test_fires_at_the_fire_time_and_not_before(root, engines):
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    assert engine.is_runner and engine.scheduler is not None
+    clock.set(T0.replace(minute=4, second=59))
+    await settle()
+    assert scheduled_jobs(engine, "every5") == []
+    clock.set(T0.replace(minute=5))
+    await settle()
+    [job] = scheduled_jobs(engine, "every5")
+    assert job.triggered_by == "scheduler"
+    done = await asyncio.wait_for(engine.wait(job.id), 20)
+    assert done.status is JobStatus.SUCCESS
+    assert fires(engine, "every5") == [(T0.replace(minute=5), "enqueued", job.id)]
+
+
+async def test_two_schedulers_racing_make_one_job_per_fire_time(root, engines):
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    other_engine = Engine(root, clock=clock)  # a second process's view of the same project
+    rival = Scheduler(other_engine, clock=clock, say=lambda _: None)
+    for minute in (5, 10, 15):
+        clock.set(T0.replace(minute=minute))
+        await asyncio.gather(asyncio.to_thread(rival.tick), settle(0.01))
+        await settle()
+    times = [f[0].minute for f in fires(engine, "every5")]
+    assert times == [5, 10, 15]
+    assert len(scheduled_jobs(engine, "every5")) == 3
+    other_engine.history.close()
+
+
+async def test_a_fire_while_still_running_is_skipped_and_logged(root, engines):
+    schedule(root, "slowly", "slow", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    clock.set(T0.replace(minute=5))
+    await settle()
+    [first] = scheduled_jobs(engine, "slowly")
+    for _ in range(100):
+        if engine.get_job(first.id).status is JobStatus.PROCESSING:
+            break
+        await settle(0.05)
+    clock.set(T0.replace(minute=10))
+    await settle()
+    assert len(scheduled_jobs(engine, "slowly")) == 1  # not stacked
+    assert [f[1] for f in fires(engine, "slowly")] == ["enqueued", "skipped"]
+    assert any("skipped" in line for line in engine.said)
+    await engine.cancel(first.id)
+    await asyncio.wait_for(engine.wait(first.id), 10)
+    assert any("skipped: this job was still running" in ln.text for ln in engine.job_log(first.id))
+
+
+async def test_edits_and_disabling_take_effect_without_restart(root, engines):
+    schedule(root, "edited", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    engine.scheduler.file_check_seconds = 0.05
+    await settle(0.05)
+    schedule(root, "edited", "quick", "*/2 * * * *")  # someone edits the file
+    clock.set(T0.replace(minute=1, second=30))
+    await settle(0.4)
+    clock.set(T0.replace(minute=2))
+    await settle()
+    assert [f[0].minute for f in fires(engine, "edited")] == [2]
+    schedule(root, "edited", "quick", "*/2 * * * *", enabled=False)
+    clock.set(T0.replace(minute=3))
+    await settle(0.4)
+    clock.set(T0.replace(minute=10))
+    await settle()
+    assert [f[0].minute for f in fires(engine, "edited")] == [2]
+
+
+@pytest.mark.parametrize("catchup, expected_jobs", [("none", 0), ("latest", 1)])
+async def test_missed_runs_after_downtime(root, engines, catchup, expected_jobs):
+    schedule(root, "hourly", "quick", "0 * * * *", catchup=catchup)
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    await engine.stop(grace=0)  # the scheduler goes down for most of a day...
+    clock.set(T0 + timedelta(hours=20, minutes=30))
+    again = await engines(root, clock)
+    await settle()
+    jobs = scheduled_jobs(again, "hourly")
+    assert len(jobs) == expected_jobs  # never a flood of 20
+    if expected_jobs:
+        assert fires(again, "hourly")[0][0] == (T0 + timedelta(hours=20)).replace(minute=0)
+    assert any("missed" in line for line in again.said)
+
+
+async def test_invalid_schedule_never_fires(root, engines):
+    schedule(root, "bad", "quick", "61 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    clock.set(T0 + timedelta(hours=2))
+    await settle()
+    assert scheduled_jobs(engine, "bad") == []
