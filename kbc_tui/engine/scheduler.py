@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from kbc_tui.model.orchestration import Orchestration
 
 FILE_CHECK_SECONDS = 5.0
+HEARTBEAT_SECONDS = 60.0
+ALIVE = "*"  # the schedule_state row that says until when a scheduler was running
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schedule_fires (
     orchestration TEXT NOT NULL,
@@ -39,7 +41,7 @@ CREATE TABLE IF NOT EXISTS schedule_fires (
 CREATE TABLE IF NOT EXISTS schedule_state (
     orchestration TEXT PRIMARY KEY,
     checked_until REAL NOT NULL
-);
+)
 """
 
 log = logging.getLogger("kbc_tui.scheduler")
@@ -54,6 +56,9 @@ class Scheduler:
         self.say = say or log.info
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        #: orchestration id -> its next fire time; planned once per change, not per wake-up
+        self.plan: dict[str, datetime] | None = None
+        self._last_heartbeat: datetime | None = None
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 engine.history.execute(statement)
@@ -64,7 +69,8 @@ class Scheduler:
         self._task = asyncio.create_task(self._loop(), name="kbc-scheduler")
 
     def reload(self) -> None:
-        """A schedule changed: recompute the next fire times now."""
+        """A schedule changed: plan again now."""
+        self.plan = None
         self._wake.set()
 
     async def stop(self) -> None:
@@ -72,39 +78,60 @@ class Scheduler:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+            self._heartbeat(self.clock.now())
 
-    # -- schedules --------------------------------------------------------------------------
+    # -- state ---------------------------------------------------------------------------------
     def schedules(self) -> list["Orchestration"]:
         return [o for o in self.engine.project.orchestrations.values()
                 if o.schedule is not None and o.schedule.enabled]
 
-    def _checked_until(self, orch_id: str) -> datetime | None:
-        rows = self.engine.history.execute("SELECT checked_until FROM schedule_state WHERE orchestration = ?",
-                                           (orch_id,))
-        return datetime.fromtimestamp(rows[0][0], timezone.utc) if rows else None
+    def _state(self) -> dict[str, datetime]:
+        rows = self.engine.history.execute("SELECT orchestration, checked_until FROM schedule_state")
+        return {r[0]: datetime.fromtimestamp(r[1], timezone.utc) for r in rows}
 
-    def _set_checked(self, orch_id: str, moment: datetime) -> None:
+    def _heartbeat(self, now: datetime) -> None:
+        """Until when a scheduler ran (for catch-up after downtime): one row, written once a minute."""
         self.engine.history.execute(
             "INSERT INTO schedule_state (orchestration, checked_until) VALUES (?, ?) ON CONFLICT (orchestration) "
-            "DO UPDATE SET checked_until = max(checked_until, excluded.checked_until)", (orch_id, moment.timestamp()))
+            "DO UPDATE SET checked_until = max(checked_until, excluded.checked_until)", (ALIVE, now.timestamp()))
+        self._last_heartbeat = now
 
-    def next_fire(self, orch: "Orchestration", now: datetime) -> datetime | None:
-        after = max(filter(None, [self._checked_until(orch.id), now - timedelta(seconds=1)]))
+    def _since(self, orch_id: str, state: dict[str, datetime], now: datetime) -> datetime:
+        """Fires after this moment are this scheduler's: the last time a scheduler ran, or when the schedule
+        was first seen (a new schedule never catches up from before it existed)."""
+        if orch_id not in state:
+            self.engine.history.execute("INSERT OR IGNORE INTO schedule_state (orchestration, checked_until) "
+                                        "VALUES (?, ?)", (orch_id, now.timestamp()))
+            state[orch_id] = now
+        alive = state.get(ALIVE)
+        return max(state[orch_id], alive) if alive else state[orch_id]
+
+    def _next_after(self, orch: "Orchestration", after: datetime) -> datetime | None:
         try:
             runs = next_runs(orch.schedule, 1, after=after)
         except KbcError:
             return None  # an invalid schedule is reported by validation; it never fires
         return runs[0] if runs else None
 
-    # -- the loop ---------------------------------------------------------------------------------
+    def _make_plan(self, now: datetime) -> dict[str, datetime]:
+        state = self._state()
+        plan = {}
+        for orch in self.schedules():
+            first = self._next_after(orch, max(self._since(orch.id, state, now), now - timedelta(seconds=1)))
+            if first is not None:
+                plan[orch.id] = first
+        return plan
+
+    # -- the loop ---------------------------------------------------------------------------
     def _catch_up(self) -> None:
         now = self.clock.now()
+        state = self._state()
+        had_run = ALIVE in state
         for orch in self.schedules():
-            checked = self._checked_until(orch.id)
-            if checked is None:
-                self._set_checked(orch.id, now)  # never ran a scheduler: nothing was missed
-                continue
-            latest = self._latest_due(orch, checked, now)
+            since = self._since(orch.id, state, now)
+            if not had_run:
+                continue  # no scheduler ever ran here: nothing was missed
+            latest = self._latest_due(orch, since, now)
             if latest is not None:
                 if orch.schedule.catchup == "latest":
                     self.say(f"{orch.id}: runs were missed while no scheduler ran; running the latest "
@@ -113,15 +140,14 @@ class Scheduler:
                 else:
                     self.say(f"{orch.id}: runs were missed while no scheduler ran (the latest at "
                              f"{latest.isoformat()}); not run: set catchup = \"latest\" to run it")
-            self._set_checked(orch.id, now)
+        self._heartbeat(now)
 
     async def _loop(self) -> None:
         while True:
             self.tick()
             now = self.clock.now()
-            upcoming = [f for f in (self.next_fire(o, now) for o in self.schedules()) if f is not None]
-            deadline = min(upcoming, default=now + timedelta(hours=1))
-            deadline = min(deadline, now + timedelta(seconds=self.file_check_seconds))
+            deadline = min([*self.plan.values(), now + timedelta(seconds=self.file_check_seconds),
+                            (self._last_heartbeat or now) + timedelta(seconds=HEARTBEAT_SECONDS)])
             self._wake.clear()
             await self.clock.sleep_until(deadline, self._wake)
             self._reload_if_changed()
@@ -129,22 +155,37 @@ class Scheduler:
     def _reload_if_changed(self) -> None:
         try:
             if self.engine.project.changed_on_disk():
-                self.engine.reload_project()
+                self.engine.reload_project()  # calls reload(): the plan is made again
+                self.plan = None
                 self.say("project files changed on disk: schedules reloaded")
         except Exception as exc:  # a broken file is reported by validation; keep scheduling the rest
             self.say(f"could not reload the project: {exc}")
 
     def tick(self) -> list[int]:
-        """Fire everything due now; returns the job ids enqueued."""
+        """Fire what is due now (only the schedules whose planned time has come); returns job ids enqueued."""
         now = self.clock.now()
+        if self.plan is None:
+            self.plan = self._make_plan(now)
         jobs = []
-        for orch in self.schedules():
-            latest = self._latest_due(orch, self._checked_until(orch.id) or now, now)
-            if latest is not None:
-                job_id = self.fire(orch, latest)  # never a flood: the latest due time, once
-                if job_id is not None:
-                    jobs.append(job_id)
-            self._set_checked(orch.id, now)
+        orchs = self.engine.project.orchestrations
+        for orch_id, planned in list(self.plan.items()):
+            if planned > now:
+                continue
+            orch = orchs.get(orch_id)
+            if orch is None or orch.schedule is None or not orch.schedule.enabled:
+                del self.plan[orch_id]
+                continue
+            latest = self._latest_due(orch, planned - timedelta(microseconds=1), now) or planned
+            job_id = self.fire(orch, latest)  # never a flood: after a long sleep, the latest due time once
+            if job_id is not None:
+                jobs.append(job_id)
+            following = self._next_after(orch, now)
+            if following is None:
+                del self.plan[orch_id]
+            else:
+                self.plan[orch_id] = following
+        if self._last_heartbeat is None or (now - self._last_heartbeat).total_seconds() >= HEARTBEAT_SECONDS:
+            self._heartbeat(now)
         return jobs
 
     @staticmethod

@@ -1,0 +1,75 @@
+"""The schedule editor through Pilot: validation as you type, presets, the 5-run preview, save."""
+
+import tomllib
+
+from textual.widgets import Input, Select, Static
+
+from kbc_tui.ui.screens.orchestration import OrchestrationScreen
+from kbc_tui.ui.screens.schedule_editor import ScheduleEditor
+from tests.ui.conftest import SIZE
+
+
+async def open_editor(app, pilot, orch="sales-to-tableau"):
+    app.push_screen(OrchestrationScreen(orch))
+    await pilot.pause()
+    await pilot.press("s")
+    await pilot.pause()
+    assert isinstance(app.screen, ScheduleEditor)
+    return app.screen
+
+
+async def test_invalid_expression_shows_the_error_and_cannot_be_saved(make_app, demo_project):
+    path = demo_project / "orchestrations" / "sales-to-tableau.toml"
+    before = path.read_bytes()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(app, pilot)
+        cron = editor.query_one("#cron", Input)
+        cron.value = ""
+        await pilot.press(*"61 * * * *")
+        await pilot.pause()
+        assert "out of range" in str(editor.query_one("#cron-error", Static).render())
+        assert str(editor.query_one("#preview", Static).render()) == ""
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, ScheduleEditor)
+        assert any("Cannot save" in str(n.message) for n in app._notifications)
+    assert path.read_bytes() == before
+
+
+async def test_preset_fills_the_field_and_the_preview_lists_five_runs(make_app, demo_project):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(app, pilot, "sales-to-gooddata")  # not scheduled yet
+        at = editor.query_one("#at", Input)
+        at.value = "07:45"
+        editor.query_one("#preset", Select).value = 2  # weekdays at HH:MM
+        await pilot.pause()
+        assert editor.query_one("#cron", Input).value == "45 7 * * 1-5"
+        preview = str(editor.query_one("#preview", Static).render()).splitlines()
+        assert len(preview) == 6 and all("07:45" in line for line in preview[1:])
+        assert "Monday through Friday" in str(editor.query_one("#words", Static).render())
+        tz = editor.query_one("#tz", Input)
+        tz.value = ""
+        tz.focus()
+        await pilot.press(*"prag")
+        await pilot.pause()
+        await pilot.press("enter")
+        assert tz.value == "Europe/Prague"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, OrchestrationScreen)
+    data = tomllib.loads((demo_project / "orchestrations" / "sales-to-gooddata.toml").read_text())
+    assert data["schedule"] == {"cron": "45 7 * * 1-5", "timezone": "Europe/Prague"}
+
+
+async def test_escape_with_changes_asks(make_app):
+    from kbc_tui.ui.widgets.dialogs import UnsavedModal
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(app, pilot)
+        editor.query_one("#cron", Input).value = "0 7 * * *"
+        await pilot.press("escape")
+        assert isinstance(app.screen, UnsavedModal)
+        await pilot.press("d")
+        assert isinstance(app.screen, OrchestrationScreen)
