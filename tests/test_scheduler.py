@@ -36,6 +36,10 @@ async def engines():
         engine.said = said
         await engine.start()
         made.append(engine)
+        for _ in range(200):  # the scheduler plans in the background: let it finish before time moves
+            if engine.scheduler is None or engine.scheduler.plan is not None:
+                break
+            await asyncio.sleep(0.01)
         return engine
 
     yield make

@@ -65,7 +65,7 @@ class Scheduler:
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        self._catch_up()
+        """Start in the background: planning a thousand schedules must not hold up the app's first frame."""
         self._task = asyncio.create_task(self._loop(), name="kbc-scheduler")
 
     def reload(self) -> None:
@@ -117,33 +117,46 @@ class Scheduler:
         state = self._state()
         plan = {}
         for orch in self.schedules():
-            first = self._next_after(orch, max(self._since(orch.id, state, now), now - timedelta(seconds=1)))
+            # a fire exactly at ``since`` is ours too (schedule_fires keeps any fire time to one job)
+            after = max(self._since(orch.id, state, now), now - timedelta(seconds=1)) - timedelta(microseconds=1)
+            first = self._next_after(orch, after)
             if first is not None:
                 plan[orch.id] = first
         return plan
 
     # -- the loop ---------------------------------------------------------------------------
-    def _catch_up(self) -> None:
-        now = self.clock.now()
+    def _start_state(self, now: datetime) -> tuple[list[tuple["Orchestration", datetime]], dict[str, datetime]]:
+        """(latest missed fire per schedule, the plan): CPU work for many schedules, run in a thread."""
         state = self._state()
         had_run = ALIVE in state
+        missed = []
         for orch in self.schedules():
             since = self._since(orch.id, state, now)
-            if not had_run:
-                continue  # no scheduler ever ran here: nothing was missed
-            latest = self._latest_due(orch, since, now)
-            if latest is not None:
-                if orch.schedule.catchup == "latest":
-                    self.say(f"{orch.id}: runs were missed while no scheduler ran; running the latest "
-                             f"({latest.isoformat()}) once (catchup = \"latest\")")
-                    self.fire(orch, latest)
-                else:
-                    self.say(f"{orch.id}: runs were missed while no scheduler ran (the latest at "
-                             f"{latest.isoformat()}); not run: set catchup = \"latest\" to run it")
+            if had_run:  # no scheduler ever ran here: nothing was missed
+                latest = self._latest_due(orch, since, now)
+                if latest is not None:
+                    missed.append((orch, latest))
+        return missed, self._make_plan(now)
+
+    async def _catch_up(self) -> None:
+        now = self.clock.now()
+        missed, plan = await asyncio.to_thread(self._start_state, now)
+        for orch, latest in missed:
+            if orch.schedule.catchup == "latest":
+                self.say(f"{orch.id}: runs were missed while no scheduler ran; running the latest "
+                         f"({latest.isoformat()}) once (catchup = \"latest\")")
+                self.fire(orch, latest)
+            else:
+                self.say(f"{orch.id}: runs were missed while no scheduler ran (the latest at "
+                         f"{latest.isoformat()}); not run: set catchup = \"latest\" to run it")
+        self.plan = plan
         self._heartbeat(now)
 
     async def _loop(self) -> None:
+        await self._catch_up()
         while True:
+            if self.plan is None:  # a schedule changed: plan again, off the event loop
+                self.plan = await asyncio.to_thread(self._make_plan, self.clock.now())
             self.tick()
             now = self.clock.now()
             deadline = min([*self.plan.values(), now + timedelta(seconds=self.file_check_seconds),
