@@ -40,7 +40,8 @@ MAX_CONCURRENT_JOBS = 4
 
 class Engine:
     def __init__(self, project: Project | str | os.PathLike, *, poll_seconds: float = POLL_SECONDS,
-                 lock_retry_seconds: float = LOCK_RETRY_SECONDS, clock=None, scheduler_say=None) -> None:
+                 lock_retry_seconds: float = LOCK_RETRY_SECONDS, clock=None, scheduler_say=None,
+                 scheduler_start_delay: float = 0.0) -> None:
         self.project = project if isinstance(project, Project) else Project.load(Path(project))
         self.root = self.project.root
         self.state_dir = self.project.state_dir
@@ -50,6 +51,7 @@ class Engine:
         self.lock_retry_seconds = lock_retry_seconds
         self.clock = clock  # the scheduler's clock (None: the real one); tests pass a FakeClock
         self.scheduler_say = scheduler_say  # where the scheduler reports (None: logging)
+        self.scheduler_start_delay = scheduler_start_delay
         self.history = JobHistory(self.state_dir / "jobs.sqlite")
         storage_path = Path(self.project.settings.storage.path)
         self.storage = DuckDBStorage(storage_path if storage_path.is_absolute() else self.root / storage_path,
@@ -102,7 +104,8 @@ class Engine:
         if self._want_scheduler:
             from kbc_tui.engine.scheduler import Scheduler
 
-            self.scheduler = Scheduler(self, clock=self.clock, say=self.scheduler_say)
+            self.scheduler = Scheduler(self, clock=self.clock, say=self.scheduler_say,
+                                       start_delay=self.scheduler_start_delay)
             await self.scheduler.start()
         return True
 

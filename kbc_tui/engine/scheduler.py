@@ -49,8 +49,9 @@ log = logging.getLogger("kbc_tui.scheduler")
 
 class Scheduler:
     def __init__(self, engine: "Engine", clock=None, file_check_seconds: float = FILE_CHECK_SECONDS,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None, start_delay: float = 0.0) -> None:
         self.engine = engine
+        self.start_delay = start_delay  # the app starts planning after its first frame
         self.clock = clock or RealClock()
         self.file_check_seconds = file_check_seconds
         self.say = say or log.info
@@ -139,8 +140,17 @@ class Scheduler:
         return missed, self._make_plan(now)
 
     async def _catch_up(self) -> None:
+        started = self.clock.now()
+        if self.start_delay:
+            await asyncio.sleep(self.start_delay)
         now = self.clock.now()
         missed, plan = await asyncio.to_thread(self._start_state, now)
+        if self.start_delay:  # fires during the delay are planned too: look back to the start
+            plan = {k: v for k, v in plan.items()}
+            for orch in self.schedules():
+                early = self._next_after(orch, started - timedelta(microseconds=1))
+                if early is not None and early <= now:
+                    plan[orch.id] = min(plan.get(orch.id, early), early)
         for orch, latest in missed:
             if orch.schedule.catchup == "latest":
                 self.say(f"{orch.id}: runs were missed while no scheduler ran; running the latest "

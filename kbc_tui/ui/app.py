@@ -19,6 +19,7 @@ WATCH_SECONDS = 2.0
 VALIDATE_AFTER_SECONDS = 0.5
 UI_SWITCH_INTERVAL = 0.001
 GC_THRESHOLD = 20_000
+SCHEDULER_START_DELAY = 1.0
 
 
 def _kbc_commands():
@@ -41,7 +42,8 @@ class KbcApp(App[None]):
         super().__init__()
         self.project_dir = Path(project_dir)
         self.project = Project.load(self.project_dir, quick=True)
-        self.engine = Engine(self.project)
+        # the scheduler plans after the first frame (a thousand schedules cost croniter a few hundred ms)
+        self.engine = Engine(self.project, scheduler_start_delay=SCHEDULER_START_DELAY)
         self.watch_files = watch_files
         self._unsubscribe = None
         self._started_here: set[int] = set()
