@@ -254,11 +254,7 @@ class DuckDBStorage:
                 fill(con, stage)
             except BaseException as exc:
                 self._drop_quietly(con, stage)
-                if cancel is not None and cancel.cancelled:
-                    raise Cancelled(cancel.reason) from None
-                if isinstance(exc, duckdb.Error):
-                    raise KbcError(f"writing {tid} failed: {_first_line(exc)}") from None
-                raise
+                _reraise(exc, tid, cancel)
             with self._commit_lock:
                 try:
                     con.execute("BEGIN TRANSACTION")
@@ -283,11 +279,7 @@ class DuckDBStorage:
                     except duckdb.Error:
                         pass
                     self._drop_quietly(con, stage)
-                    if cancel is not None and cancel.cancelled:
-                        raise Cancelled(cancel.reason) from None
-                    if isinstance(exc, duckdb.Error):
-                        raise KbcError(f"writing {tid} failed: {_first_line(exc)}") from None
-                    raise
+                    _reraise(exc, tid, cancel)
 
     def _ensure_schemas(self, con: Any, tid: TableId) -> None:
         """Create the metadata and bucket schemas (autocommit; a concurrent creator is fine)."""
@@ -341,6 +333,17 @@ def _as_reader(data: Any, schema: "pa.Schema | None") -> "pa.RecordBatchReader":
     if schema is None:
         raise KbcError("write_arrow needs a schema when given an iterable of batches")
     return pa.RecordBatchReader.from_batches(schema, iter(data))  # type: ignore[arg-type]
+
+
+def _reraise(exc: BaseException, tid: TableId, cancel: "CancelToken | None") -> None:
+    """A failed write, in the words the caller needs: cancelled, a storage error in one line, or as it was."""
+    import duckdb
+
+    if cancel is not None and cancel.cancelled:
+        raise Cancelled(cancel.reason) from None
+    if isinstance(exc, duckdb.Error):
+        raise KbcError(f"writing {tid} failed: {_first_line(exc)}") from None
+    raise exc
 
 
 def _first_line(exc: BaseException) -> str:
