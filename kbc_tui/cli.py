@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grace", type=float, default=30, metavar="SECONDS",
                    help="on SIGTERM/SIGINT, how long running jobs may finish before they are cancelled (30)")
 
+    p = sub.add_parser("test-email", help="send a test e-mail with the [smtp] settings of kbc.toml")
+    _project(p)
+    p.add_argument("address", nargs="?", metavar="ADDRESS", help="recipient (default: [user] email)")
+
     p = sub.add_parser("schedule", help="print an orchestration's next fire times (ISO-8601)")
     _project(p)
     p.add_argument("orchestration", metavar="ORCH")
@@ -80,6 +84,7 @@ COMMANDS = {
     "job": "kbc_tui.commands.job",
     "cancel": "kbc_tui.commands.cancel",
     "schedule": "kbc_tui.commands.schedule",
+    "test-email": "kbc_tui.commands.test_email",
     "scheduler": "kbc_tui.commands.scheduler",
     None: "kbc_tui.commands.tui",
 }

@@ -100,6 +100,8 @@ class Engine:
             return False
         self.is_runner = True
         self._recover()
+        if self.notifier is not None:
+            self.notifier.wake()  # e-mails a runner before us left unsent go out now
         self._bg.append(asyncio.create_task(self._runner_loop(), name="kbc-engine-runner"))
         if self._want_scheduler:
             from kbc_tui.engine.scheduler import Scheduler
@@ -129,6 +131,8 @@ class Engine:
             self.history.add_log([LogLine(job.id, now, "error", f"Job {job.id} {message}")])
             self.history.update_job(job.id, status=JobStatus.TERMINATED, finished_at=now, message=message)
             self._emit_job(self.history.job(job.id, with_tasks=False))
+            if self.notifier is not None:
+                self.notifier.job_finished(job.id)  # the alert a dead runner could not send
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking jobs; give running ones ``grace`` seconds, then cancel them (state recorded)."""
@@ -144,14 +148,14 @@ class Engine:
                 for run in list(self._runs.values()):
                     run.cancel("cancelled: kbc-tui is shutting down")
                 await asyncio.wait(pending, timeout=5)
+        if self.notifier is not None:
+            await self.notifier.stop()  # e-mails being sent get a moment; the rest stay queued
         for task in self._bg:
             task.cancel()
         await asyncio.gather(*self._bg, return_exceptions=True)
         self._bg.clear()
         self._flush_log()
         self.events.flush()
-        if self.notifier is not None:
-            await self.notifier.stop()
         self.lock.release()
         self.is_runner = False
         self.history.close()
@@ -320,6 +324,8 @@ class Engine:
             self._run_tasks.add(task)
 
     async def _execute(self, run: "JobRun") -> None:
+        if self.notifier is not None:
+            self.notifier.job_started(run.job)
         try:
             await run.run()
         except Exception as exc:  # an engine bug must still end the job, never leave it processing
@@ -330,6 +336,8 @@ class Engine:
         finally:
             self._runs.pop(run.job.id, None)
             self._run_tasks.discard(asyncio.current_task())
+            if self.notifier is not None:
+                self.notifier.job_finished(run.job.id, run.masker)
             try:
                 self.history.apply_retention(run.job.orchestration, self.project.settings.jobs.retention)
             except Exception:

@@ -1,18 +1,289 @@
-"""E-mail notifications (filled in by the notifications work). The engine creates one per process.
+"""E-mail notifications: who gets which e-mail about a job, and getting it there.
 
-Contract used by the engine: ``Notifier(engine)``, ``start()`` before the engine recovers
-crashed jobs (so a job found ``terminated`` still alerts), ``await stop()``.
+The process that runs jobs (the runner-lock holder) decides, when a job ends or crosses its processing
+threshold, who is told (Keboola's rules, below), writes the message to an outbox in the job history and
+sends it in the background with aiosmtplib. Sending never touches the job's status and never waits in
+the runner or the UI: a failed attempt is retried (3 attempts, with backoff) and every failure is written
+to the job's log, where the job screen shows it. What is still unsent when the process stops stays in the
+outbox, and the next process that runs jobs in this project sends it.
+
+Who is told:
+- a **scheduled** run: the addresses configured for the event (``error``, ``warning``, ``success``,
+  ``processing``);
+- a **manual** run: only the user who ran it (``[user] email`` / ``KBC_USER_EMAIL``, recorded with the
+  job), and only for events that have at least one address configured; with no known address, nothing
+  is sent and the job log says so.
+A job found ``terminated`` when a runner starts (its process died) gets its error e-mail then.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING
+
+from kbc_tui.errors import KbcError
+from kbc_tui.model.job import Job, JobStatus, Notification, Trigger
+from kbc_tui.model.orchestration import Orchestration
+from kbc_tui.store.secrets import Masker
+
+if TYPE_CHECKING:
+    from kbc_tui.engine.engine import Engine
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 3
+
+
+def _looks_like_email(value: str) -> bool:
+    return "@" in value and not value.startswith("@") and not value.endswith("@")
+
 
 class Notifier:
-    def __init__(self, engine) -> None:
-        self.engine = engine
+    #: seconds to wait before the 2nd and the 3rd attempt (tests shorten them)
+    retry_delays: tuple[float, ...] = (10.0, 60.0)
+    #: how long ``stop()`` lets e-mails being sent finish before leaving them to the next runner
+    stop_grace: float = 10.0
+    #: how often the outbox is looked at when nothing woke the sender
+    idle_seconds: float = 30.0
 
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+        self._timers: dict[int, asyncio.Task] = {}
+        self._sending: dict[int | None, asyncio.Task] = {}
+        self._wake: asyncio.Event | None = None
+        self._loop_task: asyncio.Task | None = None
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
-        pass
+        self._wake = asyncio.Event()
+        self._loop_task = asyncio.create_task(self._deliver_loop(), name="kbc-notifier")
 
     async def stop(self) -> None:
-        pass
+        self._stopping = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self.engine.is_runner:
+            self._send_due()  # e.g. the e-mail of the job a `kbc-tui run` has just finished
+        if self._sending:
+            await asyncio.wait(set(self._sending.values()), timeout=self.stop_grace)
+        for task in list(self._sending.values()):
+            task.cancel()
+        await asyncio.gather(*self._sending.values(), return_exceptions=True)
+        try:
+            unsent = self.engine.history.notifications() if self.engine.is_runner else []
+        except Exception:
+            unsent = []
+        for note in unsent:
+            self.engine.add_log(note.job_id, "warning",
+                                f"The {note.event} e-mail to {', '.join(note.recipients)} is not sent yet: kbc-tui "
+                                "stopped; it is sent when kbc-tui next runs jobs in this project")
+
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    # -- hooks: the engine calls these in the runner process ---------------------------------------
+    def job_started(self, job: Job) -> None:
+        """Arm the processing alert: fires once if the job outlives its usual duration + tolerance."""
+        try:
+            self._arm_processing(job)
+        except Exception:  # notifications never break a job
+            log.exception("cannot arm the processing alert of job %s", job.id)
+
+    def job_finished(self, job_id: int, masker: Masker | None = None) -> None:
+        """The job ended (or was found terminated): queue its e-mail for whoever should get it."""
+        timer = self._timers.pop(job_id, None)
+        if timer is not None:
+            timer.cancel()
+        try:
+            self._queue_for_finished(job_id, masker)
+        except Exception as exc:  # notifications never break a job
+            log.exception("cannot prepare the notification of job %s", job_id)
+            self.engine.add_log(job_id, "error", f"Notification not sent: internal error: {exc}")
+
+    # -- deciding -------------------------------------------------------------------------------------
+    def _orchestration(self, orch_id: str) -> Orchestration | None:
+        from kbc_tui.engine.jobspec import load_orchestration
+
+        try:
+            return load_orchestration(self.engine.root, orch_id)
+        except KbcError:
+            return self.engine.project.orchestrations.get(orch_id)  # broken or deleted now: what was loaded
+
+    def recipients(self, job: Job, event: str, orch: Orchestration) -> tuple[list[str], str | None]:
+        """Who gets the ``event`` e-mail of ``job``, and why nobody does (a log line) when that needs saying."""
+        configured = orch.notifications.for_event(event)
+        if job.trigger is Trigger.SCHEDULE:
+            return configured, None
+        if not configured:
+            return [], None
+        if _looks_like_email(job.triggered_by):
+            return [job.triggered_by], None
+        who = f" by {job.triggered_by}" if job.triggered_by else ""
+        return [], (f"No {event} e-mail sent: a manual run notifies only the user who ran it, and the e-mail "
+                    f"address of that user{who} is not known (set [user] email in kbc.toml or KBC_USER_EMAIL)")
+
+    def _smtp_missing(self, job_id: int, event: str, recipients: list[str]) -> bool:
+        if self.engine.project.settings.smtp.configured:
+            return False
+        self.engine.add_log(job_id, "warning", f"No {event} e-mail sent to {', '.join(recipients)}: no SMTP "
+                                               "server is configured ([smtp] host in kbc.toml; S on the home screen)")
+        return True
+
+    def _masker(self, masker: Masker | None) -> Masker:
+        masker = masker or Masker()
+        try:
+            from kbc_tui.engine.mail import smtp_password
+
+            masker.add(smtp_password(self.engine.project.settings.smtp, self.engine.project.secrets))
+        except KbcError:
+            pass
+        return masker
+
+    def _queue(self, note: Notification) -> None:
+        if self.engine.history.add_notification(note) is not None:
+            self.wake()
+
+    def _queue_for_finished(self, job_id: int, masker: Masker | None) -> None:
+        from kbc_tui.engine.report import failing_task, job_report
+
+        job = self.engine.history.job(job_id)
+        if job is None or job.status.event is None:
+            return
+        event = job.status.event
+        orch = self._orchestration(job.orchestration)
+        if orch is None:
+            return
+        recipients, why_not = self.recipients(job, event, orch)
+        if why_not:
+            self.engine.add_log(job.id, "warning", why_not)
+        if not recipients or self._smtp_missing(job.id, event, recipients):
+            return
+        self.engine._flush_log()
+        failed = failing_task(job.tasks)
+        tail = self.engine.history.log_tail(job.id, f"{failed.component}/{failed.config}" if failed else None)
+        settings = self.engine.project.settings
+        self._queue(job_report(job, event, recipients, orch_name=orch.name, project_name=settings.name,
+                               project_root=str(self.engine.root), log=tail, masker=self._masker(masker)))
+
+    def _arm_processing(self, job: Job) -> None:
+        orch = self._orchestration(job.orchestration)
+        if orch is None:
+            return
+        recipients, _ = self.recipients(job, "processing", orch)
+        if not recipients:
+            return
+        average = self.engine.average_duration(job.orchestration)
+        if average is None:
+            return  # no successful run yet: nothing to compare with
+        tolerance = orch.notifications.processing_tolerance
+        threshold = average * (1 + tolerance / 100)
+        started = time.monotonic()
+
+        async def alert() -> None:
+            from kbc_tui.engine.report import job_report
+
+            await asyncio.sleep(threshold)
+            self._timers.pop(job.id, None)
+            current = self.engine.history.job(job.id)
+            if current is None or current.status is not JobStatus.PROCESSING:
+                return
+            if self._smtp_missing(job.id, "processing", recipients):
+                return
+            running_for = time.monotonic() - started
+            self.engine.add_log(job.id, "warning",
+                                f"Job {job.id} has been running for {running_for:.1f} s, more than its usual "
+                                f"{average:.1f} s + {tolerance} %: sending the processing alert")
+            settings = self.engine.project.settings
+            self._queue(job_report(current, "processing", recipients, orch_name=orch.name,
+                                   project_name=settings.name, project_root=str(self.engine.root),
+                                   log=self.engine.history.log_tail(current.id, None),
+                                   masker=self._masker(None), running_for=running_for, average=average,
+                                   tolerance=tolerance))
+
+        self._timers[job.id] = asyncio.create_task(alert(), name=f"kbc-processing-alert-{job.id}")
+
+    # -- sending ----------------------------------------------------------------------------------------
+    async def _deliver_loop(self) -> None:
+        assert self._wake is not None
+        while not self._stopping:
+            due = None
+            if self.engine.is_runner:
+                try:
+                    self._send_due()
+                    due = self.engine.history.next_notification_due()
+                except Exception:  # a busy database now is fine next time
+                    log.exception("notification outbox check failed")
+            wait = self.idle_seconds if due is None else min(self.idle_seconds, max(0.05, due - time.time()))
+            try:
+                await asyncio.wait_for(self._wake.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    def _send_due(self) -> None:
+        for note in self.engine.history.notifications(due_before=time.time()):
+            if note.id not in self._sending:
+                self._sending[note.id] = asyncio.create_task(self._send(note), name=f"kbc-mail-{note.id}")
+
+    def _message(self, note: Notification) -> EmailMessage:
+        from kbc_tui.engine.mail import sender_address
+
+        message = EmailMessage()
+        message["Subject"] = note.subject
+        message["From"] = sender_address(self.engine.project.settings.smtp)
+        message["To"] = ", ".join(note.recipients)
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid("kbc-tui")
+        message["X-Kbc-Job"] = str(note.job_id)
+        message["X-Kbc-Event"] = note.event
+        message.set_content(note.body_text)
+        message.add_alternative(note.body_html, subtype="html")
+        return message
+
+    async def _send(self, note: Notification) -> None:
+        from kbc_tui.engine.mail import MailError, send_mail, smtp_password
+
+        add_log = self.engine.add_log
+        who = ", ".join(note.recipients)
+        note.attempts += 1
+        try:
+            smtp = self.engine.project.settings.smtp
+            refused = await send_mail(smtp, smtp_password(smtp, self.engine.project.secrets), self._message(note))
+        except MailError as exc:
+            note.last_error = str(exc)
+            if note.attempts >= ATTEMPTS:
+                note.status = "failed"
+                add_log(note.job_id, "error", f"The {note.event} e-mail to {who} was not sent: attempt "
+                                              f"{note.attempts} of {ATTEMPTS} failed: {exc}; giving up")
+            else:
+                delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]
+                note.next_try = time.time() + delay
+                add_log(note.job_id, "warning", f"The {note.event} e-mail to {who}: attempt {note.attempts} of "
+                                                f"{ATTEMPTS} failed: {exc}; trying again in {delay:g} s")
+        except Exception as exc:  # never let a bug here reach the job or the loop
+            log.exception("sending notification %s failed", note.id)
+            note.status, note.last_error = "failed", f"internal error: {exc}"
+            add_log(note.job_id, "error", f"The {note.event} e-mail to {who} was not sent: internal error: {exc}")
+        else:
+            note.status = "sent"
+            accepted = [a for a in note.recipients if a not in refused]
+            add_log(note.job_id, "info", f"The {note.event} e-mail was sent to {', '.join(accepted)}")
+            for address, reason in refused.items():
+                add_log(note.job_id, "warning", f"The {note.event} e-mail was refused for {address}: {reason}")
+        finally:
+            try:
+                self.engine.history.update_notification(note)
+            except Exception:
+                log.exception("cannot record notification %s", note.id)
+            self._sending.pop(note.id, None)
+            self.wake()

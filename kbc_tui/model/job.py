@@ -92,3 +92,20 @@ class Job:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+@dataclass
+class Notification:
+    """One e-mail about a job (an event's message to its recipients), kept in the outbox until sent."""
+
+    job_id: int
+    event: str  # "error" | "warning" | "success" | "processing"
+    recipients: list[str]
+    subject: str
+    body_text: str
+    body_html: str
+    status: str = "pending"  # "pending" | "sent" | "failed"
+    attempts: int = 0
+    next_try: float = 0.0  # epoch seconds
+    last_error: str = ""
+    id: int | None = None

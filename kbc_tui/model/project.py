@@ -40,6 +40,8 @@ class SmtpSettings:
     password: str = ""  # the raw '#password' value: an encrypted value or an env reference
     from_address: str = ""  # TOML key: from
     timeout_seconds: float = 30
+    verify: bool = True  # check the server's TLS certificate
+    ca_file: str = ""  # a PEM file of CA certificates to trust (e.g. a company CA or a self-signed server)
 
     @property
     def configured(self) -> bool:
@@ -86,6 +88,8 @@ class ProjectSettings:
             password=s.str("#password", ""),
             from_address=s.str("from", "", check=lambda v: check_email(v) if v else None),
             timeout_seconds=s.number("timeout_seconds", 30, minimum=1),
+            verify=s.bool("verify", True),
+            ca_file=s.str("ca_file", ""),
         )
         s.finish()
 
@@ -110,7 +114,7 @@ class ProjectSettings:
         d = SmtpSettings()
         for key, attr in (("host", "host"), ("port", "port"), ("security", "security"),
                           ("username", "username"), ("#password", "password"), ("from", "from_address"),
-                          ("timeout_seconds", "timeout_seconds")):
+                          ("timeout_seconds", "timeout_seconds"), ("verify", "verify"), ("ca_file", "ca_file")):
             value = getattr(self.smtp, attr)
             if value != getattr(d, attr):
                 smtp[key] = value

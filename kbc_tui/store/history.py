@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from kbc_tui.model.job import Job, JobStatus, LogLine, TaskRun, TaskStatus, Trigger
+from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -65,6 +65,22 @@ CREATE TABLE IF NOT EXISTS component_state (
     updated_at REAL NOT NULL,
     PRIMARY KEY (component, config)
 );
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body_text TEXT NOT NULL,
+    body_html TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try REAL NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    UNIQUE (job_id, event)
+);
+CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (status, next_try);
 """
 
 _JOB_COLS = ("id, orchestration, status, trigger, triggered_by, created_at, started_at, finished_at, "
@@ -222,6 +238,9 @@ class JobHistory:
                 "DELETE FROM jobs WHERE orchestration = ? AND status NOT IN ('waiting', 'processing') AND id < "
                 "(SELECT min(id) FROM (SELECT id FROM jobs WHERE orchestration = ? ORDER BY id DESC LIMIT ?))",
                 (orchestration, orchestration, keep))
+            if cur.rowcount:
+                self._db.execute("DELETE FROM notifications WHERE status != 'pending' "
+                                 "AND job_id NOT IN (SELECT id FROM jobs)")
             return cur.rowcount
 
     # -- task runs ----------------------------------------------------------------------
@@ -263,6 +282,15 @@ class JobHistory:
         return [LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0])
                 for r in self.execute(sql, params)]
 
+    def log_tail(self, job_id: int, task: str | None = None, n: int = 20) -> list[LogLine]:
+        """The last ``n`` lines of a job (of one task, ``component/config``; all its lines if it has none)."""
+        sql = "SELECT id, job_id, time, level, task, text FROM log_lines WHERE job_id = ?"
+        rows = self.execute(sql + " AND task = ? ORDER BY id DESC LIMIT ?", (job_id, task, n)) if task else []
+        if not rows:
+            rows = self.execute(sql + " ORDER BY id DESC LIMIT ?", (job_id, n))
+        return [LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0])
+                for r in reversed(rows)]
+
     def log_since(self, after_id: int, limit: int = 10000) -> list[LogLine]:
         rows = self.execute("SELECT id, job_id, time, level, task, text FROM log_lines WHERE id > ? "
                             "ORDER BY id LIMIT ?", (after_id, limit))
@@ -270,6 +298,38 @@ class JobHistory:
 
     def max_log_id(self) -> int:
         return self.execute("SELECT coalesce(max(id), 0) FROM log_lines")[0][0]
+
+    # -- notification outbox -------------------------------------------------------------------
+    def add_notification(self, note: "Notification") -> int | None:
+        """Queue an e-mail; None if this job already has one for this event (each is sent once)."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO notifications (job_id, event, recipients, subject, body_text, body_html, "
+                "status, attempts, next_try, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (note.job_id, note.event, json.dumps(note.recipients), note.subject, note.body_text,
+                 note.body_html, note.status, note.attempts, note.next_try, note.last_error, now_ts()))
+            return cur.lastrowid if cur.rowcount else None
+
+    def notifications(self, *, job_id: int | None = None, due_before: float | None = None) -> list["Notification"]:
+        """A job's e-mails, or the pending ones due before a time (the outbox)."""
+        sql = ("SELECT id, job_id, event, recipients, subject, body_text, body_html, status, attempts, next_try, "
+               "last_error FROM notifications")
+        if job_id is not None:
+            rows = self.execute(sql + " WHERE job_id = ? ORDER BY id", (job_id,))
+        else:
+            rows = self.execute(sql + " WHERE status = 'pending' AND next_try <= ? ORDER BY id",
+                                (due_before if due_before is not None else float("inf"),))
+        return [Notification(r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], id=r[0])
+                for r in rows]
+
+    def next_notification_due(self) -> float | None:
+        rows = self.execute("SELECT min(next_try) FROM notifications WHERE status = 'pending'")
+        return rows[0][0] if rows else None
+
+    def update_notification(self, note: "Notification") -> None:
+        with self._lock:
+            self._db.execute("UPDATE notifications SET status = ?, attempts = ?, next_try = ?, last_error = ? "
+                             "WHERE id = ?", (note.status, note.attempts, note.next_try, note.last_error, note.id))
 
     # -- component state --------------------------------------------------------------------
     def component_state(self, component: str, config: str) -> dict:

@@ -1,0 +1,328 @@
+"""E-mail notifications, end to end: the engine runs real jobs and sends to a real SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kbc_tui.engine import Engine
+from kbc_tui.engine.mail import MailError, send_test_email
+from kbc_tui.engine.notifier import Notifier
+from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
+from kbc_tui.store.history import JobHistory
+from kbc_tui.store.project import Project
+from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+from tests.servers.smtp import SilentServer, SmtpServer, free_port
+
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+OK_SQL = "create table ok as select range as n from range(3);"
+BAD_SQL = "create table broken as select * from no_such_table;"
+LISTS = {"error": ["ops@example.com"], "warning": ["warn@example.com"], "success": ["boss@example.com"]}
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(Notifier, "retry_delays", (0.2, 0.4))
+    monkeypatch.setattr(Notifier, "stop_grace", 5.0)
+
+
+def make_project(tmp_path, port: int, **smtp) -> "Path":
+    root = project(tmp_path / "p", smtp={"host": "127.0.0.1", "port": port, "from": "kbc@example.com",
+                                         "timeout_seconds": 3, **smtp})
+    sql_config(root, "ok", OK_SQL, ["ok"])
+    sql_config(root, "bad", BAD_SQL, ["broken"])
+    return root
+
+
+@pytest.fixture
+async def engines():
+    started: list[Engine] = []
+
+    async def make(root, **kwargs) -> Engine:
+        engine = Engine(root, poll_seconds=0.1, **kwargs)
+        await engine.start(scheduler=False)
+        started.append(engine)
+        return engine
+
+    yield make
+    for engine in started:
+        await engine.stop(grace=0)
+
+
+async def run_job(engine: Engine, orch: str, trigger=Trigger.SCHEDULE, triggered_by=None):
+    job = await engine.enqueue(orch, trigger=trigger, triggered_by=triggered_by)
+    return await asyncio.wait_for(engine.wait(job.id), 60)
+
+
+async def wait_mail(server: SmtpServer, count: int, timeout: float = 15.0):
+    return await asyncio.to_thread(server.wait_for, count, timeout)
+
+
+async def log_text(engine: Engine, job_id: int, needle: str, timeout: float = 15.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        text = "\n".join(line.text for line in engine.job_log(job_id))
+        if needle in text or time.monotonic() > deadline:
+            return text
+        await asyncio.sleep(0.05)
+
+
+# -- who gets what ------------------------------------------------------------------------------------------
+
+async def test_scheduled_error_goes_to_the_error_list_only(tmp_path, engines):
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        orchestration(root, "nightly", [["ok"], ["bad"]], notifications=LISTS)
+        engine = await engines(root)
+        job = await run_job(engine, "nightly")
+        assert job.status is JobStatus.ERROR
+        [mail] = await wait_mail(server, 1)
+        await asyncio.sleep(0.3)
+        assert len(server.messages) == 1
+    assert mail.recipients == ["ops@example.com"]
+    assert mail.sender == "kbc@example.com"
+    assert mail.subject == f"[kbc-tui] Error: nightly — job {job.id}"
+    text, html = mail.body("plain"), mail.body("html")
+    assert "no_such_table" in text and "no_such_table" in html  # the error and the failing task's log
+    assert "sql-transformation/ok" in text and "success" in text  # every task with its status
+    assert "sql-transformation/bad" in text and "Last" in text
+    assert "<table" in html
+    assert f"The error e-mail was sent to ops@example.com" in await log_text(engine, job.id, "was sent")
+
+
+async def test_warning_and_success_go_to_their_lists(tmp_path, engines):
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        orchestration(root, "soft", [["ok", {"config": "bad", "continue_on_failure": True}]], notifications=LISTS)
+        orchestration(root, "fine", [["ok"]], notifications=LISTS)
+        engine = await engines(root)
+        soft = await run_job(engine, "soft")
+        fine = await run_job(engine, "fine")
+        assert (soft.status, fine.status) == (JobStatus.WARNING, JobStatus.SUCCESS)
+        mails = await wait_mail(server, 2)
+    by_to = {m.recipients[0]: m for m in mails}
+    assert set(by_to) == {"warn@example.com", "boss@example.com"}
+    assert by_to["warn@example.com"].subject == f"[kbc-tui] Warning: soft — job {soft.id}"
+    assert "no_such_table" in by_to["warn@example.com"].body()
+    assert by_to["boss@example.com"].subject == f"[kbc-tui] Success: fine — job {fine.id}"
+    assert "3 rows" in by_to["boss@example.com"].body()
+
+
+async def test_manual_run_notifies_only_the_user_who_ran_it(tmp_path, engines, monkeypatch):
+    monkeypatch.setenv("KBC_USER_EMAIL", "anna@example.com")
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        orchestration(root, "nightly", [["bad"]], notifications=LISTS)
+        orchestration(root, "quiet", [["bad"]])  # no addresses for error: nobody is told, not even Anna
+        engine = await engines(root)
+        job = await run_job(engine, "nightly", trigger=Trigger.MANUAL)
+        quiet = await run_job(engine, "quiet", trigger=Trigger.MANUAL)
+        [mail] = await wait_mail(server, 1)
+        await asyncio.sleep(0.5)
+        assert len(server.messages) == 1
+    assert job.triggered_by == "anna@example.com"
+    assert mail.recipients == ["anna@example.com"]
+    assert "ops@example.com" not in str(mail.message["To"])
+    assert "e-mail" not in "\n".join(line.text for line in engine.job_log(quiet.id))
+
+
+async def test_manual_run_without_a_known_user_email_sends_nothing_and_says_so(tmp_path, engines):
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        orchestration(root, "nightly", [["bad"]], notifications=LISTS)
+        engine = await engines(root)
+        job = await run_job(engine, "nightly", trigger=Trigger.MANUAL, triggered_by="anna")
+        text = await log_text(engine, job.id, "No error e-mail sent")
+        await asyncio.sleep(0.3)
+        assert server.messages == []
+    assert "manual run notifies only the user who ran it" in text
+    assert "anna" in text and "KBC_USER_EMAIL" in text
+
+
+async def test_processing_alert_fires_once(tmp_path, engines):
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        sql_config(root, "endless", ENDLESS, ["t"])
+        orchestration(root, "slow", [["endless"]],
+                      notifications={"processing": ["watch@example.com"], "processing_tolerance": 50})
+        engine = await engines(root)
+        for _ in range(3):  # a history of successful runs of about 0.2 s
+            done = engine.history.create_job("slow", Trigger.SCHEDULE, "scheduler")
+            now = time.time()
+            engine.history.execute("UPDATE jobs SET status='success', started_at=?, finished_at=? WHERE id=?",
+                                   (now - 0.2, now, done.id))
+        job = await engine.enqueue("slow", trigger=Trigger.SCHEDULE)
+        [mail] = await wait_mail(server, 1)
+        await asyncio.sleep(1.0)  # well past the threshold (0.3 s) again: still one
+        assert len(server.messages) == 1
+        await engine.cancel(job.id)
+        await asyncio.wait_for(engine.wait(job.id), 30)
+    assert mail.recipients == ["watch@example.com"]
+    assert mail.subject.startswith(f"[kbc-tui] Still running: slow — job {job.id}")
+    assert "+50 %" in mail.body()
+    assert "sending the processing alert" in await log_text(engine, job.id, "processing alert")
+
+
+# -- the connection ------------------------------------------------------------------------------------------
+
+async def test_starttls_with_a_self_signed_certificate(tmp_path, engines):
+    with SmtpServer(security="starttls", cert_dir=tmp_path / "tls") as server:
+        # trusted through ca_file: delivered over STARTTLS
+        root = make_project(tmp_path, server.port, security="starttls", ca_file=str(server.cert))
+        orchestration(root, "fine", [["ok"]], notifications=LISTS)
+        engine = await engines(root)
+        job = await run_job(engine, "fine")
+        assert job.status is JobStatus.SUCCESS
+        [mail] = await wait_mail(server, 1)
+        assert mail.recipients == ["boss@example.com"]
+        await engine.stop()
+        # not trusted: refused with the reason and the fix, job unchanged
+        settings = Project.load(root).settings
+        settings.smtp.ca_file = ""
+        with pytest.raises(MailError) as failure:
+            await send_test_email(settings, Project.load(root).secrets, "me@example.com")
+    assert "certificate is not trusted" in str(failure.value)
+    assert "ca_file" in str(failure.value)
+
+
+async def test_implicit_tls_and_login(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMTP_PW", "s3cret-pass")
+    with SmtpServer(security="tls", cert_dir=tmp_path / "tls", users={"kbc": "s3cret-pass"}) as server:
+        root = make_project(tmp_path, server.port, security="tls", ca_file=str(server.cert), username="kbc",
+                            **{"#password": "env:SMTP_PW"})
+        p = Project.load(root)
+        await send_test_email(p.settings, p.secrets, "me@example.com")
+        [mail] = await wait_mail(server, 1)
+    assert mail.recipients == ["me@example.com"] and "Test e-mail" in mail.subject
+
+
+async def test_authentication_failure_is_said_in_words_without_the_password(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMTP_PW", "wrong-password")
+    with SmtpServer(security="starttls", cert_dir=tmp_path / "tls", users={"kbc": "right"}) as server:
+        root = make_project(tmp_path, server.port, security="starttls", ca_file=str(server.cert),
+                            username="kbc", **{"#password": "env:SMTP_PW"})
+        p = Project.load(root)
+        with pytest.raises(MailError) as failure:
+            await send_test_email(p.settings, p.secrets, "me@example.com")
+        assert server.messages == []
+    message = str(failure.value)
+    assert f"SMTP server 127.0.0.1:{server.port} refused the login of user 'kbc'" in message
+    assert "535" in message
+    assert "wrong-password" not in message
+
+
+async def test_server_down_never_changes_the_job_and_three_attempts_are_logged(tmp_path, engines):
+    root = make_project(tmp_path, free_port())  # nothing listens there
+    orchestration(root, "fine", [["ok"]], notifications=LISTS)
+    engine = await engines(root)
+    job = await run_job(engine, "fine")
+    assert job.status is JobStatus.SUCCESS
+    text = await log_text(engine, job.id, "giving up")
+    assert engine.get_job(job.id).status is JobStatus.SUCCESS
+    attempts = [line for line in text.splitlines() if "The success e-mail to boss@example.com" in line]
+    assert len(attempts) == 3, text
+    assert "attempt 1 of 3 failed: cannot connect to SMTP server 127.0.0.1" in attempts[0]
+    assert "trying again in 0.2 s" in attempts[0]
+    assert "attempt 3 of 3 failed" in attempts[2] and "giving up" in attempts[2]
+    [note] = engine.history.notifications(job_id=job.id)
+    assert (note.status, note.attempts) == ("failed", 3)
+
+
+async def test_a_server_that_never_answers_does_not_hold_up_jobs(tmp_path, engines):
+    with SilentServer() as silent:
+        root = make_project(tmp_path, silent.port, timeout_seconds=1)
+        orchestration(root, "fine", [["ok"]], notifications=LISTS)
+        engine = await engines(root)
+        started = time.monotonic()
+        first = await run_job(engine, "fine")
+        second = await run_job(engine, "fine")
+        elapsed = time.monotonic() - started
+        assert (first.status, second.status) == (JobStatus.SUCCESS, JobStatus.SUCCESS)
+        assert elapsed < 5, f"two quick jobs took {elapsed:.1f} s with a hanging SMTP server"
+        text = await log_text(engine, first.id, "did not answer")
+    assert "did not answer within 1 s" in text
+
+
+async def test_unsent_mail_waits_in_the_outbox_for_the_next_runner(tmp_path, engines, monkeypatch):
+    monkeypatch.setattr(Notifier, "retry_delays", (0.1, 0.5))
+    port = free_port()  # the server is down while the job runs
+    root = make_project(tmp_path, port)
+    orchestration(root, "fine", [["ok"]], notifications=LISTS)
+    engine = await engines(root)
+    job = await run_job(engine, "fine")
+    await log_text(engine, job.id, "attempt 2 of 3 failed")
+    await engine.stop()  # the third attempt is not due yet: it stays in the outbox
+    with SmtpServer(port=port) as server:
+        later = await engines(root)
+        [mail] = await wait_mail(server, 1)
+        text = await log_text(later, job.id, "was sent")
+    assert mail.recipients == ["boss@example.com"]
+    assert f"job {job.id}" in mail.subject
+    assert "is not sent yet: kbc-tui stopped; it is sent when kbc-tui next runs jobs" in text
+    assert "The success e-mail was sent to boss@example.com" in text
+
+
+def test_a_killed_runner_job_alerts_at_the_next_start(tmp_path):
+    """SIGKILL a real `kbc-tui run` mid-job: the next process that takes the runner lock sends the error mail."""
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        sql_config(root, "endless", ENDLESS, ["t"])
+        orchestration(root, "nightly", [["endless"]], notifications=LISTS)
+        env = {**os.environ, "KBC_USER_EMAIL": "night@example.com", "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "kbc_tui", "run", "nightly", "--project", str(root)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            history = JobHistory(root / ".kbc" / "jobs.sqlite")
+            while time.monotonic() < deadline:
+                tasks = [t for job in history.list_jobs("nightly") for t in history.task_runs(job.id)]
+                if tasks and tasks[0].status is TaskStatus.PROCESSING:
+                    break
+                time.sleep(0.2)
+            history.close()
+            time.sleep(1.0)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        assert server.messages == []
+
+        async def restart() -> int:
+            engine = Engine(root, poll_seconds=0.1)
+            await engine.start(scheduler=False)
+            try:
+                [job] = engine.list_jobs("nightly")
+                await asyncio.to_thread(server.wait_for, 1, 15)
+                return job.id
+            finally:
+                await engine.stop(grace=0)
+
+        job_id = asyncio.run(restart())
+    [mail] = server.messages
+    assert mail.recipients == ["night@example.com"]  # a manual run: its user, not the lists
+    assert mail.subject == f"[kbc-tui] Terminated: nightly — job {job_id}"
+    assert "the process running this job" in mail.body()
+
+
+def test_cli_test_email_sends_or_says_why(tmp_path):
+    cli = [sys.executable, "-m", "kbc_tui", "test-email"]
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        sent = subprocess.run([*cli, "me@example.com", "--project", str(root)], capture_output=True, text=True,
+                              timeout=60)
+        [mail] = server.wait_for(1)
+    assert sent.returncode == 0, sent.stderr
+    assert "Sent." in sent.stdout and mail.recipients == ["me@example.com"]
+    down = subprocess.run([*cli, "me@example.com", "--project", str(root)], capture_output=True, text=True,
+                          timeout=60)
+    assert down.returncode == 1
+    assert f"kbc-tui: cannot connect to SMTP server 127.0.0.1:{server.port}" in down.stderr
+    bad = subprocess.run([*cli, "not-an-address", "--project", str(root)], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 1 and "invalid e-mail address 'not-an-address'" in bad.stderr
