@@ -20,8 +20,6 @@ from kbc_tui.store.project import Project
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
 from tests.servers.smtp import SilentServer, SmtpServer, free_port
 
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
 OK_SQL = "create table ok as select range as n from range(3);"
 BAD_SQL = "create table broken as select * from no_such_table;"
 LISTS = {"error": ["ops@example.com"], "warning": ["warn@example.com"], "success": ["boss@example.com"]}

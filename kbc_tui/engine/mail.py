@@ -107,15 +107,17 @@ def describe_failure(exc: BaseException, where: str, smtp: SmtpSettings) -> str:
     return f"{where}: {type(exc).__name__}: {exc}"
 
 
-async def send_test_email(settings: ProjectSettings, secrets: Secrets, to: str) -> None:
-    """Send a short test message to ``to``; raises ``MailError`` saying why it failed."""
+async def send_test_email(settings: ProjectSettings, secrets: Secrets, to: str, *, password: str | None = None) -> None:
+    """Send a short test message to ``to``; raises ``MailError`` saying why it failed. ``password``: a plain
+    one to use instead of the stored ``#password`` (the settings screen's unsaved field)."""
     from kbc_tui.model.validate import check_email
 
     problem = check_email(to)
     if problem:
         raise MailError(problem)
     smtp = settings.smtp
-    password = smtp_password(smtp, secrets)
+    if password is None:
+        password = smtp_password(smtp, secrets)
     message = EmailMessage()
     message["Subject"] = f"[kbc-tui] Test e-mail from {settings.name}"
     message["From"] = sender_address(smtp)

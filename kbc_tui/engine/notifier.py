@@ -32,6 +32,7 @@ from kbc_tui.store.secrets import Masker
 
 if TYPE_CHECKING:
     from kbc_tui.engine.engine import Engine
+    from kbc_tui.model.project import ProjectSettings, SmtpSettings
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,22 @@ class Notifier:
             log.exception("cannot prepare the notification of job %s", job_id)
             self.engine.add_log(job_id, "error", f"Notification not sent: internal error: {exc}")
 
+    def settings(self) -> "ProjectSettings":
+        """``kbc.toml`` as it is now (a scheduler daemon sees SMTP changes made in the TUI); if it is broken
+        now, what was loaded."""
+        from kbc_tui.model.project import ProjectSettings
+        from kbc_tui.store.project import SETTINGS_FILE
+        from kbc_tui.store.toml_io import read_toml
+
+        path = self.engine.root / SETTINGS_FILE
+        try:
+            data, _ = read_toml(path)
+            problems: list = []
+            fresh = ProjectSettings.from_toml(data, path=path, problems=problems)
+        except Exception:
+            return self.engine.project.settings
+        return self.engine.project.settings if problems else fresh
+
     # -- deciding -------------------------------------------------------------------------------------
     def _orchestration(self, orch_id: str) -> Orchestration | None:
         from kbc_tui.engine.jobspec import load_orchestration
@@ -133,7 +150,7 @@ class Notifier:
                     f"address of that user{who} is not known (set [user] email in kbc.toml or KBC_USER_EMAIL)")
 
     def _smtp_missing(self, job_id: int, event: str, recipients: list[str]) -> bool:
-        if self.engine.project.settings.smtp.configured:
+        if self.settings().smtp.configured:
             return False
         self.engine.add_log(job_id, "warning", f"No {event} e-mail sent to {', '.join(recipients)}: no SMTP "
                                                "server is configured ([smtp] host in kbc.toml; S on the home screen)")
@@ -144,7 +161,7 @@ class Notifier:
         try:
             from kbc_tui.engine.mail import smtp_password
 
-            masker.add(smtp_password(self.engine.project.settings.smtp, self.engine.project.secrets))
+            masker.add(smtp_password(self.settings().smtp, self.engine.project.secrets))
         except KbcError:
             pass
         return masker
@@ -235,12 +252,12 @@ class Notifier:
             if note.id not in self._sending:
                 self._sending[note.id] = asyncio.create_task(self._send(note), name=f"kbc-mail-{note.id}")
 
-    def _message(self, note: Notification) -> EmailMessage:
+    def _message(self, note: Notification, smtp: "SmtpSettings") -> EmailMessage:
         from kbc_tui.engine.mail import sender_address
 
         message = EmailMessage()
         message["Subject"] = note.subject
-        message["From"] = sender_address(self.engine.project.settings.smtp)
+        message["From"] = sender_address(smtp)
         message["To"] = ", ".join(note.recipients)
         message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = make_msgid("kbc-tui")
@@ -257,8 +274,9 @@ class Notifier:
         who = ", ".join(note.recipients)
         note.attempts += 1
         try:
-            smtp = self.engine.project.settings.smtp
-            refused = await send_mail(smtp, smtp_password(smtp, self.engine.project.secrets), self._message(note))
+            smtp = self.settings().smtp
+            refused = await send_mail(smtp, smtp_password(smtp, self.engine.project.secrets),
+                                      self._message(note, smtp))
         except MailError as exc:
             note.last_error = str(exc)
             if note.attempts >= ATTEMPTS:

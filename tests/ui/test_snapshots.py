@@ -70,3 +70,8 @@ def test_job_detail(snap_compare, demo_project):
         await pilot.pause()
 
     assert snap_compare(KbcApp(demo_project, watch_files=False), terminal_size=SIZE, run_before=open_job)
+
+
+def test_notifications_editor(snap_compare, demo_project):
+    assert snap_compare(KbcApp(demo_project, watch_files=False), terminal_size=SIZE,
+                        press=["down", "enter", "m", *"ops.example.com", "enter"])

@@ -140,32 +140,15 @@ class OrchestrationScreen(Screen):
 
         self.app.push_screen(TaskEditor(self.orch_id), lambda saved: self.refresh_all())
 
-    OPTIONAL = {"schedule": "kbc_tui.ui.screens.schedule_editor",
-                "notifications": "kbc_tui.ui.screens.notifications_editor"}
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """The schedule and notification editors show up once their screens exist."""
-        if action in self.OPTIONAL:
-            import importlib.util
-
-            return importlib.util.find_spec(self.OPTIONAL[action]) is not None
-        return True
-
-    def _push_optional(self, module: str, cls: str) -> None:
-        import importlib
-
-        try:
-            screen_cls = getattr(importlib.import_module(module), cls)
-        except (ImportError, AttributeError):
-            self.notify("This editor is not available yet", severity="warning")
-            return
-        self.app.push_screen(screen_cls(self.orch_id), lambda saved: self.refresh_all())
-
     def action_schedule(self) -> None:
-        self._push_optional("kbc_tui.ui.screens.schedule_editor", "ScheduleEditor")
+        from kbc_tui.ui.screens.schedule_editor import ScheduleEditor
+
+        self.app.push_screen(ScheduleEditor(self.orch_id), lambda saved: self.refresh_all())
 
     def action_notifications(self) -> None:
-        self._push_optional("kbc_tui.ui.screens.notifications_editor", "NotificationsEditor")
+        from kbc_tui.ui.screens.notifications_editor import NotificationsEditor
+
+        self.app.push_screen(NotificationsEditor(self.orch_id), lambda saved: self.refresh_all())
 
     def action_jobs(self) -> None:
         from kbc_tui.ui.screens.jobs import JobsScreen

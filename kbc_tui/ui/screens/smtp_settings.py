@@ -1,0 +1,188 @@
+"""Edit ``[smtp]`` and ``[user] email`` of ``kbc.toml``: the server notifications are sent through.
+
+The password is never shown: the field starts empty and says whether one is stored; what is typed
+replaces it and is saved encrypted (or as ``env:VAR``, a reference to an environment variable). A test
+e-mail uses what the form holds now, saved or not, and reports success or the SMTP error in words.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
+
+from kbc_tui.errors import KbcError
+from kbc_tui.model.project import SMTP_SECURITY, ProjectSettings
+from kbc_tui.model.validate import check_email
+
+SECURITY_LABELS = {"none": "none (plain, port 25)", "starttls": "STARTTLS (port 587)", "tls": "TLS (port 465)"}
+DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+
+
+def password_hint(raw: str) -> str:
+    if not raw:
+        return "none stored; type one if the server needs a login"
+    if raw.startswith("env:"):
+        return f"read from the environment variable {raw[4:]}; type to replace"
+    return "stored, encrypted; type a new one to replace it"
+
+
+class SmtpSettingsScreen(Screen[bool]):
+    BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("ctrl+t", "test_email", "Send test e-mail"),
+                Binding("escape", "leave", "Back")]
+    editing = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.original = copy.deepcopy(self.app.project.settings)
+
+    def compose(self) -> ComposeResult:
+        smtp, user = self.original.smtp, self.original.user
+
+        def row(label: str, widget) -> Horizontal:
+            return Horizontal(Label(label, classes="field-label"), widget, classes="row")
+
+        yield Header()
+        with VerticalScroll(id="smtp-settings"):
+            yield Static("E-mail server (SMTP) for notifications — kbc.toml [smtp]", classes="title", markup=False)
+            yield row("Host", Input(smtp.host, id="host", placeholder="smtp.example.com"))
+            yield row("Security", Select([(SECURITY_LABELS[s], s) for s in SMTP_SECURITY], value=smtp.security,
+                                         id="security", allow_blank=False))
+            yield row("Port", Input(str(smtp.port), id="port", type="integer", classes="short"))
+            yield row("Username", Input(smtp.username, id="username", placeholder="(no login)"))
+            yield row("Password", Input("", id="password", password=True, placeholder=password_hint(smtp.password)))
+            yield row("From", Input(smtp.from_address, id="from", placeholder="kbc@example.com (default: username)"))
+            yield row("Verify TLS", Switch(smtp.verify, id="verify"))
+            yield row("CA file", Input(smtp.ca_file, id="ca_file", placeholder="PEM file to trust (optional)"))
+            yield row("Timeout (s)", Input(f"{smtp.timeout_seconds:g}", id="timeout", type="number", classes="short"))
+            yield Static("You — manual runs e-mail only the person who ran them ([user] email; KBC_USER_EMAIL wins)",
+                         classes="section", markup=False)
+            yield row("Your e-mail", Input(user.email, id="user-email", placeholder="you@example.com"))
+            yield Static("", id="problem", classes="error")
+            yield Static("", id="test-result")
+            yield Static("ctrl+t: send a test e-mail to your address · ctrl+s: save · escape: back", classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#host", Input).focus()
+
+    # -- the form ------------------------------------------------------------------------------------------
+    def value(self, widget_id: str) -> str:
+        return self.query_one(f"#{widget_id}", Input).value.strip()
+
+    def form(self) -> tuple[ProjectSettings, str | None]:
+        """The settings the form describes, and the first problem with them (None: all good)."""
+        settings = copy.deepcopy(self.original)
+        smtp = settings.smtp
+        problem = None
+        smtp.host = self.value("host")
+        smtp.security = str(self.query_one("#security", Select).value)
+        try:
+            smtp.port = int(self.value("port"))
+            if not 1 <= smtp.port <= 65535:
+                raise ValueError
+        except ValueError:
+            problem = problem or "Port: a number from 1 to 65535"
+        smtp.username = self.value("username")
+        typed = self.query_one("#password", Input).value
+        if typed:
+            smtp.password = typed  # encrypted on save (an env:VAR reference is kept as it is)
+        smtp.from_address = self.value("from")
+        if smtp.from_address:
+            problem = problem or check_email(smtp.from_address)
+        smtp.verify = self.query_one("#verify", Switch).value
+        smtp.ca_file = self.value("ca_file")
+        if smtp.ca_file and not Path(smtp.ca_file).expanduser().is_file():
+            problem = problem or f"CA file {smtp.ca_file!r} does not exist"
+        try:
+            smtp.timeout_seconds = float(self.value("timeout"))
+            if smtp.timeout_seconds < 1:
+                raise ValueError
+        except ValueError:
+            problem = problem or "Timeout: a number of seconds, at least 1"
+        settings.user.email = self.value("user-email")
+        if settings.user.email:
+            problem = problem or check_email(settings.user.email)
+        return settings, problem
+
+    @property
+    def dirty(self) -> bool:
+        settings, _ = self.form()
+        return settings != self.original
+
+    @on(Select.Changed, "#security")
+    def _security(self, event: Select.Changed) -> None:
+        port = self.query_one("#port", Input)
+        if port.value.strip() in {str(p) for p in DEFAULT_PORTS.values()} or not port.value.strip():
+            port.value = str(DEFAULT_PORTS.get(str(event.value), 25))
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self.query_one("#problem", Static).update("")
+
+    # -- test e-mail ------------------------------------------------------------------------------------------
+    def action_test_email(self) -> None:
+        settings, problem = self.form()
+        if problem:
+            self.query_one("#problem", Static).update(Text(problem))
+            return
+        to = settings.user.effective_email
+        if not to:
+            self.query_one("#problem", Static).update(Text("Enter your e-mail first: the test e-mail goes there"))
+            return
+        typed = self.query_one("#password", Input).value
+        # a password typed but not saved yet is used as it is, and stored nowhere
+        password = typed if typed and not typed.startswith("env:") else None
+        self.query_one("#test-result", Static).update(Text(f"Sending a test e-mail to {to}…"))
+        self.send_test(settings, to, password)
+
+    @work(exclusive=True, group="test-email")
+    async def send_test(self, settings: ProjectSettings, to: str, password: str | None) -> None:
+        from kbc_tui.engine.mail import send_test_email
+
+        result = self.query_one("#test-result", Static)
+        try:
+            await send_test_email(settings, self.app.project.secrets, to, password=password)
+        except KbcError as exc:
+            result.update(Text.assemble((f"Test e-mail to {to} failed: ", "bold red"), str(exc)))
+            return
+        result.update(Text.assemble((f"Test e-mail sent to {to}.", "bold green"), " Check that inbox."))
+
+    # -- save / leave -----------------------------------------------------------------------------------------------
+    def action_save(self) -> bool:
+        settings, problem = self.form()
+        if problem:
+            self.query_one("#problem", Static).update(Text(problem))
+            self.notify(f"Cannot save: {problem}", severity="error", timeout=8)
+            return False
+        try:
+            self.app.project.save_settings(settings)
+        except KbcError as exc:
+            self.notify(f"Not saved: {exc}", severity="error", timeout=10)
+            return False
+        self.original = copy.deepcopy(self.app.project.settings)
+        self.query_one("#password", Input).value = ""
+        self.notify("Saved the e-mail settings in kbc.toml")
+        self.dismiss(True)
+        return True
+
+    def action_leave(self) -> None:
+        if not self.dirty:
+            self.dismiss(False)
+            return
+        from kbc_tui.ui.widgets.dialogs import UnsavedModal
+
+        def chosen(choice: str | None) -> None:
+            if choice == "discard":
+                self.dismiss(False)
+            elif choice == "save":
+                self.action_save()
+
+        self.app.push_screen(UnsavedModal(), chosen)

@@ -1,0 +1,133 @@
+"""The notifications editor (m) and the SMTP settings screen (S) through Pilot, against a real SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+
+from textual.widgets import Input, Static
+
+from kbc_tui.ui.screens.notifications_editor import AddressList, NotificationsEditor
+from kbc_tui.ui.screens.orchestration import OrchestrationScreen
+from kbc_tui.ui.screens.smtp_settings import SmtpSettingsScreen
+from tests.servers.smtp import SmtpServer, free_port
+from tests.ui.conftest import SIZE, wait_until
+
+ORCH = "sales-to-gooddata"
+
+
+def set_smtp(root, port: int) -> None:
+    path = root / "kbc.toml"
+    text = path.read_text()
+    assert "[smtp]" not in text
+    path.write_text(text + f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nfrom = "kbc@example.com"\n'
+                           "timeout_seconds = 3\n")
+
+
+async def open_editor(app, pilot) -> NotificationsEditor:
+    app.push_screen(OrchestrationScreen(ORCH))
+    await pilot.pause()
+    await pilot.press("m")
+    await pilot.pause()
+    assert isinstance(app.screen, NotificationsEditor)
+    return app.screen
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def test_invalid_address_is_refused_and_a_valid_one_is_saved(make_app, demo_project):
+    path = demo_project / "orchestrations" / f"{ORCH}.toml"
+    before = tomllib.loads(path.read_text())["notifications"]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(app, pilot)
+        lists = editor.lists()
+        assert editor.focused is editor.query_one("#add-error", Input)
+        await pilot.press(*"ops.example.com", "enter")
+        await pilot.pause()
+        assert "invalid e-mail address 'ops.example.com'" in text_of(editor, "#problem")
+        assert lists["error"].addresses == before["error"]  # refused: not added
+        assert editor.query_one("#add-error", Input).value == "ops.example.com"  # kept, to be corrected
+        editor.query_one("#add-error", Input).value = ""
+        await pilot.press(*"ops@example.com", "enter")
+        await pilot.pause()
+        assert text_of(editor, "#problem") == ""
+        assert lists["error"].addresses == before["error"] + ["ops@example.com"]
+        await pilot.press(*"OPS@example.com", "enter")  # the same address again
+        await pilot.pause()
+        assert "already on the error list" in text_of(editor, "#problem")
+        # remove the first address: shift+tab to the list, delete
+        editor.query_one("#add-error", Input).value = ""
+        await pilot.press("shift+tab")
+        assert isinstance(editor.focused, AddressList)
+        lists["error"].highlighted = 0
+        await pilot.press("delete")
+        assert lists["error"].addresses == before["error"][1:] + ["ops@example.com"]
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, OrchestrationScreen)
+    saved = tomllib.loads(path.read_text())["notifications"]
+    assert saved["error"] == before["error"][1:] + ["ops@example.com"]
+    assert saved.get("warning") == before.get("warning")
+
+
+async def test_test_email_reports_success_and_the_smtp_error_in_words(make_app, demo_project):
+    with SmtpServer() as server:
+        set_smtp(demo_project, server.port)
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            editor = await open_editor(app, pilot)
+            first = editor.lists()["error"].addresses[0]
+            await pilot.press("shift+tab")  # the error list, its first address highlighted
+            editor.lists()["error"].highlighted = 0
+            await pilot.press("ctrl+t")
+            await wait_until(pilot, lambda: "sent" in text_of(editor, "#test-result"), message="test e-mail")
+            assert text_of(editor, "#test-result").startswith(f"Test e-mail sent to {first}.")
+            [mail] = await asyncio.to_thread(server.wait_for, 1)
+            assert mail.recipients == [first]
+    # the server is gone now: the same key says why, in words
+    async with make_app().run_test(size=SIZE) as pilot:
+        app = pilot.app
+        editor = await open_editor(app, pilot)
+        await pilot.press(*"me@example.com", "ctrl+t")
+        await wait_until(pilot, lambda: "failed" in text_of(editor, "#test-result"), message="failure")
+        assert text_of(editor, "#test-result").startswith(
+            f"Test e-mail to me@example.com failed: cannot connect to SMTP server 127.0.0.1:{server.port}")
+
+
+async def test_smtp_settings_screen_saves_an_encrypted_password_and_tests_the_form(make_app, demo_project):
+    app = make_app()
+    port = free_port()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("S")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SmtpSettingsScreen)
+        screen.query_one("#host", Input).value = "127.0.0.1"
+        screen.query_one("#port", Input).value = str(port)
+        screen.query_one("#username", Input).value = "kbc"
+        screen.query_one("#password", Input).value = "hunter2-secret"
+        screen.query_one("#user-email", Input).value = "not an address"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, SmtpSettingsScreen)  # refused
+        assert "invalid e-mail address 'not an address'" in text_of(screen, "#problem")
+        screen.query_one("#user-email", Input).value = "me@example.com"
+        with SmtpServer(port=port, users={"kbc": "hunter2-secret"}) as server:
+            await pilot.press("ctrl+t")  # the unsaved form, password included, is what is tested
+            await wait_until(pilot, lambda: "Test e-mail" in text_of(screen, "#test-result")
+                             and "Sending" not in text_of(screen, "#test-result"), message="test e-mail")
+            assert text_of(screen, "#test-result").startswith("Test e-mail sent to me@example.com.")
+            assert len(server.wait_for(1)) == 1
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert not isinstance(app.screen, SmtpSettingsScreen)
+    text = (demo_project / "kbc.toml").read_text()
+    data = tomllib.loads(text)
+    assert data["smtp"]["host"] == "127.0.0.1" and data["smtp"]["port"] == port
+    assert data["smtp"]["#password"].startswith("KBC::Encrypted::")
+    assert "hunter2-secret" not in text
+    assert data["user"]["email"] == "me@example.com"
