@@ -92,7 +92,10 @@ def describe_failure(exc: BaseException, where: str, smtp: SmtpSettings) -> str:
     if isinstance(exc, (aiosmtplib.SMTPConnectTimeoutError, aiosmtplib.SMTPTimeoutError, TimeoutError)):
         return f"{where} did not answer within {smtp.timeout_seconds:g} s"
     if isinstance(exc, aiosmtplib.SMTPConnectError):
-        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(exc)
+        if isinstance(cause, ConnectionRefusedError):
+            reason = "connection refused (is the server running, and is this its port?)"
+        else:
+            reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(exc)
         return f"cannot connect to {where}: {reason}"
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
         return f"{where}: {exc} (check [smtp] security: none, starttls or tls)"
