@@ -102,3 +102,33 @@ def test_cli_errors(demo_project):
     out = kbc("schedule", "sales-to-tableau", root=demo_project)
     assert out.returncode == 1 and "schedule.cron" in out.stderr and out.stdout == ""
     assert kbc("schedule", "nope", root=demo_project).returncode == 1
+
+
+def test_schedule_summary_cache_is_reused_until_the_next_fire_passes(tmp_path):
+    import json
+    from datetime import timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from kbc_tui.store.schedule_cache import ScheduleCache
+    from kbc_tui.ui.format import schedule_summary
+
+    schedule = Schedule("30 6 * * 1-5", "Europe/Prague", True)
+    cache = ScheduleCache(tmp_path)
+    fresh = schedule_summary(schedule)
+    assert schedule_summary(schedule, cache) == fresh  # computed, remembered
+    cache.save()
+    again = ScheduleCache(tmp_path)  # the next start
+    assert again.get("30 6 * * 1-5", "Europe/Prague") is not None
+    assert schedule_summary(schedule, again) == fresh
+    # a remembered next fire that has passed is computed again, not shown
+    data = json.loads((tmp_path / "schedule-cache.json").read_text())
+    key = next(iter(data["entries"]))
+    past = (datetime.now(timezone.utc) - timedelta(days=3)).astimezone(ZoneInfo("Europe/Prague"))
+    data["entries"][key] = ["stale words", past.isoformat()]
+    (tmp_path / "schedule-cache.json").write_text(json.dumps(data))
+    stale = ScheduleCache(tmp_path)
+    assert stale.get("30 6 * * 1-5", "Europe/Prague") is None
+    assert schedule_summary(schedule, stale) == fresh
+    # a broken cache file is ignored
+    (tmp_path / "schedule-cache.json").write_text("{not json")
+    assert schedule_summary(schedule, ScheduleCache(tmp_path)) == fresh

@@ -42,6 +42,9 @@ class KbcApp(App[None]):
         super().__init__()
         self.project_dir = Path(project_dir)
         self.project = Project.load(self.project_dir, quick=True)
+        from kbc_tui.store.schedule_cache import ScheduleCache
+
+        self.schedule_cache = ScheduleCache(self.project.state_dir)  # the first frame needs no croniter
         # the scheduler plans after the first frame (a thousand schedules cost croniter a few hundred ms)
         self.engine = Engine(self.project, scheduler_start_delay=SCHEDULER_START_DELAY)
         self.watch_files = watch_files

@@ -50,17 +50,25 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
-def schedule_summary(schedule) -> str:
-    """'next Mon 30 Mar 06:00 · At 06:00, Monday through Friday (Europe/Prague)', 'disabled: …' or 'not scheduled'."""
+def schedule_summary(schedule, cache=None) -> str:
+    """'next Mon 30 Mar 06:00 · At 06:00, Monday through Friday (Europe/Prague)', 'disabled: …' or 'not scheduled'.
+    ``cache``: a ``ScheduleCache`` (words and next fire time remembered between starts)."""
     if schedule is None:
         return "not scheduled"
-    try:
-        from kbc_tui.engine.schedule import describe, next_runs
+    known = cache.get(schedule.cron, schedule.timezone) if cache is not None else None
+    if known is not None:
+        words, nxt = known
+    else:
+        try:
+            from kbc_tui.engine.schedule import describe, next_runs
 
-        words = describe(schedule)
-        nxt = next_runs(schedule, count=1)
-    except Exception:  # an invalid expression is reported by validation; show it raw here
-        return f"{schedule.cron} ({schedule.timezone})"
+            words = describe(schedule)
+            runs = next_runs(schedule, count=1)
+        except Exception:  # an invalid expression is reported by validation; show it raw here
+            return f"{schedule.cron} ({schedule.timezone})"
+        nxt = runs[0] if runs else None
+        if cache is not None:
+            cache.put(schedule.cron, schedule.timezone, words, nxt)
     if not schedule.enabled:
         return f"disabled: {words}"  # the state first: a narrow column cuts the end
-    return f"next {nxt[0].strftime('%a %-d %b %H:%M')} · {words}" if nxt else words
+    return f"next {nxt.strftime('%a %-d %b %H:%M')} · {words}" if nxt else words

@@ -19,8 +19,8 @@ from kbc_tui.ui.format import duration, schedule_summary, status_text, when
 from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
 
 
-FIRST_ROWS = 60
 CHUNK_ROWS = 250
+SAVE_CACHE_SECONDS = 1.0
 
 
 def slug(name: str) -> str:
@@ -79,9 +79,11 @@ class HomeScreen(Screen):
         self._fill_generation += 1
         # the first screenful now (the first frame), the rest in chunks right after: a thousand rows
         # cost DataTable ~0.3 s to lay out, which must not delay what the user sees first
-        self._add_rows(orchs[:FIRST_ROWS], broken, selected)
-        if len(orchs) > FIRST_ROWS:
-            self.call_after_refresh(self._add_rest, orchs[FIRST_ROWS:], broken, selected, self._fill_generation)
+        first = max(20, self.app.size.height)  # a screenful
+        self._add_rows(orchs[:first], broken, selected)
+        if len(orchs) > first:
+            self.call_after_refresh(self._add_rest, orchs[first:], broken, selected, self._fill_generation)
+        self.set_timer(SAVE_CACHE_SECONDS, self.app.schedule_cache.save)
         empty = self.query_one("#empty", Static)
         if not self.project.orchestrations:
             empty.update("No orchestrations yet.\n\nPress [b]n[/b] to create your first orchestration, "
@@ -99,7 +101,7 @@ class HomeScreen(Screen):
             name = Text(orch.name, style="bold red" if orch.path in broken else "bold")
             name.append(f"  {orch.id}", style="dim")
             table.add_row(
-                name, Text(str(len(orch.tasks))), Text(schedule_summary(orch.schedule)),
+                name, Text(str(len(orch.tasks))), Text(schedule_summary(orch.schedule, self.app.schedule_cache)),
                 status_text(job.status) if job else Text("never run", style="dim"),
                 Text(when(job.started_at or job.created_at) if job else ""),
                 Text(duration(job.duration_s) if job else ""), key=orch.id)
@@ -112,6 +114,8 @@ class HomeScreen(Screen):
         self._add_rows(orchs[:CHUNK_ROWS], broken, selected)
         if len(orchs) > CHUNK_ROWS:
             self.call_after_refresh(self._add_rest, orchs[CHUNK_ROWS:], broken, selected, generation)
+        else:
+            self.set_timer(SAVE_CACHE_SECONDS, self.app.schedule_cache.save)
 
     def refresh_problems(self) -> None:
         panel = self.query_one("#problems", Static)
