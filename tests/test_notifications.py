@@ -31,7 +31,7 @@ def quick_retries(monkeypatch):
     monkeypatch.setattr(Notifier, "stop_grace", 5.0)
 
 
-def make_project(tmp_path, port: int, **smtp) -> "Path":
+def make_project(tmp_path, port: int, **smtp):
     root = project(tmp_path / "p", smtp={"host": "127.0.0.1", "port": port, "from": "kbc@example.com",
                                          "timeout_seconds": 3, **smtp})
     sql_config(root, "ok", OK_SQL, ["ok"])
@@ -92,7 +92,7 @@ async def test_scheduled_error_goes_to_the_error_list_only(tmp_path, engines):
     assert "sql-transformation/ok" in text and "success" in text  # every task with its status
     assert "sql-transformation/bad" in text and "Last" in text
     assert "<table" in html
-    assert f"The error e-mail was sent to ops@example.com" in await log_text(engine, job.id, "was sent")
+    assert "The error e-mail was sent to ops@example.com" in await log_text(engine, job.id, "was sent")
 
 
 async def test_warning_and_success_go_to_their_lists(tmp_path, engines):

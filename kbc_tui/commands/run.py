@@ -10,7 +10,7 @@ import signal
 import sys
 
 from kbc_tui.engine import Engine
-from kbc_tui.engine.events import JobChanged, LogBatch, TaskChanged
+from kbc_tui.engine.events import LogBatch, TaskChanged
 from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
 from kbc_tui.store import Project, resolve_project_dir
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from datetime import datetime
 
 from kbc_tui.engine import Engine

@@ -52,7 +52,7 @@ class ParamCheck:
             return None
         value = self.data[key]
         if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
-            self.add(key, f"expected an integer" + (f" >= {minimum}" if minimum is not None else ""))
+            self.add(key, "expected an integer" + (f" >= {minimum}" if minimum is not None else ""))
             return None
         return value
 

@@ -15,7 +15,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from kbc_tui.components.base import Cancelled
 from kbc_tui.errors import KbcError, StorageBusyError

@@ -2,7 +2,7 @@
 
 import tomllib
 
-from textual.widgets import DataTable, Input, Log, SelectionList, Static
+from textual.widgets import DataTable, Log, SelectionList, Static
 
 from kbc_tui.model.job import JobStatus
 from kbc_tui.ui.screens.component_picker import ComponentPicker

@@ -11,13 +11,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from kbc_tui.errors import KbcError
 from kbc_tui.model.orchestration import EVENTS, Notifications
 from kbc_tui.model.validate import check_email
+from kbc_tui.ui.screens._editor import EditorScreen, send_test_email_into
 
 EVENT_LABELS = {"error": "On error", "warning": "On warning", "success": "On success",
                 "processing": "Long-running"}
@@ -65,10 +65,8 @@ class AddressList(OptionList):
             self.highlighted = min(index, len(self.addresses) - 1)
 
 
-class NotificationsEditor(Screen[bool]):
-    BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("ctrl+t", "test_email", "Send test e-mail"),
-                Binding("escape", "leave", "Back")]
-    editing = True
+class NotificationsEditor(EditorScreen):
+    BINDINGS = [Binding("ctrl+t", "test_email", "Send test e-mail")]
 
     def __init__(self, orchestration_id: str) -> None:
         super().__init__()
@@ -174,20 +172,12 @@ class NotificationsEditor(Screen[bool]):
         if address is None:
             self.say("Highlight an address (or type one) to send a test e-mail to")
             return
-        self.query_one("#test-result", Static).update(Text(f"Sending a test e-mail to {address}…"))
         self.send_test(address)
 
     @work(exclusive=True, group="test-email")
     async def send_test(self, address: str) -> None:
-        from kbc_tui.engine.mail import send_test_email
-
-        result = self.query_one("#test-result", Static)
-        try:
-            await send_test_email(self.app.project.settings, self.app.project.secrets, address)
-        except KbcError as exc:
-            result.update(Text.assemble((f"Test e-mail to {address} failed: ", "bold red"), str(exc)))
-            return
-        result.update(Text.assemble((f"Test e-mail sent to {address}.", "bold green"), " Check that inbox."))
+        await send_test_email_into(self.query_one("#test-result", Static), self.app.project.settings,
+                                   self.app.project.secrets, address)
 
     # -- save / leave ----------------------------------------------------------------------------------------------
     def action_save(self) -> bool:
@@ -207,17 +197,3 @@ class NotificationsEditor(Screen[bool]):
         self.notify(f"Saved the notifications of {self.orch_id}")
         self.dismiss(True)
         return True
-
-    def action_leave(self) -> None:
-        if not self.dirty:
-            self.dismiss(False)
-            return
-        from kbc_tui.ui.widgets.dialogs import UnsavedModal
-
-        def chosen(choice: str | None) -> None:
-            if choice == "discard":
-                self.dismiss(False)
-            elif choice == "save":
-                self.action_save()
-
-        self.app.push_screen(UnsavedModal(), chosen)

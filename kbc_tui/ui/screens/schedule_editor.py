@@ -9,14 +9,13 @@ import re
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, OptionList, Select, Static, Switch
 
 from kbc_tui.errors import KbcError
 from kbc_tui.model.orchestration import Schedule
 from kbc_tui.model.validate import check_cron, check_timezone, timezone_names
+from kbc_tui.ui.screens._editor import EditorScreen
 
 PRESETS = [
     ("Every hour", "0 * * * *"),
@@ -28,9 +27,7 @@ PRESETS = [
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-class ScheduleEditor(Screen[bool]):
-    BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("escape", "leave", "Back")]
-    editing = True
+class ScheduleEditor(EditorScreen):
 
     def __init__(self, orchestration_id: str) -> None:
         super().__init__()
@@ -170,17 +167,3 @@ class ScheduleEditor(Screen[bool]):
         self.notify(f"Saved the schedule of {self.orch_id}")
         self.dismiss(True)
         return True
-
-    def action_leave(self) -> None:
-        if not self.dirty:
-            self.dismiss(False)
-            return
-        from kbc_tui.ui.widgets.dialogs import UnsavedModal
-
-        def chosen(choice: str | None) -> None:
-            if choice == "discard":
-                self.dismiss(False)
-            elif choice == "save":
-                self.action_save()
-
-        self.app.push_screen(UnsavedModal(), chosen)

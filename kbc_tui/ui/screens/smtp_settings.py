@@ -15,12 +15,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
 from kbc_tui.errors import KbcError
 from kbc_tui.model.project import SMTP_SECURITY, ProjectSettings
 from kbc_tui.model.validate import check_email
+from kbc_tui.ui.screens._editor import EditorScreen, send_test_email_into
 
 SECURITY_LABELS = {"none": "none (plain, port 25)", "starttls": "STARTTLS (port 587)", "tls": "TLS (port 465)"}
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
@@ -34,10 +34,8 @@ def password_hint(raw: str) -> str:
     return "stored, encrypted; type a new one to replace it"
 
 
-class SmtpSettingsScreen(Screen[bool]):
-    BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("ctrl+t", "test_email", "Send test e-mail"),
-                Binding("escape", "leave", "Back")]
-    editing = True
+class SmtpSettingsScreen(EditorScreen):
+    BINDINGS = [Binding("ctrl+t", "test_email", "Send test e-mail")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -140,20 +138,12 @@ class SmtpSettingsScreen(Screen[bool]):
         typed = self.query_one("#password", Input).value
         # a password typed but not saved yet is used as it is, and stored nowhere
         password = typed if typed and not typed.startswith("env:") else None
-        self.query_one("#test-result", Static).update(Text(f"Sending a test e-mail to {to}…"))
         self.send_test(settings, to, password)
 
     @work(exclusive=True, group="test-email")
     async def send_test(self, settings: ProjectSettings, to: str, password: str | None) -> None:
-        from kbc_tui.engine.mail import send_test_email
-
-        result = self.query_one("#test-result", Static)
-        try:
-            await send_test_email(settings, self.app.project.secrets, to, password=password)
-        except KbcError as exc:
-            result.update(Text.assemble((f"Test e-mail to {to} failed: ", "bold red"), str(exc)))
-            return
-        result.update(Text.assemble((f"Test e-mail sent to {to}.", "bold green"), " Check that inbox."))
+        await send_test_email_into(self.query_one("#test-result", Static), settings, self.app.project.secrets,
+                                   to, password)
 
     # -- save / leave -----------------------------------------------------------------------------------------------
     def action_save(self) -> bool:
@@ -172,17 +162,3 @@ class SmtpSettingsScreen(Screen[bool]):
         self.notify("Saved the e-mail settings in kbc.toml")
         self.dismiss(True)
         return True
-
-    def action_leave(self) -> None:
-        if not self.dirty:
-            self.dismiss(False)
-            return
-        from kbc_tui.ui.widgets.dialogs import UnsavedModal
-
-        def chosen(choice: str | None) -> None:
-            if choice == "discard":
-                self.dismiss(False)
-            elif choice == "save":
-                self.action_save()
-
-        self.app.push_screen(UnsavedModal(), chosen)
