@@ -172,8 +172,8 @@ async def test_processing_alert_fires_once(tmp_path, engines):
 
 async def test_starttls_with_a_self_signed_certificate(tmp_path, engines):
     with SmtpServer(security="starttls", cert_dir=tmp_path / "tls") as server:
-        # trusted through ca_file: delivered over STARTTLS
-        root = make_project(tmp_path, server.port, security="starttls", ca_file=str(server.cert))
+        # trusted through ca_file (relative to the project folder): delivered over STARTTLS
+        root = make_project(tmp_path, server.port, security="starttls", ca_file="../tls/cert.pem")
         orchestration(root, "fine", [["ok"]], notifications=LISTS)
         engine = await engines(root)
         job = await run_job(engine, "fine")
@@ -324,3 +324,9 @@ def test_cli_test_email_sends_or_says_why(tmp_path):
     bad = subprocess.run([*cli, "not-an-address", "--project", str(root)], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 1 and "invalid e-mail address 'not-an-address'" in bad.stderr
+
+
+def test_a_missing_ca_file_is_a_project_problem(tmp_path):
+    root = make_project(tmp_path, 25, security="starttls", ca_file="certs/missing.pem")
+    problems = [str(p) for p in Project.load(root).problems]
+    assert any("smtp.ca_file" in p and "no such file" in p and "certs/missing.pem" in p for p in problems), problems

@@ -43,7 +43,7 @@ def _tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
         return context
     try:
-        return ssl.create_default_context(cafile=smtp.ca_file or None)
+        return ssl.create_default_context(cafile=str(smtp.ca_path) if smtp.ca_path else None)
     except (OSError, ssl.SSLError) as exc:
         raise MailError(f"[smtp] ca_file {smtp.ca_file!r}: cannot read the CA certificates: {exc}") from None
 

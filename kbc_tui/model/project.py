@@ -21,6 +21,17 @@ def _check_memory(value: str) -> str | None:
     return None
 
 
+def _resolve(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _check_file(value: str, base: Path) -> str | None:
+    if value and not _resolve(value, base).is_file():
+        return f"no such file: {_resolve(value, base)}"
+    return None
+
+
 @dataclass
 class UserSettings:
     email: str = ""
@@ -42,10 +53,17 @@ class SmtpSettings:
     timeout_seconds: float = 30
     verify: bool = True  # check the server's TLS certificate
     ca_file: str = ""  # a PEM file of CA certificates to trust (e.g. a company CA or a self-signed server)
+    base_dir: Path | None = field(default=None, compare=False, repr=False)  # the project: relative ca_file
 
     @property
     def configured(self) -> bool:
         return bool(self.host)
+
+    @property
+    def ca_path(self) -> Path | None:
+        if not self.ca_file:
+            return None
+        return _resolve(self.ca_file, self.base_dir or Path.cwd())
 
 
 @dataclass
@@ -89,7 +107,8 @@ class ProjectSettings:
             from_address=s.str("from", "", check=lambda v: check_email(v) if v else None),
             timeout_seconds=s.number("timeout_seconds", 30, minimum=1),
             verify=s.bool("verify", True),
-            ca_file=s.str("ca_file", ""),
+            ca_file=s.str("ca_file", "", check=lambda v: _check_file(v, path.parent)),
+            base_dir=path.parent,
         )
         s.finish()
 

@@ -8,7 +8,6 @@ e-mail uses what the form holds now, saved or not, and reports success or the SM
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -97,8 +96,8 @@ class SmtpSettingsScreen(EditorScreen):
             problem = problem or check_email(smtp.from_address)
         smtp.verify = self.query_one("#verify", Switch).value
         smtp.ca_file = self.value("ca_file")
-        if smtp.ca_file and not Path(smtp.ca_file).expanduser().is_file():
-            problem = problem or f"CA file {smtp.ca_file!r} does not exist"
+        if smtp.ca_path is not None and not smtp.ca_path.is_file():
+            problem = problem or f"CA file: no such file: {smtp.ca_path}"
         try:
             smtp.timeout_seconds = float(self.value("timeout"))
             if smtp.timeout_seconds < 1:
