@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from kbc_tui.engine.events import EventBus, JobChanged, LogBatch, TaskChanged
 from kbc_tui.engine.lock import RunnerLock
 from kbc_tui.errors import KbcError
-from kbc_tui.model.job import Job, JobStatus, LogLine, TaskRun, TaskStatus, Trigger
+from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
 from kbc_tui.store.history import JobHistory
 from kbc_tui.store.project import Project
 from kbc_tui.storage.duckdb_storage import DuckDBStorage
@@ -243,6 +243,10 @@ class Engine:
     def average_duration(self, orchestration: str, n: int = 20) -> float | None:
         """Mean duration (s) of the last ``n`` successful jobs, or None (for the processing alert)."""
         return self.history.average_duration(orchestration, n)
+
+    def notifications(self, job_id: int) -> list[Notification]:
+        """The e-mails about a job: event, recipients, and ``pending`` / ``sent`` / ``failed`` with the last error."""
+        return self.history.notifications(job_id=job_id)
 
     def add_log(self, job_id: int, level: str, text: str, task: str | None = None) -> None:
         """Append a log line to any job (e.g. a notification failure after the job ended)."""

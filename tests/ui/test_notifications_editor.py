@@ -131,3 +131,24 @@ async def test_smtp_settings_screen_saves_an_encrypted_password_and_tests_the_fo
     assert data["smtp"]["#password"].startswith("KBC::Encrypted::")
     assert "hunter2-secret" not in text
     assert data["user"]["email"] == "me@example.com"
+
+
+async def test_job_screen_shows_the_e_mail_of_a_manual_run(make_app, demo_project):
+    """A manual run in the app: its success e-mail goes to the user alone, and the job screen says so."""
+    from kbc_tui.model.job import JobStatus
+    from kbc_tui.ui.screens.job_detail import JobDetailScreen
+
+    path = demo_project / "orchestrations" / f"{ORCH}.toml"
+    path.write_text(path.read_text().replace("[notifications]", '[notifications]\nsuccess = ["boss@example.com"]', 1))
+    with SmtpServer() as server:
+        set_smtp(demo_project, server.port)
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            job_id = await app.run_orchestration(ORCH)
+            await app.push_screen(JobDetailScreen(job_id))
+            await pilot.pause()
+            await wait_until(pilot, lambda: "sent" in text_of(app.screen, "#job-mail"), message="the e-mail line")
+            assert app.engine.get_job(job_id).status is JobStatus.SUCCESS
+            assert text_of(app.screen, "#job-mail") == "E-mail (success) to you@example.com: sent"
+            [mail] = await asyncio.to_thread(server.wait_for, 1)
+    assert mail.recipients == ["you@example.com"]  # [user] email of the demo, not boss@example.com

@@ -72,6 +72,7 @@ class JobDetailScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="job-title", classes="title")
+        yield Static("", id="job-mail", classes="hint hidden")
         yield DataTable(id="job-tasks", cursor_type="row")
         yield Static("", id="log-status", classes="section")
         yield Input(placeholder="search the log (enter: find, n / N: next / previous)", id="search", classes="hidden")
@@ -106,6 +107,27 @@ class JobDetailScreen(Screen):
                           f"{t.rows:,}" if t.rows is not None else "", Text(t.message, style="red" if
                                                                              t.status.value == "error" else ""))
         self.update_status()
+        self.refresh_mail()
+
+    def refresh_mail(self) -> None:
+        """One line per e-mail about this job: to whom, and whether it went (or why not, so far)."""
+        notes = self.app.engine.notifications(self.job_id)
+        widget = self.query_one("#job-mail", Static)
+        widget.set_class(not notes, "hidden")
+        if not notes:
+            return
+        text = Text()
+        for note in notes:
+            state = {"sent": ("sent", "green"), "failed": ("NOT sent", "bold red")}.get(
+                note.status, (f"not sent yet (attempt {note.attempts} of 3 failed; trying again)" if note.attempts
+                              else "sending", "yellow"))
+            if text:
+                text.append("\n")
+            text.append(f"E-mail ({note.event}) to {', '.join(note.recipients)}: ")
+            text.append(state[0], style=state[1])
+            if note.status != "sent" and note.last_error:
+                text.append(f" — {note.last_error}")
+        widget.update(text)
 
     def update_status(self) -> None:
         parts = [f"Log: {len(self.lines):,} lines", "following" if self.follow else "paused (f: follow)",
@@ -143,6 +165,8 @@ class JobDetailScreen(Screen):
         event = message.event
         if isinstance(event, LogBatch) and event.job_id == self.job_id:
             self.append_lines(event.lines)
+            if any("e-mail" in line.text for line in event.lines):
+                self.refresh_mail()
         elif isinstance(event, (JobChanged, TaskChanged)):
             job_id = event.job.id if isinstance(event, JobChanged) else event.job_id
             if job_id == self.job_id:
