@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -231,6 +232,12 @@ async def test_server_down_never_changes_the_job_and_three_attempts_are_logged(t
     assert "attempt 3 of 3 failed" in attempts[2] and "giving up" in attempts[2]
     [note] = engine.history.notifications(job_id=job.id)
     assert (note.status, note.attempts) == ("failed", 3)
+    shown = subprocess.run([sys.executable, "-m", "kbc_tui", "job", str(job.id), "--json", "--project", str(root)],
+                           capture_output=True, text=True, timeout=60)
+    [mail] = json.loads(shown.stdout)["notifications"]
+    assert (mail["event"], mail["recipients"], mail["status"], mail["attempts"]) == (
+        "success", ["boss@example.com"], "failed", 3)
+    assert "cannot connect" in mail["last_error"]
 
 
 async def test_a_server_that_never_answers_does_not_hold_up_jobs(tmp_path, engines):

@@ -21,6 +21,7 @@ def run(args) -> int:
             history.close()
             return asyncio.run(_follow(args))
         lines = history.log(job.id)
+        notes = history.notifications(job_id=job.id)
     finally:
         history.close()
     if args.json:
@@ -30,12 +31,17 @@ def run(args) -> int:
                           "duration_s": t.duration_s, "rows": t.rows, "message": t.message, "attempt": t.attempt}
                          for t in job.tasks]
         data["log"] = [{"time": iso(ln.time), "level": ln.level, "task": ln.task, "text": ln.text} for ln in lines]
+        data["notifications"] = [{"event": n.event, "recipients": n.recipients, "status": n.status,
+                                  "attempts": n.attempts, "last_error": n.last_error} for n in notes]
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     for ln in lines:
         print(f"{ln.time.astimezone().strftime('%H:%M:%S')} {ln.level.upper():7} {ln.text}")
     summarize(job)
+    for n in notes:
+        print(f"E-mail ({n.event}) to {', '.join(n.recipients)}: {n.status}"
+              + (f" after {n.attempts} attempt(s): {n.last_error}" if n.status != "sent" and n.last_error else ""))
     return exit_code(job.status)
 
 
