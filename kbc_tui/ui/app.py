@@ -68,10 +68,15 @@ class KbcApp(App[None]):
         self.set_timer(VALIDATE_AFTER_SECONDS, self.validate_in_background)  # after the first frame
         # the app's long-lived objects leave the collector's scans, and collections get rarer: a job's
         # millions of short-lived row objects otherwise trigger full passes that pause the UI for 30+ ms
-        self.call_after_refresh(gc.freeze)
+        self.call_after_refresh(self._after_first_frame)
         gc.set_threshold(GC_THRESHOLD, 20, 20)
         if self.watch_files:
             self.set_interval(WATCH_SECONDS, self._check_files)
+
+    @staticmethod
+    def _after_first_frame() -> None:
+        gc.freeze()
+        gc.enable()  # `kbc-tui` turned it off for the start-up
 
     async def on_unmount(self) -> None:
         if self._unsubscribe:
