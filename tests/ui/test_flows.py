@@ -231,3 +231,18 @@ async def test_works_at_80x24(make_app):
         await pilot.press("enter")
         assert isinstance(app.screen, OrchestrationScreen)
         await pilot.press("escape", "q")
+
+
+async def test_the_collector_is_back_on_after_the_first_frame(make_app):
+    """`kbc-tui` turns the garbage collector off for its start-up; the app must turn it back on."""
+    import gc
+
+    gc.disable()
+    try:
+        app = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, gc.isenabled, timeout=5, message="gc enabled")
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.enable()
+        gc.unfreeze()
