@@ -96,6 +96,18 @@ async def test_scheduled_error_goes_to_the_error_list_only(tmp_path, engines):
     assert "The error e-mail was sent to ops@example.com" in await log_text(engine, job.id, "was sent")
 
 
+async def test_a_name_with_line_breaks_still_makes_a_one_line_subject(tmp_path, engines):
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        orchestration(root, "odd", [["ok"]], notifications=LISTS)
+        path = root / "orchestrations" / "odd.toml"
+        path.write_text(path.read_text().replace('name = "odd"', 'name = "Two\\nlines"'))
+        engine = await engines(root)
+        job = await run_job(engine, "odd")
+        [mail] = await wait_mail(server, 1)
+    assert mail.subject == f"[kbc-tui] Success: Two lines — job {job.id}"
+
+
 async def test_warning_and_success_go_to_their_lists(tmp_path, engines):
     with SmtpServer() as server:
         root = make_project(tmp_path, server.port)

@@ -32,6 +32,7 @@ def _seconds(value: float | None) -> str:
 
 
 def subject_for(job: Job, event: str, orch_name: str) -> str:
+    orch_name = " ".join(orch_name.split())  # a header is one line
     if event == "processing":
         return f"[kbc-tui] Still running: {orch_name} — job {job.id} is taking longer than usual"
     return f"[kbc-tui] {job.status.value.capitalize()}: {orch_name} — job {job.id}"
