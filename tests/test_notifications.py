@@ -267,6 +267,24 @@ async def test_a_server_that_never_answers_does_not_hold_up_jobs(tmp_path, engin
     assert "did not answer within 1 s" in text
 
 
+async def test_a_send_in_progress_neither_spins_the_loop_nor_counts_when_stop_cuts_it_short(tmp_path, engines,
+                                                                                            monkeypatch):
+    monkeypatch.setattr(Notifier, "stop_grace", 0.2)
+    with SilentServer() as silent:
+        root = make_project(tmp_path, silent.port, timeout_seconds=5)
+        orchestration(root, "fine", [["ok"]], notifications=LISTS)
+        engine = await engines(root)
+        checks = []
+        real = engine.history.next_notification_due
+        monkeypatch.setattr(engine.history, "next_notification_due", lambda *a, **kw: checks.append(1) or real(*a, **kw))
+        job = await run_job(engine, "fine")
+        await asyncio.sleep(1.0)  # the e-mail is being sent all this time: the server never answers
+        assert len(checks) <= 3, f"the outbox was polled {len(checks)} times during one send"
+        await engine.stop()
+    [note] = JobHistory(root / ".kbc" / "jobs.sqlite").notifications(job_id=job.id)
+    assert (note.status, note.attempts) == ("pending", 0)  # cut short by stop: not one of the 3 attempts
+
+
 async def test_unsent_mail_waits_in_the_outbox_for_the_next_runner(tmp_path, engines, monkeypatch):
     monkeypatch.setattr(Notifier, "retry_delays", (0.1, 0.5))
     port = free_port()  # the server is down while the job runs

@@ -25,7 +25,7 @@ def sender_address(smtp: SmtpSettings) -> str:
         return smtp.from_address
     if "@" in smtp.username:
         return smtp.username
-    return f"kbc-tui@{socket.getfqdn() or 'localhost'}"
+    return f"kbc-tui@{socket.gethostname() or 'localhost'}"  # (getfqdn would block on reverse DNS)
 
 
 def smtp_password(smtp: SmtpSettings, secrets: Secrets) -> str:

@@ -73,7 +73,10 @@ class Notifier:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
         if self.engine.is_runner:
-            self._send_due()  # e.g. the e-mail of the job a `kbc-tui run` has just finished
+            try:
+                self._send_due()  # e.g. the e-mail of the job a `kbc-tui run` has just finished
+            except Exception:  # a busy database: the e-mail stays queued; the engine must still stop
+                log.exception("cannot read the notification outbox at stop")
         if self._sending:
             await asyncio.wait(set(self._sending.values()), timeout=self.stop_grace)
         for task in list(self._sending.values()):
@@ -207,10 +210,17 @@ class Notifier:
         started = time.monotonic()
 
         async def alert() -> None:
-            from kbc_tui.engine.report import job_report
-
             await asyncio.sleep(threshold)
             self._timers.pop(job.id, None)
+            try:
+                send_alert()
+            except Exception as exc:  # e.g. a busy database: say so where the job's people look
+                log.exception("processing alert of job %s failed", job.id)
+                self.engine.add_log(job.id, "error", f"The processing alert was not sent: {exc}")
+
+        def send_alert() -> None:
+            from kbc_tui.engine.report import job_report
+
             current = self.engine.history.job(job.id)
             if current is None or current.status is not JobStatus.PROCESSING:
                 return
@@ -237,7 +247,7 @@ class Notifier:
             if self.engine.is_runner:
                 try:
                     self._send_due()
-                    due = self.engine.history.next_notification_due()
+                    due = self.engine.history.next_notification_due(exclude=self._sending)
                 except Exception:  # a busy database now is fine next time
                     log.exception("notification outbox check failed")
             wait = self.idle_seconds if due is None else min(self.idle_seconds, max(0.05, due - time.time()))
@@ -277,6 +287,9 @@ class Notifier:
             smtp = self.settings().smtp
             refused = await send_mail(smtp, smtp_password(smtp, self.engine.project.secrets),
                                       self._message(note, smtp))
+        except asyncio.CancelledError:
+            note.attempts -= 1  # cut short by stop() (which logs it as not sent yet), not refused by the server
+            raise
         except MailError as exc:
             note.last_error = str(exc)
             if note.attempts >= ATTEMPTS:
