@@ -10,6 +10,7 @@ import html
 import socket
 from datetime import datetime
 
+from kbc_tui.model.durations import duration
 from kbc_tui.model.job import Job, LogLine, Notification, TaskRun, TaskStatus
 from kbc_tui.store.secrets import Masker
 
@@ -22,13 +23,7 @@ def _when(moment: datetime | None) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 60:
-        return f"{value:.1f} s"
-    minutes, seconds = divmod(int(round(value)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
+    return duration(value) or "-"
 
 
 def subject_for(job: Job, event: str, orch_name: str) -> str:

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from rich.text import Text
 
+from kbc_tui.model.durations import duration  # noqa: F401 (the UI's formatting, in one place)
 from kbc_tui.model.job import JobStatus, TaskStatus
 
 STATUS_STYLE = {
@@ -21,18 +22,6 @@ STATUS_ICON = {
 def status_text(status: JobStatus | TaskStatus | str) -> Text:
     value = status.value if hasattr(status, "value") else str(status)
     return Text(f"{STATUS_ICON.get(value, ' ')} {value}", style=STATUS_STYLE.get(value, ""))
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def when(moment: datetime | None, now: datetime | None = None) -> str:
