@@ -14,10 +14,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from kbc_tui.errors import KbcError
 from kbc_tui.model.orchestration import EVENTS, Notifications
 from kbc_tui.model.validate import check_email
-from kbc_tui.ui.screens._editor import EditorScreen, send_test_email_into
+from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen, send_test_email_into
 
 EVENT_LABELS = {"error": "On error", "warning": "On warning", "success": "On success",
                 "processing": "Long-running"}
@@ -66,7 +65,7 @@ class AddressList(OptionList):
 
 
 class NotificationsEditor(EditorScreen):
-    BINDINGS = [Binding("ctrl+t", "test_email", "Send test e-mail")]
+    BINDINGS = [*SAVE_AND_LEAVE, Binding("ctrl+t", "test_email", "Send test e-mail")]
 
     def __init__(self, orchestration_id: str) -> None:
         super().__init__()
@@ -180,20 +179,13 @@ class NotificationsEditor(EditorScreen):
                                    self.app.project.secrets, address)
 
     # -- save / leave ----------------------------------------------------------------------------------------------
-    def action_save(self) -> bool:
+    def save(self) -> bool:
         if self.tolerance() is None:
             self.notify("Cannot save: the tolerance must be a whole number of percent, 0 to 10000",
                         severity="error", timeout=8)
             return False
-        project = self.app.project
-        updated = copy.deepcopy(project.orchestrations[self.orch_id])
-        updated.notifications = self.current()
-        try:
-            project.save_orchestration(updated)
-        except KbcError as exc:
-            self.notify(f"Not saved: {exc}", severity="error", timeout=10)
+        notifications = self.current()
+        if self.save_orchestration(self.orch_id, lambda orch: setattr(orch, "notifications", notifications)) is None:
             return False
-        self.original = copy.deepcopy(updated.notifications)
         self.notify(f"Saved the notifications of {self.orch_id}")
-        self.dismiss(True)
         return True

@@ -12,10 +12,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, Label, OptionList, Select, Static, Switch
 
-from kbc_tui.errors import KbcError
 from kbc_tui.model.orchestration import Schedule
 from kbc_tui.model.validate import check_cron, check_timezone, timezone_names
-from kbc_tui.ui.screens._editor import EditorScreen
+from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen
 
 PRESETS = [
     ("Every hour", "0 * * * *"),
@@ -28,6 +27,7 @@ _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 class ScheduleEditor(EditorScreen):
+    BINDINGS = SAVE_AND_LEAVE
 
     def __init__(self, orchestration_id: str) -> None:
         super().__init__()
@@ -147,23 +147,15 @@ class ScheduleEditor(EditorScreen):
         self.query_one("#cron", Input).value = cron
 
     # -- actions --------------------------------------------------------------------------------------------
-    def action_save(self) -> bool:
+    def save(self) -> bool:
         error = self.problem()
         if error:
             self.notify(f"Cannot save: {error}", severity="error", timeout=8)
             return False
-        project = self.app.project
-        updated = copy.deepcopy(project.orchestrations[self.orch_id])
-        updated.schedule = self.current()
-        try:
-            project.save_orchestration(updated)
-        except KbcError as exc:
-            self.notify(f"Not saved: {exc}", severity="error", timeout=10)
+        schedule = self.current()
+        if self.save_orchestration(self.orch_id, lambda orch: setattr(orch, "schedule", schedule)) is None:
             return False
         if self.app.engine.scheduler is not None:
             self.app.engine.scheduler.reload()
-        s = updated.schedule
-        self.initial = (s.cron, s.timezone, s.enabled)
         self.notify(f"Saved the schedule of {self.orch_id}")
-        self.dismiss(True)
         return True

@@ -19,7 +19,7 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 from kbc_tui.errors import KbcError
 from kbc_tui.model.project import SMTP_SECURITY, ProjectSettings
 from kbc_tui.model.validate import check_email
-from kbc_tui.ui.screens._editor import EditorScreen, send_test_email_into
+from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen, send_test_email_into
 
 SECURITY_LABELS = {"none": "none (plain, port 25)", "starttls": "STARTTLS (port 587)", "tls": "TLS (port 465)"}
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
@@ -34,7 +34,7 @@ def password_hint(raw: str) -> str:
 
 
 class SmtpSettingsScreen(EditorScreen):
-    BINDINGS = [Binding("ctrl+t", "test_email", "Send test e-mail")]
+    BINDINGS = [*SAVE_AND_LEAVE, Binding("ctrl+t", "test_email", "Send test e-mail")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -145,7 +145,7 @@ class SmtpSettingsScreen(EditorScreen):
                                    to, password)
 
     # -- save / leave -----------------------------------------------------------------------------------------------
-    def action_save(self) -> bool:
+    def save(self) -> bool:
         settings, problem = self.form()
         if problem:
             self.query_one("#problem", Static).update(Text(problem))
@@ -156,8 +156,5 @@ class SmtpSettingsScreen(EditorScreen):
         except KbcError as exc:
             self.notify(f"Not saved: {exc}", severity="error", timeout=10)
             return False
-        self.original = copy.deepcopy(self.app.project.settings)
-        self.query_one("#password", Input).value = ""
         self.notify("Saved the e-mail settings in kbc.toml")
-        self.dismiss(True)
         return True

@@ -13,15 +13,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from kbc_tui.errors import KbcError
 from kbc_tui.model.orchestration import Phase, Task
+from kbc_tui.ui.screens._editor import EditorScreen
 from kbc_tui.ui.screens.orchestration import kind_label
 
 
-class TaskEditor(Screen[bool]):
+class TaskEditor(EditorScreen):
     BINDINGS = [
         Binding("a", "add", "Add tasks"),
         Binding("ctrl+up,shift+up", "move(-1)", "Move up"),
@@ -34,7 +33,7 @@ class TaskEditor(Screen[bool]):
         Binding("escape", "leave", "Back"),
     ]
 
-    editing = True  # the app does not reload the project under an open editor
+    leave_after_save = False  # ctrl+s saves and stays; the screen's result says whether anything was saved
 
     def __init__(self, orchestration_id: str) -> None:
         super().__init__()
@@ -43,7 +42,6 @@ class TaskEditor(Screen[bool]):
         self.phases: list[Phase] = copy.deepcopy(orch.phases) if orch else []
         self.saved = self._snapshot()
         self.rows: list[tuple[int, int | None]] = []  # table row -> (phase, task or None for an empty phase)
-        self.was_saved = False
 
     def _snapshot(self) -> list:
         return [(p.name, [t.to_toml() for t in p.tasks]) for p in self.phases if p.tasks]
@@ -198,39 +196,16 @@ class TaskEditor(Screen[bool]):
         remaining = len(self.phases[pi].tasks)
         self.render_rows((pi, min(ti, remaining - 1)) if remaining else (pi, None))
 
-    def action_save(self) -> bool:
-        project = self.app.project
-        orch = project.orchestrations.get(self.orch_id)
-        if orch is None:
-            self.notify("The orchestration no longer exists", severity="error")
-            return False
-        updated = copy.deepcopy(orch)
-        updated.phases = [copy.deepcopy(p) for p in self.phases if p.tasks]
-        try:
-            project.save_orchestration(updated)
-        except KbcError as exc:
-            self.notify(f"Not saved: {exc}", severity="error", timeout=10)
+    def save(self) -> bool:
+        phases = [p for p in self.phases if p.tasks]
+        updated = self.save_orchestration(self.orch_id, lambda orch: setattr(orch, "phases", copy.deepcopy(phases)))
+        if updated is None:
             return False
         self.phases = copy.deepcopy(updated.phases)
         self.saved = self._snapshot()
-        self.was_saved = True
         self.render_rows()
         self.notify(f"Saved orchestrations/{self.orch_id}.toml")
         return True
-
-    def action_leave(self) -> None:
-        if not self.dirty:
-            self.dismiss(self.was_saved)
-            return
-        from kbc_tui.ui.widgets.dialogs import UnsavedModal
-
-        def chosen(choice: str | None) -> None:
-            if choice == "discard":
-                self.dismiss(self.was_saved)
-            elif choice == "save" and self.action_save():
-                self.dismiss(True)
-
-        self.app.push_screen(UnsavedModal(), chosen)
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:
