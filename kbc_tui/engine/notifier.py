@@ -152,19 +152,19 @@ class Notifier:
         return [], (f"No {event} e-mail sent: a manual run notifies only the user who ran it, and the e-mail "
                     f"address of that user{who} is not known (set [user] email in kbc.toml or KBC_USER_EMAIL)")
 
-    def _smtp_missing(self, job_id: int, event: str, recipients: list[str]) -> bool:
-        if self.settings().smtp.configured:
+    def _smtp_missing(self, settings: "ProjectSettings", job_id: int, event: str, recipients: list[str]) -> bool:
+        if settings.smtp.configured:
             return False
         self.engine.add_log(job_id, "warning", f"No {event} e-mail sent to {', '.join(recipients)}: no SMTP "
                                                "server is configured ([smtp] host in kbc.toml; S on the home screen)")
         return True
 
-    def _masker(self, masker: Masker | None) -> Masker:
+    def _masker(self, settings: "ProjectSettings", masker: Masker | None) -> Masker:
         masker = masker or Masker()
         try:
             from kbc_tui.engine.mail import smtp_password
 
-            masker.add(smtp_password(self.settings().smtp, self.engine.project.secrets))
+            masker.add(smtp_password(settings.smtp, self.engine.project.secrets))
         except KbcError:
             pass
         return masker
@@ -186,14 +186,15 @@ class Notifier:
         recipients, why_not = self.recipients(job, event, orch)
         if why_not:
             self.engine.add_log(job.id, "warning", why_not)
-        if not recipients or self._smtp_missing(job.id, event, recipients):
+        if not recipients:
             return
-        self.engine._flush_log()
-        failed = failing_task(job.tasks)
+        settings = self.settings()
+        if self._smtp_missing(settings, job.id, event, recipients):
+            return
+        failed = failing_task(job.tasks)  # its log lines are in the history: the runner flushes before it ends a job
         tail = self.engine.history.log_tail(job.id, f"{failed.component}/{failed.config}" if failed else None)
-        settings = self.engine.project.settings
         self._queue(job_report(job, event, recipients, orch_name=orch.name, project_name=settings.name,
-                               project_root=str(self.engine.root), log=tail, masker=self._masker(masker)))
+                               project_root=str(self.engine.root), log=tail, masker=self._masker(settings, masker)))
 
     def _arm_processing(self, job: Job) -> None:
         orch = self._orchestration(job.orchestration)
@@ -224,17 +225,17 @@ class Notifier:
             current = self.engine.history.job(job.id)
             if current is None or current.status is not JobStatus.PROCESSING:
                 return
-            if self._smtp_missing(job.id, "processing", recipients):
+            settings = self.settings()
+            if self._smtp_missing(settings, job.id, "processing", recipients):
                 return
             running_for = time.monotonic() - started
             self.engine.add_log(job.id, "warning",
                                 f"Job {job.id} has been running for {running_for:.1f} s, more than its usual "
                                 f"{average:.1f} s + {tolerance} %: sending the processing alert")
-            settings = self.engine.project.settings
             self._queue(job_report(current, "processing", recipients, orch_name=orch.name,
                                    project_name=settings.name, project_root=str(self.engine.root),
                                    log=self.engine.history.log_tail(current.id, None),
-                                   masker=self._masker(None), running_for=running_for, average=average,
+                                   masker=self._masker(settings, None), running_for=running_for, average=average,
                                    tolerance=tolerance))
 
         self._timers[job.id] = asyncio.create_task(alert(), name=f"kbc-processing-alert-{job.id}")
