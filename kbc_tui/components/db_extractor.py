@@ -44,7 +44,11 @@ class DbExtractor(Component):
             if fetch_col and query:
                 t.add("incremental_fetching_column", "not allowed with a custom query (as in Keboola): "
                       "filter in the query instead")
-            if incremental and not t.data.get("primary_key"):
+            if fetch_col and not t.data.get("primary_key"):
+                t.add("primary_key", "incremental_fetching_column needs a primary key: each run reads the rows "
+                      "with the last fetched value again (>=, so rows written in the same instant are not lost), "
+                      "and without a key to upsert by they would be stored twice")
+            elif incremental and not t.data.get("primary_key"):
                 t.add("primary_key", "incremental loading needs a primary key to upsert by")
             t.bool("enabled")
             t.bool("fast")

@@ -9,6 +9,7 @@ within ``HARD_CANCEL_SECONDS``, cancels its coroutine.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import traceback
 from datetime import datetime, timezone
@@ -30,6 +31,12 @@ HARD_CANCEL_SECONDS = 1.5
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def private_copy(state: dict) -> dict:
+    """The task's own deep copy of its saved state: changing it in place cannot change ``saved``, so the
+    runner always sees (and saves, on success only) what the task changed."""
+    return json.loads(json.dumps(state, default=str))
 
 
 class TaskLog:
@@ -182,10 +189,10 @@ class JobRun:
         for attempt in range(1, attempts + 1):
             token = CancelToken()
             self.tokens.add(token)
-            state = self.engine.history.component_state(task.component, task.config)
+            saved = self.engine.history.component_state(task.component, task.config)
             ctx = RunContext(config=cfg, parameters=params, storage=self.engine.storage,
                              log=TaskLog(self, task.ref), cancel=token, project_root=self.engine.root,
-                             state_dir=self.engine.state_dir, job_id=self.job.id, state=dict(state))
+                             state_dir=self.engine.state_dir, job_id=self.job.id, state=private_copy(saved))
             self._set_task(run, status=TaskStatus.PROCESSING, started_at=utcnow(), finished_at=None,
                            attempt=attempt, message="")
             self.log("info", f"Task {task.ref} started" + (f" (attempt {attempt} of {attempts})"
@@ -212,7 +219,7 @@ class JobRun:
                     continue
                 return self._task_failed(run, task, str(failure))
             self.tokens.discard(token)
-            if ctx.state != state:
+            if ctx.state != saved:  # the task had its own copy: a change is a change
                 self.engine.history.save_component_state(task.component, task.config, ctx.state)
             rows = result.rows if isinstance(result, TaskResult) else None
             message = result.message if isinstance(result, TaskResult) else ""
