@@ -79,3 +79,64 @@ def test_second_daemon_waits_for_the_lock(tmp_path):
     finally:
         if first.poll() is None:
             first.kill()
+
+
+@pytest.mark.slow
+def test_killing_the_daemon_just_before_a_fire_loses_no_run(tmp_path):
+    """SIGKILL the daemon holding the lock at hh:mm:59.7; the hh:mm+1 fire runs exactly once, run by a daemon
+    that was waiting for the lock ("waiting") or one systemd restarts at hh:mm+1:01.5 ("restarted")."""
+    import sqlite3
+
+    roots = {}
+    for name in ("waiting", "restarted"):
+        roots[name] = root = project(tmp_path / name)
+        sql_config(root, "quick", "create table q as select 1 as x;", ["q"])
+        orchestration(root, "minutely", [["quick"]], schedule={"cron": "* * * * *"})
+
+    def daemon(root):
+        return subprocess.Popen([*KBC, "scheduler", "--project", str(root)], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+
+    procs = {name: [daemon(root)] for name, root in roots.items()}
+    try:
+        for name in roots:
+            assert "enabled schedule" in procs[name][0].stdout.readline()
+        now = time.time()
+        boundary = (int(now) // 60 + 1) * 60
+        if boundary - now < 5:  # too close to set up: take the next minute
+            boundary += 60
+        standby = daemon(roots["waiting"])
+        procs["waiting"].append(standby)
+        assert standby.stdout.readline() and "waiting to take over" in standby.stdout.readline()
+        time.sleep(boundary - 0.3 - time.time())
+        for name in roots:
+            procs[name][0].kill()
+            procs[name][0].wait()
+        time.sleep(boundary + 1.5 - time.time())
+        procs["restarted"].append(daemon(roots["restarted"]))
+        for name, root in roots.items():
+            assert wait_for(lambda: any(j["trigger"] == "schedule" and j["created_at"] >= _iso(boundary)
+                                        for j in jobs(root)), timeout=20), name
+        time.sleep(2)
+        for name, root in roots.items():
+            with sqlite3.connect(root / ".kbc" / "jobs.sqlite") as db:
+                recorded = db.execute("SELECT outcome FROM schedule_fires WHERE orchestration = 'minutely' AND "
+                                      "fire_at = ?", (float(boundary),)).fetchall()
+            assert (name, recorded) == (name, [("enqueued",)])
+            after = [j for j in jobs(root) if j["trigger"] == "schedule" and _iso(boundary) <= j["created_at"]
+                     < _iso(boundary + 55)]
+            assert (name, len(after)) == (name, 1)
+    finally:
+        for proc in (p for group in procs.values() for p in group):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def _iso(epoch: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()

@@ -152,3 +152,92 @@ async def test_invalid_schedule_never_fires(root, engines):
     clock.set(T0 + timedelta(hours=2))
     await settle()
     assert scheduled_jobs(engine, "bad") == []
+
+
+async def crash(engine):
+    """What SIGKILL leaves behind: no stop(), no last heartbeat, no cancel; the kernel drops the lock."""
+    tasks = [*engine._bg, *engine._run_tasks]
+    if engine.scheduler is not None and engine.scheduler._task is not None:
+        tasks.append(engine.scheduler._task)
+    if engine.notifier is not None and engine.notifier._loop_task is not None:
+        tasks.append(engine.notifier._loop_task)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    engine.lock.release()
+    engine.scheduler = None
+    engine._started = False  # nothing left to stop
+
+
+async def became_runner(engine, timeout=5.0):
+    for _ in range(int(timeout / 0.02)):
+        if engine.is_runner and engine.scheduler is not None and engine.scheduler.plan is not None:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def fire_times(engine, orch):
+    return [(f[0], f[1]) for f in fires(engine, orch)]
+
+
+@pytest.mark.parametrize("how", ["killed", "quit"])
+async def test_a_fire_during_a_runner_hand_over_runs_exactly_once(root, engines, how):
+    """The holder dies (or quits) just before hh:mm:00 and the standby takes over just after it."""
+    schedule(root, "minutely", "quick", "* * * * *")
+    clock = FakeClock(T0.replace(minute=0, second=10))
+    holder = await engines(root, clock)
+    standby = await engines(root, clock)
+    assert holder.is_runner and not standby.is_runner
+    clock.set(T0.replace(minute=0, second=52))  # the holder's last heartbeat
+    await settle()
+    clock.set(T0.replace(minute=0, second=59, microsecond=300_000))
+    await settle()
+    if how == "killed":
+        await crash(holder)
+    else:
+        await holder.stop(grace=0)
+    clock.set(T0.replace(minute=1, second=1, microsecond=500_000))  # before the standby notices
+    assert await became_runner(standby)
+    await settle(0.5)
+    fire_at = T0.replace(minute=1, second=0)
+    jobs = [j for j in scheduled_jobs(standby, "minutely")]
+    assert [t for t, outcome in fire_times(standby, "minutely") if t == fire_at] == [fire_at]
+    assert len([j for j in jobs if j.created_at >= fire_at]) == 1
+    assert not any("missed" in line for line in standby.said), standby.said
+    assert any("changed hands" in line for line in standby.said)
+
+
+async def test_after_a_real_gap_only_unrecorded_fires_are_called_missed(root, engines):
+    schedule(root, "minutely", "quick", "* * * * *")
+    clock = FakeClock(T0.replace(minute=0, second=10))
+    holder = await engines(root, clock)
+    clock.set(T0.replace(minute=1, second=0, microsecond=100_000))  # fires 10:01:00, then dies
+    await settle()
+    assert fire_times(holder, "minutely")[-1] == (T0.replace(minute=1), "enqueued")
+    await crash(holder)
+    clock.set(T0.replace(minute=1, second=30))  # a new runner 30 s later: nothing fell due unrecorded
+    second = await engines(root, clock)
+    await settle()
+    assert not any("missed" in line for line in second.said), second.said
+    await crash(second)
+    clock.set(T0.replace(minute=5, second=30))  # four minutes with no runner: a real gap
+    third = await engines(root, clock)
+    await settle()
+    missed = [line for line in third.said if "missed" in line]
+    assert len(missed) == 1 and "10:05:00" in missed[0] and "not run" in missed[0]
+    assert T0.replace(minute=5) not in [t for t, _ in fire_times(third, "minutely")]
+
+
+async def test_a_job_left_processing_by_a_gone_runner_does_not_block_the_schedule(root, engines):
+    """Skip-if-running trusts only jobs a live runner executes: a stale 'processing' job is ended first."""
+    schedule(root, "minutely", "quick", "* * * * *")
+    clock = FakeClock(T0.replace(minute=0, second=10))
+    engine = await engines(root, clock)
+    stale = engine.history.create_job("minutely", Trigger.MANUAL, "someone")
+    engine.history.update_job(stale.id, status=JobStatus.PROCESSING, pid=999_999_999)
+    clock.set(T0.replace(minute=1))
+    await settle(0.5)
+    assert engine.get_job(stale.id).status is JobStatus.TERMINATED
+    assert any(t == T0.replace(minute=1) and outcome == "enqueued" for t, outcome in fire_times(engine, "minutely"))
+    assert len(scheduled_jobs(engine, "minutely")) >= 1

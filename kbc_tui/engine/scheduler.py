@@ -6,8 +6,13 @@ records the fire in ``schedule_fires`` (UNIQUE orchestration + time, in the job 
 whose insert succeeds enqueues, so a fire time produces exactly one job even if two schedulers race. A fire
 while the orchestration already has a waiting or processing job is skipped and logged, never stacked.
 
-Missed fires (no scheduler was running): ``checked_until`` per orchestration remembers how far the scheduler
-got. By default missed fires are dropped; ``catchup = "latest"`` runs the latest missed one, once.
+Hand-over and missed fires: every scheduler writes a heartbeat (the ``*`` row of ``schedule_state``) every
+``HEARTBEAT_SECONDS`` and when it stops. A new scheduler looks at the latest fire time that fell due since
+then and was not recorded: if the previous scheduler was alive less than ``HANDOVER_SECONDS`` before this one
+took over (a killed daemon restarted, the app quit with a daemon waiting), or the time fell due after this
+one took over, the runner merely changed hands and that run goes ahead, once. After a real gap (no scheduler
+for longer) the run was missed: dropped by default, run once with ``catchup = "latest"``. A fire time already
+recorded is never reported as missed.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import TYPE_CHECKING, Callable
 
 from kbc_tui.engine.clock import RealClock
 from kbc_tui.engine.schedule import next_runs
-from kbc_tui.errors import KbcError
+from kbc_tui.errors import KbcError, StateError
 from kbc_tui.model.job import Trigger
 
 if TYPE_CHECKING:
@@ -27,7 +32,10 @@ if TYPE_CHECKING:
     from kbc_tui.model.orchestration import Orchestration
 
 FILE_CHECK_SECONDS = 5.0
-HEARTBEAT_SECONDS = 60.0
+HEARTBEAT_SECONDS = 10.0
+#: a scheduler alive less than this before the next one took over: the runner changed hands, nothing was missed
+HANDOVER_SECONDS = 60.0
+RETRY_AFTER_ERROR_SECONDS = 5.0
 ALIVE = "*"  # the schedule_state row that says until when a scheduler was running
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS schedule_fires (
@@ -75,11 +83,16 @@ class Scheduler:
         self._wake.set()
 
     async def stop(self) -> None:
+        """Stop, recording until when this scheduler ran (never raises: a failed last heartbeat only makes
+        the next scheduler see a longer gap)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-            self._heartbeat(self.clock.now())
+            try:
+                self._heartbeat(self.clock.now())
+            except KbcError as exc:
+                self.say(f"could not record the scheduler's stop: {exc}")
 
     # -- state ---------------------------------------------------------------------------------
     def schedules(self) -> list["Orchestration"]:
@@ -98,8 +111,8 @@ class Scheduler:
         self._last_heartbeat = now
 
     def _since(self, orch_id: str, state: dict[str, datetime], now: datetime) -> datetime:
-        """Fires after this moment are this scheduler's: the last time a scheduler ran, or when the schedule
-        was first seen (a new schedule never catches up from before it existed)."""
+        """Fires after this moment were not handled by a scheduler before: the last time a scheduler ran, or
+        when the schedule was first seen (a new schedule never catches up from before it existed)."""
         if orch_id not in state:
             self.engine.history.execute("INSERT OR IGNORE INTO schedule_state (orchestration, checked_until) "
                                         "VALUES (?, ?)", (orch_id, now.timestamp()))
@@ -126,33 +139,38 @@ class Scheduler:
         return plan
 
     # -- the loop ---------------------------------------------------------------------------
-    def _start_state(self, now: datetime) -> tuple[list[tuple["Orchestration", datetime]], dict[str, datetime]]:
-        """(latest missed fire per schedule, the plan): CPU work for many schedules, run in a thread."""
+    def _start_state(self, started: datetime, now: datetime) -> tuple[list[tuple["Orchestration", datetime, bool]],
+                                                                       dict[str, datetime]]:
+        """([(schedule, its latest unrecorded due fire, missed?)], the plan): CPU work for many schedules, run
+        in a thread. ``started``: when this scheduler took over; ``now``: after the start-up delay."""
         state = self._state()
-        had_run = ALIVE in state
-        missed = []
+        alive = state.get(ALIVE)
+        handover = alive is not None and (started - alive).total_seconds() <= HANDOVER_SECONDS
+        due = []
         for orch in self.schedules():
-            since = self._since(orch.id, state, now)
-            if had_run:  # no scheduler ever ran here: nothing was missed
-                latest = self._latest_due(orch, since, now)
-                if latest is not None:
-                    missed.append((orch, latest))
-        return missed, self._make_plan(now)
+            since = self._since(orch.id, state, started)
+            latest = self._latest_due(orch, since, now)
+            if latest is None or self._recorded(orch.id, latest):
+                continue  # nothing fell due, or the scheduler before us fired (or skipped) it: not missed
+            due.append((orch, latest, not (handover or latest >= started)))
+        return due, self._make_plan(now)
+
+    def _recorded(self, orch_id: str, moment: datetime) -> bool:
+        return bool(self.engine.history.execute("SELECT 1 FROM schedule_fires WHERE orchestration = ? AND "
+                                                "fire_at = ?", (orch_id, moment.timestamp())))
 
     async def _catch_up(self) -> None:
         started = self.clock.now()
         if self.start_delay:
             await asyncio.sleep(self.start_delay)
         now = self.clock.now()
-        missed, plan = await asyncio.to_thread(self._start_state, now)
-        if self.start_delay:  # fires during the delay are planned too: look back to the start
-            plan = {k: v for k, v in plan.items()}
-            for orch in self.schedules():
-                early = self._next_after(orch, started - timedelta(microseconds=1))
-                if early is not None and early <= now:
-                    plan[orch.id] = min(plan.get(orch.id, early), early)
-        for orch, latest in missed:
-            if orch.schedule.catchup == "latest":
+        due, plan = await asyncio.to_thread(self._start_state, started, now)
+        for orch, latest, missed in due:
+            if not missed:
+                self.say(f"{orch.id}: the run at {latest.isoformat()} fell due while the runner changed hands; "
+                         "running it now")
+                self.fire(orch, latest)
+            elif orch.schedule.catchup == "latest":
                 self.say(f"{orch.id}: runs were missed while no scheduler ran; running the latest "
                          f"({latest.isoformat()}) once (catchup = \"latest\")")
                 self.fire(orch, latest)
@@ -163,17 +181,36 @@ class Scheduler:
         self._heartbeat(now)
 
     async def _loop(self) -> None:
-        await self._catch_up()
+        """Never dies quietly: a history that cannot be written stops the engine's runner (loudly); any other
+        error is said and the loop goes on a few seconds later."""
+        caught_up = False
         while True:
-            if self.plan is None:  # a schedule changed: plan again, off the event loop
-                self.plan = await asyncio.to_thread(self._make_plan, self.clock.now())
-            self.tick()
-            now = self.clock.now()
-            deadline = min([*self.plan.values(), now + timedelta(seconds=self.file_check_seconds),
-                            (self._last_heartbeat or now) + timedelta(seconds=HEARTBEAT_SECONDS)])
-            self._wake.clear()
-            await self.clock.sleep_until(deadline, self._wake)
-            self._reload_if_changed()
+            try:
+                if not caught_up:
+                    await self._catch_up()
+                    caught_up = True
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except StateError as exc:
+                self.engine.history_failed(exc)
+                return
+            except Exception as exc:  # a bug must not end scheduling: say it, try again shortly
+                log.exception("scheduler step failed")
+                self.say(f"scheduler error (retrying in {RETRY_AFTER_ERROR_SECONDS:g} s): {type(exc).__name__}: {exc}")
+                self.plan = None
+                await asyncio.sleep(RETRY_AFTER_ERROR_SECONDS)
+
+    async def _step(self) -> None:
+        if self.plan is None:  # a schedule changed: plan again, off the event loop
+            self.plan = await asyncio.to_thread(self._make_plan, self.clock.now())
+        self.tick()
+        now = self.clock.now()
+        deadline = min([*self.plan.values(), now + timedelta(seconds=self.file_check_seconds),
+                        (self._last_heartbeat or now) + timedelta(seconds=HEARTBEAT_SECONDS)])
+        self._wake.clear()
+        await self.clock.sleep_until(deadline, self._wake)
+        self._reload_if_changed()
 
     def _reload_if_changed(self) -> None:
         try:
@@ -228,7 +265,11 @@ class Scheduler:
             after = batch[-1]
 
     def fire(self, orch: "Orchestration", moment: datetime) -> int | None:
-        """Record the fire (exactly once across processes) and enqueue, unless the orchestration is busy."""
+        """Record the fire (exactly once across processes) and enqueue, unless the orchestration is busy.
+
+        "Busy" is a waiting job, or one this runner is executing: a job left ``processing`` by a runner that
+        is gone is ended (``terminated``) first, never trusted to block every later run."""
+        self.engine.reap_orphans(orch.id)
         with self.engine.history.transaction() as db:
             inserted = db.execute(
                 "INSERT OR IGNORE INTO schedule_fires (orchestration, fire_at, outcome, recorded_at) "
