@@ -104,13 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     except KbcError as exc:
         print(f"kbc-tui: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:  # `kbc-tui jobs | head`: the reader left; not an error worth a traceback
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a file or folder kbc-tui needs: unreadable, read-only, a full disk
+        from kbc_tui.errors import describe_os_error
+
+        print(f"kbc-tui: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

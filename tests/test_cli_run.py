@@ -145,3 +145,48 @@ def test_ctrl_c_on_run_cancels_the_job(root):
         assert json.loads(kbc("jobs", "--json", root=root).stdout)[0]["status"] == "cancelled"
     finally:
         proc.kill()
+
+
+@pytest.mark.parametrize("kind, fast", [("postgresql", True), ("postgresql", False), ("mariadb", False)])
+def test_sigterm_ends_run_while_the_query_waits_on_a_lock(request, tmp_path, unique, kind, fast):
+    """The extraction's query waits on a table another session locked: SIGTERM still ends `kbc-tui run` within
+    seconds, the query is stopped on the server, and the job is recorded as cancelled."""
+    import sqlalchemy as sa
+
+    from tests.helpers.components import write_config
+
+    url = request.getfixturevalue("pg_url" if kind == "postgresql" else "mysql_url")
+    name = f"locked_{unique}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {name} (id int PRIMARY KEY)"))
+        conn.execute(sa.text(f"INSERT INTO {name} VALUES (1)"))
+    locker = engine.connect()
+    try:
+        if kind == "postgresql":
+            locker.execute(sa.text("BEGIN"))
+            locker.execute(sa.text(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"))
+        else:
+            locker.execute(sa.text(f"LOCK TABLES {name} WRITE"))
+        root = project(tmp_path / "p")
+        write_config(root, "db-extractor", "src", {"url": url, "tables": [
+            {"name": "t", "table": name, "output": "in.c-db.t", "fast": fast}]})
+        proc = subprocess.Popen([*KBC, "run", "run-db-extractor-src", "--project", str(root)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for_task_running(root)
+            time.sleep(1.0)  # the query is sent and waits on the lock
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 1
+            assert time.monotonic() - started < 8
+        finally:
+            proc.kill()
+        job = json.loads(kbc("jobs", "--json", root=root).stdout)[0]
+        assert job["status"] == "cancelled", job
+    finally:
+        locker.rollback() if kind == "postgresql" else locker.execute(sa.text("UNLOCK TABLES"))
+        locker.close()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        engine.dispose()

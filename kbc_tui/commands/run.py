@@ -9,8 +9,10 @@ import asyncio
 import signal
 import sys
 
+from kbc_tui.commands._loop import run_until_done
 from kbc_tui.engine import Engine
-from kbc_tui.engine.events import LogBatch, TaskChanged
+from kbc_tui.engine.events import EngineProblem, LogBatch, TaskChanged
+from kbc_tui.errors import KbcError
 from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
 from kbc_tui.store import Project, resolve_project_dir
 
@@ -67,12 +69,18 @@ def summarize(job, out=sys.stdout) -> int:
     return exit_code(job.status)
 
 
+#: after Ctrl+C / SIGTERM: how long to wait for the job to confirm it stopped before giving up on it
+CANCEL_WAIT_SECONDS = 10.0
+
+
 async def _main(args) -> int:
     project = Project.load(resolve_project_dir(args.project))
     engine = Engine(project)
+    engine.events.subscribe(_say_problems)
     await engine.start(run_jobs=not args.no_wait, scheduler=False)
     loop = asyncio.get_running_loop()
     job = None
+    give_up = asyncio.Event()
     try:
         job = await engine.enqueue(args.orchestration, trigger=Trigger.MANUAL)
         if args.no_wait:
@@ -81,17 +89,56 @@ async def _main(args) -> int:
         if not engine.is_runner:
             print(f"Job {job.id} queued: another kbc-tui process runs this project's jobs; following it.",
                   flush=True)
+        signals = 0
 
         def interrupt() -> None:
-            print("\nCancelling...", file=sys.stderr, flush=True)
-            asyncio.ensure_future(engine.cancel(job.id))
+            """First signal: cancel the job and wait for it to stop (a few seconds at most); second signal,
+            or no answer in time: stop waiting. `kbc-tui run` always ends."""
+            nonlocal signals
+            signals += 1
+            if signals > 1:
+                give_up.set()
+                return
+            print("\nCancelling... (again to stop waiting)", file=sys.stderr, flush=True)
+            asyncio.ensure_future(_cancel(engine, job.id))
+            loop.call_later(CANCEL_WAIT_SECONDS, give_up.set)
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, interrupt)
-        return await follow(engine, job.id)
+        following = asyncio.ensure_future(follow(engine, job.id))
+        stop_waiting = asyncio.ensure_future(give_up.wait())
+        await asyncio.wait({following, stop_waiting}, return_when=asyncio.FIRST_COMPLETED)
+        stop_waiting.cancel()
+        if following.done():
+            return following.result()
+        following.cancel()
+        status = _status(engine, job.id)
+        print(f"kbc-tui: stopped waiting for job {job.id} (last known status: {status}); "
+              f"`kbc-tui job {job.id}` shows how it ends", file=sys.stderr, flush=True)
+        return 1
     finally:
-        await engine.stop(grace=0 if job is None else 30)
+        await engine.stop(grace=0 if job is None or give_up.is_set() else 30)
+
+
+async def _cancel(engine: Engine, job_id: int) -> None:
+    try:
+        await engine.cancel(job_id)
+    except KbcError as exc:
+        print(f"kbc-tui: cannot cancel job {job_id}: {exc}", file=sys.stderr, flush=True)
+
+
+def _status(engine: Engine, job_id: int) -> str:
+    try:
+        job = engine.history.job(job_id, with_tasks=False)
+    except KbcError:
+        return "unknown"
+    return job.status.value if job is not None else "unknown"
+
+
+def _say_problems(event) -> None:
+    if isinstance(event, EngineProblem) and event.message:
+        print(f"kbc-tui: {event.message}", file=sys.stderr, flush=True)
 
 
 def run(args) -> int:
-    return asyncio.run(_main(args))
+    return run_until_done(_main(args))

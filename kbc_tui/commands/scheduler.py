@@ -11,6 +11,7 @@ import asyncio
 import signal
 from datetime import datetime
 
+from kbc_tui.commands._loop import run_until_done
 from kbc_tui.engine import Engine
 from kbc_tui.engine.events import JobChanged
 from kbc_tui.store import Project, resolve_project_dir
@@ -63,4 +64,4 @@ async def _main(args) -> int:
 
 
 def run(args) -> int:
-    return asyncio.run(_main(args))
+    return run_until_done(_main(args))

@@ -61,12 +61,16 @@ def copy_to_file(ctx: RunContext, url, reflected, fetch_col: str | None, last: A
     copy = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(query)
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo, connect_timeout=10) as conn:
-        conn.execute("SET TIME ZONE 'UTC'")
-        with conn.cursor() as cur, cur.copy(copy) as stream, target.open("wb") as fh:
-            for n, chunk in enumerate(stream):
-                fh.write(chunk)
-                if n % 256 == 0:
-                    ctx.cancel.check()
+        stop_query = ctx.cancel.on_cancel(conn.cancel)  # a COPY waiting on a lock stops on cancel too
+        try:
+            conn.execute("SET TIME ZONE 'UTC'")
+            with conn.cursor() as cur, cur.copy(copy) as stream, target.open("wb") as fh:
+                for n, chunk in enumerate(stream):
+                    fh.write(chunk)
+                    if n % 256 == 0:
+                        ctx.cancel.check()
+        finally:
+            stop_query()
 
 
 def select_sql(path: Path, reflected, types: list[str]) -> str:

@@ -90,3 +90,22 @@ def describe_error(exc: BaseException, url) -> str:
             or ("relation" in low and "does not exist" in low):
         return f"table not found in {where}: {text[:200]}"
     return f"{where}: {text[:300]}"
+
+
+def query_interrupter(conn, engine) -> Any:
+    """A function that stops the query running on SQLAlchemy connection ``conn`` from another thread (for a
+    job's cancel: a query waiting on a lock never reaches the task's next cancel check)."""
+    dbapi = conn.connection.dbapi_connection
+    if hasattr(dbapi, "cancel") and engine.dialect.name == "postgresql":  # psycopg: a cancel request
+        return dbapi.cancel
+    if hasattr(dbapi, "thread_id") and engine.dialect.name in ("mysql", "mariadb"):
+        thread_id = dbapi.thread_id()
+
+        def kill() -> None:  # MySQL/MariaDB: KILL QUERY from a second connection
+            import sqlalchemy as sa
+
+            with engine.connect() as other:
+                other.execute(sa.text(f"KILL QUERY {int(thread_id)}"))
+
+        return kill
+    return lambda: None  # SQLite: runs in this process, nothing waits on a server

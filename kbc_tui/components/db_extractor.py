@@ -13,7 +13,8 @@ import decimal
 from typing import Any, Iterator
 
 from kbc_tui.components._params import ParamCheck, sub
-from kbc_tui.components._sqldb import check_connection_params, create_engine, describe_error, make_url
+from kbc_tui.components._sqldb import (check_connection_params, create_engine, describe_error, make_url,
+                                      query_interrupter)
 from kbc_tui.components.base import Cancelled, Component, RunContext, TaskResult
 from kbc_tui.errors import ComponentError, KbcError
 
@@ -114,6 +115,7 @@ class DbExtractor(Component):
                         if duck_types is not None:
                             conn.close()
                             return _extract_copy(ctx, url, reflected, table, state, duck_types, source, last)
+                stop_query = ctx.cancel.on_cancel(query_interrupter(conn, engine))
                 result = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(statement)
                 names = list(result.keys())
                 fetch_index = names.index(fetch_col) if fetch_col else None
@@ -142,16 +144,24 @@ class DbExtractor(Component):
                             return
                         batch = rows_to_batch(rows, names, types)
 
-                written = ctx.storage.write_arrow(table["output"], pa.RecordBatchReader.from_batches(schema, batches()),
-                                                  incremental=bool(table.get("incremental") or fetch_col),
-                                                  primary_key=table.get("primary_key", []), cancel=ctx.cancel)
+                try:
+                    written = ctx.storage.write_arrow(table["output"],
+                                                      pa.RecordBatchReader.from_batches(schema, batches()),
+                                                      incremental=bool(table.get("incremental") or fetch_col),
+                                                      primary_key=table.get("primary_key", []), cancel=ctx.cancel)
+                finally:
+                    stop_query()
                 result.close()
         except (ComponentError, Cancelled):
             raise
-        except KbcError as exc:
-            raise ComponentError(str(exc)) from None
-        except sa.exc.SQLAlchemyError as exc:
-            raise ComponentError(describe_error(exc, url)) from None
+        except Exception as exc:
+            if ctx.cancel.cancelled:  # the query was stopped on purpose: the job was cancelled
+                raise Cancelled(ctx.cancel.reason) from None
+            if isinstance(exc, KbcError):
+                raise ComponentError(str(exc)) from None
+            if isinstance(exc, sa.exc.SQLAlchemyError):
+                raise ComponentError(describe_error(exc, url)) from None
+            raise
         if fetch_col and newest[0] is not None:
             state[name] = _to_state(newest[0])
         mode = "incremental" if (table.get("incremental") or fetch_col) else "full"

@@ -17,11 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kbc_tui.engine.events import EventBus, JobChanged, LogBatch, TaskChanged
+from kbc_tui.engine.events import EngineProblem, EventBus, JobChanged, LogBatch, TaskChanged
 from kbc_tui.engine.lock import RunnerLock
-from kbc_tui.errors import KbcError
-from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
+from kbc_tui.engine.recovery import reap_orphans
+from kbc_tui.engine.reserve import SpaceReserve
+from kbc_tui.errors import KbcError, StateError, describe_os_error
+from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, Trigger
 from kbc_tui.store.history import JobHistory
+from kbc_tui.store.history_unavailable import UnavailableHistory
 from kbc_tui.store.project import Project
 from kbc_tui.storage.duckdb_storage import DuckDBStorage
 
@@ -33,15 +36,18 @@ if TYPE_CHECKING:
     from kbc_tui.engine.runner import JobRun
 
 POLL_SECONDS = 0.5
-LOCK_RETRY_SECONDS = 2.0
+LOCK_RETRY_SECONDS = POLL_SECONDS  # a standby process takes over within this
 LOG_FLUSH_SECONDS = 0.1
 MAX_CONCURRENT_JOBS = 4
+FAULT_RETRY_SECONDS = 5.0  # after the history failed: how often to try running jobs again
+STEP_DOWN_SECONDS = 5.0  # after the history failed: how long cancelled jobs get to stop
+MAX_UNWRITTEN_LOG_LINES = 100_000  # log lines kept in memory while the history cannot be written
 
 
 class Engine:
     def __init__(self, project: Project | str | os.PathLike, *, poll_seconds: float = POLL_SECONDS,
                  lock_retry_seconds: float = LOCK_RETRY_SECONDS, clock=None, scheduler_say=None,
-                 scheduler_start_delay: float = 0.0) -> None:
+                 scheduler_start_delay: float = 0.0, tolerate_broken_history: bool = False) -> None:
         self.project = project if isinstance(project, Project) else Project.load(Path(project))
         self.root = self.project.root
         self.state_dir = self.project.state_dir
@@ -52,11 +58,22 @@ class Engine:
         self.clock = clock  # the scheduler's clock (None: the real one); tests pass a FakeClock
         self.scheduler_say = scheduler_say  # where the scheduler reports (None: logging)
         self.scheduler_start_delay = scheduler_start_delay
-        self.history = JobHistory(self.state_dir / "jobs.sqlite")
+        #: why this process cannot run jobs now, in words (None: all is well); also sent as ``EngineProblem``
+        self.problem: str | None = None
+        self._fault: str | None = None  # the history failed under our runner: we stepped down
+        self._last_fault: str | None = None
+        try:
+            self.history = JobHistory(self.state_dir / "jobs.sqlite")
+        except StateError as exc:
+            if not tolerate_broken_history:  # commands say it and exit 1; the app keeps the rest working
+                raise
+            self.history = UnavailableHistory(self.state_dir / "jobs.sqlite", exc)
+            self.problem = f"jobs are unavailable: {exc}"
         storage_path = Path(self.project.settings.storage.path)
         self.storage = DuckDBStorage(storage_path if storage_path.is_absolute() else self.root / storage_path,
                                      memory_limit=self.project.settings.storage.memory_limit)
         self.lock = RunnerLock(self.state_dir / "runner.lock")
+        self.reserve = SpaceReserve(self.state_dir)
         self.notifier = None
         self.scheduler = None
         self._runs: dict[int, "JobRun"] = {}
@@ -96,10 +113,29 @@ class Engine:
 
     async def _try_become_runner(self) -> bool:
         self._last_lock_try = time.monotonic()
-        if not self.lock.try_acquire():
+        if not self.history.available and not self._reopen_history():
+            return False
+        try:
+            if not self.lock.try_acquire():
+                return False
+        except OSError as exc:
+            self._set_problem(f"cannot run jobs: {describe_os_error(exc)}")
             return False
         self.is_runner = True
-        self._recover()
+        try:
+            self._recover()
+        except StateError as exc:  # still cannot write the history: try again later
+            self.lock.release()
+            self.is_runner = False
+            self._fault = self._last_fault = str(exc)
+            self._set_problem(self._fault_words(exc))
+            return False
+        if self._fault is not None or self.problem is not None:
+            self._fault = None
+            self._set_problem(None)
+        if not self.reserve.ensure():
+            self._set_problem(f"disk almost full: no room for the {self.reserve.size // 2**20} MB kbc-tui keeps free "
+                              f"in {self.state_dir} to record jobs on a full disk; free space on that disk")
         if self.notifier is not None:
             self.notifier.wake()  # e-mails a runner before us left unsent go out now
         self._bg.append(asyncio.create_task(self._runner_loop(), name="kbc-engine-runner"))
@@ -117,22 +153,79 @@ class Engine:
             self.storage.drop_staging()
         except KbcError:
             pass  # storage busy or unreadable now: the next write will say so
-        for job in self.history.list_jobs(statuses=[JobStatus.PROCESSING], limit=100_000):
-            now = utcnow()
-            message = (f"terminated: the process running this job (pid {job.pid}) died" if job.pid
-                       else "terminated: the process running this job died")
-            for run in self.history.task_runs(job.id):
-                if run.status in (TaskStatus.PROCESSING, TaskStatus.WAITING):
-                    run.status = TaskStatus.TERMINATED if run.status is TaskStatus.PROCESSING else TaskStatus.SKIPPED
-                    run.finished_at = now
-                    run.message = "the process running the job died" if run.status is TaskStatus.TERMINATED \
-                        else "not run: the process running the job died"
-                    self.history.update_task(run)
-            self.history.add_log([LogLine(job.id, now, "error", f"Job {job.id} {message}")])
-            self.history.update_job(job.id, status=JobStatus.TERMINATED, finished_at=now, message=message)
-            self._emit_job(self.history.job(job.id, with_tasks=False))
-            if self.notifier is not None:
+        self.reap_orphans()
+
+    def reap_orphans(self, orchestration: str | None = None) -> list[int]:
+        """Jobs marked ``processing`` that no runner executes become ``terminated``, and alert (runner only).
+
+        The runner calls it when it takes over, and the scheduler before it trusts "still running"."""
+        if not self.is_runner:
+            return []
+
+        def finished(job: Job | None) -> None:
+            self._emit_job(job)
+            if self.notifier is not None and job is not None:
                 self.notifier.job_finished(job.id)  # the alert a dead runner could not send
+
+        return reap_orphans(self.history, self._runs, orchestration=orchestration, own_fault=self._last_fault,
+                            finished=finished)
+
+    # -- when the job history cannot be written -------------------------------------------------
+    def history_failed(self, exc: StateError) -> bool:
+        """A write to the job history failed (disk full, damaged, read-only). Returns True when the caller
+        should write once more: the disk was full and the runner gave its reserve back to it.
+
+        Otherwise this process stops running jobs, loudly: running jobs are cancelled (nothing about them can
+        be recorded), the scheduler stops and the runner lock is given up; every few seconds it tries again,
+        and the runner that succeeds marks the unrecorded jobs ``terminated`` and sends their alerts."""
+        if exc.kind == "full" and self.is_runner and self.reserve.release():
+            self._set_problem(f"disk almost full: the job history {self.history.path} filled its disk; kbc-tui "
+                              f"used the {self.reserve.size // 2**20} MB it keeps free there to record jobs — free "
+                              "space on that disk")
+            return True
+        if self._fault is not None or self._stopping:
+            return False
+        self._fault = self._last_fault = str(exc)
+        self._set_problem(self._fault_words(exc))
+        if self.is_runner:
+            self._bg.append(asyncio.create_task(self._step_down(), name="kbc-engine-step-down"))
+        return False
+
+    @staticmethod
+    def _fault_words(exc: StateError) -> str:
+        return (f"{exc} — kbc-tui stopped running jobs in this project and tries again every "
+                f"{FAULT_RETRY_SECONDS:g} s")
+
+    async def _step_down(self) -> None:
+        for run in list(self._runs.values()):
+            run.cancel("cancelled: the job history cannot be written")
+        if self.scheduler is not None:
+            scheduler, self.scheduler = self.scheduler, None
+            await scheduler.stop()
+        if self._run_tasks:
+            await asyncio.wait(set(self._run_tasks), timeout=STEP_DOWN_SECONDS)
+        for task in [t for t in self._bg if t.get_name() == "kbc-engine-runner"]:
+            task.cancel()
+        self.lock.release()
+        self.is_runner = False
+        self._last_lock_try = time.monotonic()
+
+    def _set_problem(self, message: str | None) -> None:
+        if message == self.problem:
+            return
+        self.problem = message
+        self.events.emit(EngineProblem(message))
+
+    def _reopen_history(self) -> bool:
+        """The history file could not be opened at start: try again (it may have been moved aside)."""
+        try:
+            self.history = JobHistory(self.state_dir / "jobs.sqlite")
+        except StateError as exc:
+            self._set_problem(f"jobs are unavailable: {exc}")
+            return False
+        self._last_log_id = self.history.max_log_id()
+        self._set_problem(None)
+        return True
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking jobs; give running ones ``grace`` seconds, then cancel them (state recorded)."""
@@ -141,7 +234,7 @@ class Engine:
             return
         self._stopping = True
         if self.scheduler is not None:
-            await self.scheduler.stop()
+            await self.scheduler.stop()  # never raises: a failed last heartbeat only costs catch-up precision
         if self._run_tasks:
             done, pending = await asyncio.wait(set(self._run_tasks), timeout=grace)
             if pending:
@@ -191,6 +284,9 @@ class Engine:
                     raise KbcError(f"no job {job_id}")
                 if job.status.finished:
                     return self.get_job(job_id)  # type: ignore[return-value]
+                if self._fault is not None and job_id in self._own and job_id not in self._runs:
+                    raise KbcError(f"job {job_id} ended but could not be recorded: {self._fault}; it is marked "
+                                   "terminated when kbc-tui next runs jobs in this project")
                 try:
                     await asyncio.wait_for(done.wait(), self.poll_seconds)
                 except asyncio.TimeoutError:
@@ -285,7 +381,27 @@ class Engine:
                 return
             lines = list(self._log_buffer)
             self._log_buffer.clear()
-        self.history.add_log(lines)
+        try:
+            self.record(self.history.add_log, lines)
+        except StateError:  # keep them for a later write (bounded); the runner has stopped taking jobs
+            with self._log_lock:
+                self._log_buffer.extendleft(reversed(lines))
+                while len(self._log_buffer) > MAX_UNWRITTEN_LOG_LINES:
+                    self._log_buffer.popleft()
+
+    def record(self, write, *args):
+        """``write(*args)`` to the job history; on a full disk once more after the reserve is given back.
+        Raises ``StateError`` if it still fails (the engine has then stopped running jobs)."""
+        try:
+            return write(*args)
+        except StateError as exc:
+            if not self.history_failed(exc):
+                raise
+        try:
+            return write(*args)
+        except StateError as exc:
+            self.history_failed(exc)
+            raise
 
     async def _flush_loop(self) -> None:
         while True:
@@ -295,8 +411,12 @@ class Engine:
 
     # -- internals: runner ------------------------------------------------------------------------
     async def _runner_loop(self) -> None:
-        while not self._stopping:
-            self._dispatch()
+        while not self._stopping and self._fault is None:
+            try:
+                self._dispatch()
+            except StateError as exc:
+                self.history_failed(exc)
+                return
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             except asyncio.TimeoutError:
@@ -304,7 +424,7 @@ class Engine:
             self._wake.clear()
 
     def _dispatch(self) -> None:
-        if self._stopping:
+        if self._stopping or self._fault is not None:
             return
         running_orchs = {run.job.orchestration for run in self._runs.values()}
         for job in self.history.waiting_jobs():
@@ -336,7 +456,7 @@ class Engine:
             import traceback
 
             run.log("error", "".join(traceback.format_exception(exc)).rstrip())
-            run._finish(JobStatus.ERROR, f"internal error: {type(exc).__name__}: {exc}")
+            run.finish(JobStatus.ERROR, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             self._runs.pop(run.job.id, None)
             self._run_tasks.discard(asyncio.current_task())
@@ -360,9 +480,14 @@ class Engine:
                 logging.getLogger(__name__).exception("engine poll failed")
 
     async def _poll_once(self) -> None:
-        if (not self.is_runner and self._want_runner and not self._stopping
-                and time.monotonic() - self._last_lock_try >= self.lock_retry_seconds):
-            await self._try_become_runner()
+        retry = FAULT_RETRY_SECONDS if (self._fault or not self.history.available) else self.lock_retry_seconds
+        if (not self.is_runner and not self._stopping and time.monotonic() - self._last_lock_try >= retry
+                and (self._want_runner or not self.history.available)):
+            if self._want_runner:
+                await self._try_become_runner()
+            else:
+                self._last_lock_try = time.monotonic()
+                self._reopen_history()
         since = self._poll_since
         self._poll_since = time.time()
         for job in self.history.jobs_updated_since(since - 1.0):

@@ -35,7 +35,15 @@ class LogBatch:
     lines: tuple[LogLine, ...]
 
 
-Event = Union[JobChanged, TaskChanged, LogBatch]
+@dataclass(frozen=True)
+class EngineProblem:
+    """Why this process cannot run jobs now (e.g. the job history cannot be written), in words to show
+    loudly; ``message`` None: the problem is over and jobs run again."""
+
+    message: str | None
+
+
+Event = Union[JobChanged, TaskChanged, LogBatch, EngineProblem]
 Listener = Callable[[Event], None]
 
 
@@ -61,7 +69,7 @@ class EventBus:
 
     def emit(self, event: Event) -> None:
         """Deliver now (call on the loop). Pending log lines of the same job go first, keeping order."""
-        if not isinstance(event, LogBatch):
+        if isinstance(event, (JobChanged, TaskChanged)):
             job_id = event.job.id if isinstance(event, JobChanged) else event.job_id
             if job_id in self._pending:
                 self._deliver(LogBatch(job_id, tuple(self._pending.pop(job_id))))

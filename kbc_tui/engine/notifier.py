@@ -25,7 +25,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
-from kbc_tui.errors import KbcError
+from kbc_tui.errors import KbcError, StateError
 from kbc_tui.model.job import Job, JobStatus, Notification, Trigger
 from kbc_tui.model.orchestration import Orchestration
 from kbc_tui.store.secrets import Masker
@@ -58,6 +58,8 @@ class Notifier:
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task | None = None
         self._stopping = False
+        #: jobs that ended while the history could not be written: their e-mail is queued once it can be
+        self._unqueued: dict[int, Masker | None] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -92,6 +94,10 @@ class Notifier:
                                 "stopped; it is sent when kbc-tui next runs jobs in this project")
 
     def wake(self) -> None:
+        """Look at the outbox now (a new runner calls it), and queue e-mails that could not be queued before."""
+        for job_id, masker in list(self._unqueued.items()):
+            del self._unqueued[job_id]
+            self.job_finished(job_id, masker)
         if self._wake is not None:
             self._wake.set()
 
@@ -110,6 +116,9 @@ class Notifier:
             timer.cancel()
         try:
             self._queue_for_finished(job_id, masker)
+        except StateError as exc:  # the history cannot be written now: queue it when it can (see wake)
+            self._unqueued[job_id] = masker
+            self.engine.history_failed(exc)
         except Exception as exc:  # notifications never break a job
             log.exception("cannot prepare the notification of job %s", job_id)
             self.engine.add_log(job_id, "error", f"Notification not sent: internal error: {exc}")

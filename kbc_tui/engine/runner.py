@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from kbc_tui.components import get_component
 from kbc_tui.components.base import Cancelled, CancelToken, RunContext, TaskResult
 from kbc_tui.engine.jobspec import JobSpec, load_spec
-from kbc_tui.errors import KbcError
+from kbc_tui.errors import KbcError, StateError, describe_os_error, is_disk_full
 from kbc_tui.model.job import Job, JobStatus, LogLine, TaskRun, TaskStatus
 from kbc_tui.model.orchestration import Task
 from kbc_tui.store.secrets import Masker
@@ -65,6 +65,7 @@ class JobRun:
         self.job = job
         self.masker = Masker()
         self.cancelled = False
+        self.cancel_reason = "cancelled"
         self.cancel_event = asyncio.Event()
         self.tokens: set[CancelToken] = set()
         self.component_tasks: set[asyncio.Task] = set()
@@ -75,10 +76,19 @@ class JobRun:
         line = LogLine(self.job.id, utcnow(), level, self.masker(str(text)), task)
         self.engine._log_line(line)
 
+    def _record(self, write, *args) -> bool:
+        """Write to the job history; if it cannot be written (disk full...), the engine stops running jobs
+        (this one is cancelled) and the job is marked terminated later: the job itself never wedges."""
+        try:
+            self.engine.record(write, *args)
+            return True
+        except StateError:
+            return False
+
     def _set_job(self, **fields) -> None:
         for key, value in fields.items():
             setattr(self.job, key, value)
-        self.engine.history.update_job(self.job.id, **fields)
+        self._record(lambda: self.engine.history.update_job(self.job.id, **fields))
         self.engine._emit_job(self.job)
 
     def _set_task(self, run: TaskRun, **fields) -> None:
@@ -86,7 +96,7 @@ class JobRun:
             setattr(run, key, value)
         if "message" in fields:
             run.message = self.masker(run.message)
-        self.engine.history.update_task(run)
+        self._record(self.engine.history.update_task, run)
         self.engine._emit_task(run)
 
     # -- cancel -------------------------------------------------------------------------
@@ -94,6 +104,7 @@ class JobRun:
         if self.cancelled:
             return
         self.cancelled = True
+        self.cancel_reason = reason
         self.cancel_event.set()
         self.log("warning", f"Job {self.job.id} {reason}: stopping running tasks")
         for token in list(self.tokens):
@@ -113,14 +124,14 @@ class JobRun:
         try:
             spec = await asyncio.to_thread(load_spec, self.engine.root, self.job.orchestration)
         except KbcError as exc:
-            return self._finish(JobStatus.ERROR, f"cannot start: {exc}")
+            return self.finish(JobStatus.ERROR, f"cannot start: {exc}")
         orch = spec.orchestration
         index = 0
         for pi, phase in enumerate(orch.phases):
             for task in phase.tasks:
                 self.runs.append(TaskRun(self.job.id, pi, index, task.component, task.config))
                 index += 1
-        self.engine.history.create_task_runs(self.runs)
+        self._record(self.engine.history.create_task_runs, self.runs)
         if not self.runs:
             self.log("warning", "The orchestration has no tasks")
         status = JobStatus.SUCCESS
@@ -154,13 +165,13 @@ class JobRun:
                                message="not run: the job was cancelled" if self.cancelled
                                else "not run: an earlier task failed")
         if self.cancelled:
-            return self._finish(JobStatus.CANCELLED, "cancelled")
+            return self.finish(JobStatus.CANCELLED, self.cancel_reason)
         if status is JobStatus.WARNING:
             failed = [r for r in self.runs if r.status is TaskStatus.ERROR]
             error_message = "; ".join(f"task {r.component}/{r.config} failed: {r.message}" for r in failed)
-        return self._finish(status, error_message)
+        return self.finish(status, error_message)
 
-    def _finish(self, status: JobStatus, message: str) -> JobStatus:
+    def finish(self, status: JobStatus, message: str) -> JobStatus:
         finished = utcnow()
         duration = (finished - self.job.started_at).total_seconds() if self.job.started_at else 0
         level = {"success": "info", "warning": "warning"}.get(status.value, "error")
@@ -189,7 +200,10 @@ class JobRun:
         for attempt in range(1, attempts + 1):
             token = CancelToken()
             self.tokens.add(token)
-            saved = self.engine.history.component_state(task.component, task.config)
+            try:
+                saved = self.engine.history.component_state(task.component, task.config)
+            except StateError as exc:
+                return self._task_failed(run, task, f"cannot read its saved state: {exc}", started=False)
             ctx = RunContext(config=cfg, parameters=params, storage=self.engine.storage,
                              log=TaskLog(self, task.ref), cancel=token, project_root=self.engine.root,
                              state_dir=self.engine.state_dir, job_id=self.job.id, state=private_copy(saved))
@@ -220,7 +234,10 @@ class JobRun:
                 return self._task_failed(run, task, str(failure))
             self.tokens.discard(token)
             if ctx.state != saved:  # the task had its own copy: a change is a change
-                self.engine.history.save_component_state(task.component, task.config, ctx.state)
+                if not self._record(self.engine.history.save_component_state, task.component, task.config,
+                                    ctx.state):
+                    return self._task_failed(run, task, "its new state (e.g. the last fetched value) could not "
+                                                        "be saved: the job history cannot be written")
             rows = result.rows if isinstance(result, TaskResult) else None
             message = result.message if isinstance(result, TaskResult) else ""
             self._set_task(run, status=TaskStatus.SUCCESS, finished_at=utcnow(), rows=rows, message=message)
@@ -277,12 +294,21 @@ class JobRun:
                 raise _Failed(f"timed out after {task.timeout_minutes:g} min") from None
             raise _Stopped() from None
         except KbcError as exc:
-            raise _Failed(str(exc)) from None
+            raise _Failed(failure_words(exc, str(exc))) from None
+        except OSError as exc:  # a file the component writes: disk full, permissions...
+            raise _Failed(failure_words(exc, describe_os_error(exc))) from None
         except Exception as exc:  # a component bug: say what, keep the traceback in the debug log
             self.log("debug", "".join(traceback.format_exception(exc)).rstrip(), task.ref)
-            raise _Failed(f"{type(exc).__name__}: {exc}") from None
+            raise _Failed(failure_words(exc, f"{type(exc).__name__}: {exc}")) from None
         finally:
             self.component_tasks.discard(job_task)
+
+
+def failure_words(exc: BaseException, text: str) -> str:
+    """A task's failure as the user reads it: a full disk says so first, whatever library noticed it."""
+    if is_disk_full(exc) and not text.startswith("disk full"):
+        return f"disk full: {text} (free space, then run the job again; storage keeps the previous tables)"
+    return text
 
 
 class _Failed(Exception):

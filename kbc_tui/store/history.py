@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from kbc_tui.errors import StateError, describe_os_error, is_disk_full, os_error_kind
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
 
 SCHEMA = """
@@ -111,17 +112,135 @@ def _task(row: Sequence[Any]) -> TaskRun:
                    rows=row[8], message=row[9], attempt=row[10])
 
 
-class JobHistory:
+def state_error(exc: BaseException, path: Path) -> StateError:
+    """A failure of the job history file in words: what is wrong with which file, and what to do."""
+    if isinstance(exc, StateError):
+        return exc
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    low = text.lower()
+    if isinstance(exc, OSError):
+        return StateError(f"cannot open the job history: {describe_os_error(exc)}", os_error_kind(exc))
+    if is_disk_full(exc) or ("disk i/o error" in low and _no_space(path)):
+        return StateError(f"disk full: cannot write the job history {path} (free space on that disk; a job "
+                          "that was running is marked terminated when kbc-tui next runs jobs here)", "full")
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return StateError(f"{path}: the job history is damaged ({text}). Move it aside and kbc-tui starts a new "
+                          f"one: mv '{path}' '{path}.damaged' (its jobs, logs and schedule records are then no "
+                          "longer shown)", "damaged")
+    if "readonly" in low or "read-only" in low:
+        return StateError(f"cannot write the job history {path}: it is read-only (check the owner and "
+                          f"permissions of {path.parent}, or the mount)", "readonly")
+    if "unable to open" in low:
+        if path.parent.exists() and not path.parent.is_dir():
+            return StateError(f"{path.parent}: a file is in the way where kbc-tui keeps its state folder "
+                              "(move it aside)", "other")
+        return StateError(f"cannot open the job history {path}: {text} (check that {path.parent} exists and "
+                          "is writable)", "readonly")
+    if "locked" in low or "busy" in low:
+        return StateError(f"the job history {path} is busy: another kbc-tui process held it too long ({text}); "
+                          "try again", "busy")
+    return StateError(f"the job history {path} failed: {text}", "other")
+
+
+def _no_space(path: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(path.parent).free < 64 * 1024
+    except OSError:
+        return False
+
+
+class _Cursor:
+    """A cursor whose failures are ``StateError`` (rows are fetched lazily: errors can come late)."""
+
+    __slots__ = ("_cur", "_path")
+
+    def __init__(self, cur: sqlite3.Cursor, path: Path):
+        self._cur, self._path = cur, path
+
+    def fetchall(self) -> list[tuple]:
+        try:
+            return self._cur.fetchall()
+        except sqlite3.Error as exc:
+            raise state_error(exc, self._path) from None
+
+    def fetchone(self) -> tuple | None:
+        try:
+            return self._cur.fetchone()
+        except sqlite3.Error as exc:
+            raise state_error(exc, self._path) from None
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cur.lastrowid
+
+
+class _Connection:
+    """The SQLite connection, with every failure turned into a ``StateError`` in words."""
+
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise state_error(exc, path) from None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
+        try:
+            return _Cursor(self._db.execute(sql, params), self.path)
+        except sqlite3.Error as exc:
+            raise state_error(exc, self.path) from None
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> _Cursor:
+        try:
+            return _Cursor(self._db.executemany(sql, rows), self.path)
+        except sqlite3.Error as exc:
+            raise state_error(exc, self.path) from None
+
+    def executescript(self, script: str) -> None:
+        try:
+            self._db.executescript(script)
+        except sqlite3.Error as exc:
+            raise state_error(exc, self.path) from None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    def close(self) -> None:
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            pass
+
+
+class JobHistory:
+    """Raises ``StateError`` (a ``KbcError`` in words) for every failure of the file: damaged, full, read-only."""
+
+    available = True
+
+    def __init__(self, path: Path):
+        self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        with self._lock:
-            self._db.executescript(SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise state_error(exc, path) from None
+        self._db = _Connection(path)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL").fetchall()
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            with self._lock:
+                self._db.executescript(SCHEMA)
+        except StateError:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -355,13 +474,32 @@ class _Tx:
     def __init__(self, history: JobHistory):
         self.history = history
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> _Connection:
         self.history._lock.acquire()
-        self.history._db.execute("BEGIN IMMEDIATE")
+        try:
+            self.history._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.history._lock.release()
+            raise
         return self.history._db
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        db = self.history._db
         try:
-            self.history._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            if exc_type is None:
+                db.execute("COMMIT")
+        except StateError:
+            self._rollback(db)
+            raise
         finally:
+            if exc_type is not None:
+                self._rollback(db)
             self.history._lock.release()
+
+    @staticmethod
+    def _rollback(db: _Connection) -> None:
+        if db.in_transaction:
+            try:
+                db.execute("ROLLBACK")
+            except StateError:
+                pass  # nothing more to undo: SQLite rolled back itself

@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from kbc_tui.errors import ConfigError, Problem
+from kbc_tui.errors import ConfigError, FileWriteError, Problem, os_error_words
 
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -94,6 +94,18 @@ def _toml_item(value: Any) -> Any:
 
 
 def write_bytes_atomic(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path`` atomically: the old file or the new one, never half of either.
+
+    Raises ``FileWriteError`` (in words: read-only, disk full...) and leaves the file as it was."""
+    try:
+        _write_bytes_atomic(path, content)
+    except FileWriteError:
+        raise
+    except OSError as exc:
+        raise FileWriteError(f"cannot save {path}: {os_error_words(exc)}; the file is unchanged") from None
+
+
+def _write_bytes_atomic(path: Path, content: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

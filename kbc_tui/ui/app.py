@@ -10,7 +10,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from kbc_tui.engine import Engine
-from kbc_tui.engine.events import JobChanged
+from kbc_tui.engine.events import EngineProblem, JobChanged
 from kbc_tui.errors import KbcError
 from kbc_tui.store import Project
 from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
@@ -46,7 +46,8 @@ class KbcApp(App[None]):
 
         self.schedule_cache = ScheduleCache(self.project.state_dir)  # the first frame needs no croniter
         # the scheduler plans after the first frame (a thousand schedules cost croniter a few hundred ms)
-        self.engine = Engine(self.project, scheduler_start_delay=SCHEDULER_START_DELAY)
+        self.engine = Engine(self.project, scheduler_start_delay=SCHEDULER_START_DELAY,
+                             tolerate_broken_history=True)  # the app opens anyway and says what is wrong
         self.watch_files = watch_files
         self._unsubscribe = None
         self._started_here: set[int] = set()
@@ -65,6 +66,8 @@ class KbcApp(App[None]):
         sys.setswitchinterval(UI_SWITCH_INTERVAL)
         self._unsubscribe = self.engine.events.subscribe(self._engine_listener)
         await self.engine.start()
+        if self.engine.problem:  # e.g. a damaged job history: the app works on the files and says why not jobs
+            self.notify(self.engine.problem, title="Jobs", severity="error", timeout=30)
         self.set_timer(VALIDATE_AFTER_SECONDS, self.validate_in_background)  # after the first frame
         # the app's long-lived objects leave the collector's scans, and collections get rarer: a job's
         # millions of short-lived row objects otherwise trigger full passes that pause the UI for 30+ ms
@@ -101,6 +104,11 @@ class KbcApp(App[None]):
     # -- engine events ------------------------------------------------------------------------
     def _engine_listener(self, event) -> None:
         self._broadcast(lambda: EngineEvent(event))
+        if isinstance(event, EngineProblem):
+            if event.message:
+                self.notify(event.message, title="Jobs", severity="error", timeout=30)
+            else:
+                self.notify("The job history can be written again: jobs run again.", title="Jobs", timeout=8)
         if isinstance(event, JobChanged) and event.job.status.finished and event.job.id in self._started_here:
             job = event.job
             severity = {"success": "information", "warning": "warning"}.get(job.status.value, "error")

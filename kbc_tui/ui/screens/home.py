@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from kbc_tui.engine.events import JobChanged
+from kbc_tui.engine.events import EngineProblem, JobChanged
 from kbc_tui.errors import KbcError
 from kbc_tui.model.component import check_id
 from kbc_tui.ui.format import duration, schedule_summary, status_text, when
@@ -118,14 +118,21 @@ class HomeScreen(Screen):
             self.set_timer(SAVE_CACHE_SECONDS, self.app.schedule_cache.save)
 
     def refresh_problems(self) -> None:
+        """The engine's problem first (jobs cannot run: e.g. the job history is damaged), then the files'."""
         panel = self.query_one("#problems", Static)
         problems = self.project.problems
-        panel.set_class(not problems, "hidden")
+        engine_problem = self.app.engine.problem
+        panel.set_class(not problems and not engine_problem, "hidden")
+        text = Text()
+        if engine_problem:
+            text.append("Jobs: ", style="bold red")
+            text.append(engine_problem + ("\n\n" if problems else ""))
         if problems:
             lines = [self.project.format_problem(p) for p in problems[:12]]
             more = f"\n… and {len(problems) - 12} more (kbc-tui validate lists them all)" if len(problems) > 12 else ""
-            panel.update(Text(f"{len(problems)} problem(s) in the project files:\n", style="bold red")
-                         + Text("\n".join(lines) + more))
+            text.append(f"{len(problems)} problem(s) in the project files:\n", style="bold red")
+            text.append("\n".join(lines) + more)
+        panel.update(text)
 
     def selected_id(self) -> str | None:
         table = self.query_one(DataTable)
@@ -139,6 +146,8 @@ class HomeScreen(Screen):
     # -- events ----------------------------------------------------------------------------------
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:
+        if isinstance(message.event, EngineProblem):
+            self.refresh_problems()
         if isinstance(message.event, JobChanged) and not self._refresh_pending:
             self._refresh_pending = True
             self.set_timer(0.3, self._deferred_refresh)

@@ -1,0 +1,180 @@
+"""When the project's state cannot be written or read: a full disk, a damaged or unwritable job history.
+
+Every job still ends in a final state with the cause in words, the runner stops taking jobs (loudly) while
+the history cannot be written, the next runner ends the unrecorded job as ``terminated`` and alerts, and
+every command says what is wrong in one line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import kbc_tui.engine.engine as engine_module
+from kbc_tui.engine import Engine
+from kbc_tui.engine.events import EngineProblem
+from kbc_tui.errors import KbcError, StateError
+from kbc_tui.model.job import JobStatus, TaskStatus
+from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+
+KBC = [sys.executable, "-m", "kbc_tui"]
+
+
+def break_history(history) -> None:
+    """The job history stops taking writes, as on a full disk or a file turned read-only under us (SQLite's
+    own read-only failure; reads still work, as they do on a full disk)."""
+    history.execute("PRAGMA query_only = 1")
+
+
+def mend_history(history) -> None:
+    history.execute("PRAGMA query_only = 0")
+
+
+async def until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = project(tmp_path / "p", user={"email": "me@example.com"}, smtp={"host": "127.0.0.1", "port": 9})
+    sql_config(root, "slow", ENDLESS, ["t"])
+    sql_config(root, "quick", "create table q as select 1 as x;", ["q"])
+    orchestration(root, "slow", [["slow"]], notifications={"error": ["ops@example.com"]})
+    orchestration(root, "quick", [["quick"]])
+    return root
+
+
+async def test_a_history_that_cannot_be_written_mid_job_stops_the_runner_and_the_job_is_terminated_later(root, monkeypatch):
+    monkeypatch.setattr(engine_module, "FAULT_RETRY_SECONDS", 0.3)
+    engine = Engine(root, poll_seconds=0.05)
+    problems = []
+    engine.events.subscribe(lambda e: problems.append(e.message) if isinstance(e, EngineProblem) else None)
+    await engine.start(scheduler=False)
+    try:
+        job = await engine.enqueue("slow")
+        assert await until(lambda: engine.history.task_runs(job.id)
+                           and engine.history.task_runs(job.id)[0].status is TaskStatus.PROCESSING)
+        break_history(engine.history)
+        await engine.cancel(job.id)  # its log line cannot be written: the runner finds out here
+        assert await until(lambda: not engine.is_runner and not engine.running_jobs())
+        assert problems and "read-only" in problems[0] and "stopped running jobs" in problems[0]
+        started = time.monotonic()
+        with pytest.raises(KbcError, match="could not be recorded"):
+            await asyncio.wait_for(engine.wait(job.id), 5)  # `kbc-tui run` must not wait forever
+        assert time.monotonic() - started < 5
+        with pytest.raises(KbcError, match="read-only"):
+            await engine.enqueue("quick")  # nothing new is accepted while nothing can be recorded
+        mend_history(engine.history)
+        assert await until(lambda: engine.is_runner and engine.problem is None)
+        assert problems[-1] is None  # "over": the app takes its warning down
+        done = engine.get_job(job.id)
+        assert done.status is JobStatus.TERMINATED
+        assert "job history could not be written" in done.message and "read-only" in done.message
+        assert [n.event for n in engine.notifications(job.id)] == ["error"]  # the alert goes out after all
+        after = await engine.enqueue("quick")
+        assert (await asyncio.wait_for(engine.wait(after.id), 30)).status is JobStatus.SUCCESS
+    finally:
+        await engine.stop(grace=0)
+
+
+async def test_a_job_ending_while_the_history_cannot_be_written_is_alerted_once_it_is_writable(root, monkeypatch):
+    """The job's end is recorded (status updates fit), but its e-mail cannot be queued: it is, later."""
+    monkeypatch.setattr(engine_module, "FAULT_RETRY_SECONDS", 0.3)
+    sql_config(root, "bad", "select nope;", ["x"])
+    orchestration(root, "bad", [[{"config": "bad", "retries": 1, "retry_delay_seconds": 1}]],
+                  notifications={"error": ["ops@example.com"]})
+    engine = Engine(root, poll_seconds=0.05)
+    await engine.start(scheduler=False)
+    try:
+        job = await engine.enqueue("bad")
+        assert await until(lambda: any("retrying in" in ln.text for ln in engine.job_log(job.id)))
+        break_history(engine.history)
+        assert await until(lambda: engine.problem is not None)
+        mend_history(engine.history)
+        assert await until(lambda: engine.is_runner and engine.problem is None)
+        assert await until(lambda: engine.get_job(job.id).status.finished)
+        assert engine.get_job(job.id).status in (JobStatus.ERROR, JobStatus.CANCELLED, JobStatus.TERMINATED)
+        assert await until(lambda: [n.event for n in engine.notifications(job.id)] == ["error"])
+    finally:
+        await engine.stop(grace=0)
+
+
+# -- a real full disk: the project on a small tmpfs, in a private mount namespace --------------------------
+class SmallDisk:
+    """A tmpfs of ``size`` mounted at ``path`` in a mount namespace of its own (``unshare -m``, or ``-r -m``
+    without root): commands run inside it with ``nsenter``; nothing outside the test sees the mount."""
+
+    def __init__(self, path, size: str):
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        user = [] if os.geteuid() == 0 else ["-r"]
+        self._enter = ["nsenter", "-t"] + ([] if os.geteuid() == 0 else ["-U", "--preserve-credentials"])
+        self.holder = subprocess.Popen(
+            ["unshare", *user, "-m", "--propagation", "private", "sh", "-c",
+             f"mount -t tmpfs -o size={size} tmpfs '{path}' && echo mounted && exec sleep 600"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.holder.stdout.readline()
+        if "mounted" not in line:
+            self.holder.kill()
+            raise RuntimeError(self.holder.stderr.read().strip() or "mount failed")
+
+    def run(self, *cmd, timeout=120, **kwargs):
+        return subprocess.run([*self._enter, str(self.holder.pid), "-m", *cmd], capture_output=True, text=True,
+                              timeout=timeout, **kwargs)
+
+    def close(self):
+        self.holder.kill()
+        self.holder.wait()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    if not shutil.which("unshare") or not shutil.which("nsenter"):
+        pytest.skip("needs unshare and nsenter (util-linux) to mount a small file system for the test")
+    try:
+        disk = SmallDisk(tmp_path / "disk", "16m")
+    except RuntimeError as exc:
+        pytest.skip(f"cannot mount a tmpfs in a private mount namespace here: {exc}")
+    yield disk
+    disk.close()
+
+
+def test_a_full_disk_ends_the_job_with_the_cause_and_the_next_runner_recovers(tmp_path, small_disk):
+    src = project(tmp_path / "src")
+    sql_config(src, "big", "create table big as select range as id, md5(range::varchar) || md5((range + 1)::varchar)"
+                           " as a, md5((range + 2)::varchar) as b from range(3000000);", ["big"])
+    sql_config(src, "quick", "create table q as select 1 as x;", ["q"])
+    orchestration(src, "big", [["big"]])
+    orchestration(src, "quick", [["quick"]])
+    root = small_disk.path / "p"
+    assert small_disk.run("cp", "-a", str(src), str(root)).returncode == 0
+    started = time.monotonic()
+    out = small_disk.run(*KBC, "run", "big", "--project", str(root), timeout=180)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert time.monotonic() - started < 120
+    said = out.stdout + out.stderr
+    assert "disk full" in said and "Traceback" not in said, said
+    # the operator frees space; the next runner finds the job in a final state, or ends it, and runs the next
+    small_disk.run("sh", "-c", f"rm -rf '{root}/.kbc/storage.duckdb.tmp'")
+    small_disk.run("rm", "-f", str(root / ".kbc" / "storage.duckdb"), str(root / ".kbc" / "storage.duckdb.wal"))
+    again = small_disk.run(*KBC, "run", "quick", "--project", str(root))
+    assert again.returncode == 0, again.stdout + again.stderr
+    listing = small_disk.run(*KBC, "jobs", "--json", "--project", str(root))
+    jobs = {j["orchestration"]: j for j in json.loads(listing.stdout)}
+    assert jobs["big"]["status"] in ("error", "terminated")
+    detail = json.loads(small_disk.run(*KBC, "job", str(jobs["big"]["id"]), "--json", "--project",
+                                       str(root)).stdout)
+    assert "disk full" in jobs["big"]["message"] + " ".join(ln["text"] for ln in detail["log"])
