@@ -152,3 +152,16 @@ async def test_invalid_schedule_never_fires(root, engines):
     clock.set(T0 + timedelta(hours=2))
     await settle()
     assert scheduled_jobs(engine, "bad") == []
+
+
+async def test_a_schedule_that_never_fires_does_not_stop_the_others(root, engines):
+    schedule(root, "never", "quick", "0 6 30 2 *")
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    assert engine.scheduler is not None and engine.scheduler.plan is not None
+    assert "never" not in engine.scheduler.plan
+    clock.set(T0.replace(minute=5))
+    await settle()
+    assert len(scheduled_jobs(engine, "every5")) == 1
+    assert scheduled_jobs(engine, "never") == []

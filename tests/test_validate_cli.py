@@ -78,3 +78,15 @@ def test_init_scaffolds_a_valid_empty_project(tmp_path):
 def test_version():
     out = kbc("--version")
     assert out.stdout.strip() == f"kbc-tui {__version__}"
+
+
+def test_a_cron_that_never_fires_is_a_problem(demo_project):
+    path = demo_project / "orchestrations" / "sales-to-tableau.toml"
+    text = path.read_text()
+    path.write_text(text.replace('cron = "0 6 * * 1-5"', 'cron = "0 6 30 2 *"'))
+    line = text[: text.index("cron = ")].count("\n") + 1
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 1
+    assert out.stdout.splitlines() == [
+        f"orchestrations/sales-to-tableau.toml:{line}: schedule.cron: never fires: 30 February does not exist"]
+
