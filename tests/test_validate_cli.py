@@ -90,3 +90,16 @@ def test_a_cron_that_never_fires_is_a_problem(demo_project):
     assert out.stdout.splitlines() == [
         f"orchestrations/sales-to-tableau.toml:{line}: schedule.cron: never fires: 30 February does not exist"]
 
+
+def test_infinite_and_nan_numbers_are_refused_everywhere(demo_project):
+    settings = demo_project / "kbc.toml"
+    settings.write_text(settings.read_text() + "\n[smtp]\nhost = \"localhost\"\ntimeout_seconds = inf\n")
+    sheet = demo_project / "components" / "sheet-extractor" / "sales-targets.toml"
+    sheet.write_text(sheet.read_text() + "timeout_seconds = nan\n")
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 1
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("kbc.toml:") and line.endswith(
+        "smtp.timeout_seconds: expected a finite number, got inf") for line in lines), lines
+    assert any(line.startswith("components/sheet-extractor/sales-targets.toml:") and line.endswith(
+        "parameters.timeout_seconds: expected a finite number, got nan") for line in lines), lines
