@@ -169,3 +169,34 @@ def test_cli_refuses_a_schedule_that_never_fires_in_one_line(demo_project):
     [line] = out.stderr.splitlines()
     assert line.endswith("schedule.cron: never fires: 30 February does not exist")
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("entry", [42, None, "words", [], ["words"], [1, None], ["w", 5], ["w", "not a time"],
+                                   ["w", "2999-01-01T06:00:00"], ["w", None, "extra"], {"words": "w"}])
+def test_a_schedule_cache_entry_of_the_wrong_type_is_ignored(tmp_path, entry):
+    import json
+
+    from kbc_tui.store.schedule_cache import ScheduleCache
+    from kbc_tui.ui.format import schedule_summary
+
+    schedule = Schedule("30 6 * * 1-5", "Europe/Prague", True)
+    fresh = schedule_summary(schedule)
+    (tmp_path / "schedule-cache.json").write_text(json.dumps(
+        {"version": 1, "entries": {"30 6 * * 1-5\x1fEurope/Prague": entry}}))
+    cache = ScheduleCache(tmp_path)
+    assert cache.get("30 6 * * 1-5", "Europe/Prague") is None
+    assert schedule_summary(schedule, cache) == fresh  # computed again, not the entry shown
+
+
+@pytest.mark.parametrize("content", ['[1, 2]', '{"version": 1, "entries": [1]}', '{"version": 1}', '"x"'])
+def test_a_schedule_cache_file_of_the_wrong_shape_is_ignored(tmp_path, content):
+    from kbc_tui.store.schedule_cache import ScheduleCache
+    from kbc_tui.ui.format import schedule_summary
+
+    schedule = Schedule("30 6 * * 1-5", "Europe/Prague", True)
+    (tmp_path / "schedule-cache.json").write_text(content)
+    cache = ScheduleCache(tmp_path)
+    assert cache.get("30 6 * * 1-5", "Europe/Prague") is None
+    assert schedule_summary(schedule, cache) == schedule_summary(schedule)
+    cache.save()
+    assert ScheduleCache(tmp_path).get("30 6 * * 1-5", "Europe/Prague") is not None  # rebuilt
