@@ -18,7 +18,7 @@ from kbc_tui.errors import ConfigError, ConflictError, KbcError, Problem
 from kbc_tui.model.component import COMPONENT_TYPES, ComponentConfig, Kind, check_id
 from kbc_tui.model.orchestration import Orchestration, Task
 from kbc_tui.model.project import ProjectSettings
-from kbc_tui.store.secrets import Secrets, is_safe_value, walk_secrets
+from kbc_tui.store.secrets import Secrets, plain_text_secrets
 from kbc_tui.store.toml_io import dumps_toml, read_toml, with_lines, write_bytes_atomic
 
 SETTINGS_FILE = "kbc.toml"
@@ -63,6 +63,8 @@ class Project:
     _broken: set[Path] = field(default_factory=set, repr=False)
     #: (mtime_ns, size) of files known to hold what ``_loaded`` has, so polling need not read them
     _stats: dict[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
+    #: checks that every encrypted value opens (a full load; the quick one leaves it to the background check)
+    _key_check: Secrets | None = field(default=None, repr=False)
 
     # -- loading -------------------------------------------------------------------
     @classmethod
@@ -82,6 +84,7 @@ class Project:
         if not root.is_dir():
             raise KbcError(f"{root}: project folder not found (create one with 'kbc-tui init {root}')")
         project = cls(root)
+        project._key_check = None if use_cache else project.secrets
         project._load_settings()
         project._load_components(validator)
         cache = SummaryCache(project.state_dir / SUMMARY_CACHE) if use_cache else None
@@ -140,11 +143,18 @@ class Project:
         self.settings = ProjectSettings.from_toml(data or {}, path=path, problems=problems)
         if data is not None:
             problems.extend(self._plain_secret_problems(path, data))
+            self._check_keys(path, data, text)
         self._collect(path, problems, text)
 
     def _plain_secret_problems(self, path: Path, data: dict) -> list[Problem]:
-        return [Problem(path, "plain-text secret: use \"env:VARIABLE\" or run 'kbc-tui encrypt'", key=key)
-                for key, value in walk_secrets(data) if not is_safe_value(value)]
+        return [Problem(path, message, key=key) for key, message in plain_text_secrets(data)]
+
+    def _check_keys(self, path: Path, data: dict, text: str) -> None:
+        """Encrypted values the present key cannot open: reported, but the file may still be saved (typing the
+        value again is one way to fix it)."""
+        if self._key_check is not None:
+            problems = [Problem(path, why, key=key) for key, why in self._key_check.unreadable(data)]
+            self.problems.extend(with_lines(problems, text))
 
     def _load_components(self, validator: ParametersValidator | None) -> None:
         base = self.root / "components"
@@ -162,6 +172,7 @@ class Project:
                 cfg = ComponentConfig.from_toml(data, component=folder.name, config_id=path.stem,
                                                 path=path, problems=problems)
                 problems.extend(self._plain_secret_problems(path, data))
+                self._check_keys(path, data, text)
                 if validator is not None and cfg.component in COMPONENT_TYPES:
                     problems.extend(Problem(path, msg, key=key or None) for key, msg in validator(cfg))
                 self._collect(path, problems, text)
