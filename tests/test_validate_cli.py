@@ -103,3 +103,20 @@ def test_infinite_and_nan_numbers_are_refused_everywhere(demo_project):
         "smtp.timeout_seconds: expected a finite number, got inf") for line in lines), lines
     assert any(line.startswith("components/sheet-extractor/sales-targets.toml:") and line.endswith(
         "parameters.timeout_seconds: expected a finite number, got nan") for line in lines), lines
+
+
+def test_a_password_sent_without_encryption_is_a_warning(demo_project):
+    settings = demo_project / "kbc.toml"
+    text = settings.read_text() + '\n[smtp]\nhost = "smtp.example.com"\nusername = "bot"\n"#password" = "env:SMTP_PW"\n'
+    settings.write_text(text)
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 0, out.stdout + out.stderr  # a warning, not an error
+    line = text[: text.index("[smtp]")].count("\n") + 1
+    assert out.stdout.splitlines() == [
+        f"kbc.toml:{line}: smtp.security: warning: the password is sent unencrypted (security = \"none\"); "
+        "use \"starttls\" or \"tls\"",
+        f"{demo_project}: OK: 2 orchestration(s), 7 component configuration(s); 1 warning",
+    ]
+    settings.write_text(text.replace('username = "bot"', 'username = "bot"\nsecurity = "starttls"'))
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 0 and "warning" not in out.stdout

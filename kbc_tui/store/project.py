@@ -57,6 +57,8 @@ class Project:
     components: dict[str, ComponentConfig] = field(default_factory=dict)  # "component/config" -> config
     orchestrations: dict[str, Orchestration] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: things that work but should not stay so (``kbc-tui validate`` lists them; they do not fail it)
+    warnings: list[Problem] = field(default_factory=list)
     #: each file's content as loaded (None: did not exist); for conflict detection
     _loaded: dict[Path, bytes | None] = field(default_factory=dict, repr=False)
     #: files that had problems when loaded; they are not rewritten
@@ -144,6 +146,9 @@ class Project:
         if data is not None:
             problems.extend(self._plain_secret_problems(path, data))
             self._check_keys(path, data, text)
+        warning = self.settings.smtp.unencrypted_password_warning()
+        if warning:
+            self.warnings.extend(with_lines([Problem(path, f"warning: {warning}", key="smtp.security")], text))
         self._collect(path, problems, text)
 
     def _plain_secret_problems(self, path: Path, data: dict) -> list[Problem]:
