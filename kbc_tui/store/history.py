@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
+from kbc_tui.store.private import private_dir, private_file, tighten
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -114,7 +115,10 @@ def _task(row: Sequence[Any]) -> TaskRun:
 class JobHistory:
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        private_file(path)  # 0600 before SQLite opens it: its -wal and -shm files take the database file's mode
+        for side in ("-wal", "-shm"):
+            tighten(path.with_name(path.name + side))  # left by an older version
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -18,6 +18,7 @@ from kbc_tui.errors import ConfigError, ConflictError, KbcError, Problem
 from kbc_tui.model.component import COMPONENT_TYPES, ComponentConfig, Kind, check_id
 from kbc_tui.model.orchestration import Orchestration, Task
 from kbc_tui.model.project import ProjectSettings
+from kbc_tui.store.private import FILE_MODE, loose_mode, private_dir
 from kbc_tui.store.secrets import Secrets, plain_text_secrets
 from kbc_tui.store.toml_io import dumps_toml, read_toml, with_lines, write_bytes_atomic
 
@@ -87,6 +88,7 @@ class Project:
             raise KbcError(f"{root}: project folder not found (create one with 'kbc-tui init {root}')")
         project = cls(root)
         project._key_check = None if use_cache else project.secrets
+        project._check_state_dir()
         project._load_settings()
         project._load_components(validator)
         cache = SummaryCache(project.state_dir / SUMMARY_CACHE) if use_cache else None
@@ -150,6 +152,13 @@ class Project:
         if warning:
             self.warnings.extend(with_lines([Problem(path, f"warning: {warning}", key="smtp.security")], text))
         self._collect(path, problems, text)
+
+    def _check_state_dir(self) -> None:
+        mode = loose_mode(self.state_dir)
+        if mode is not None:
+            self.warnings.append(Problem(self.state_dir, (
+                f"warning: it is open to other users (mode {mode:04o}) and holds extracted data, job logs and the "
+                f"secret key; kbc-tui makes it 0700 the next time it opens it, or run 'chmod -R go-rwx {STATE_DIR}'")))
 
     def _plain_secret_problems(self, path: Path, data: dict) -> list[Problem]:
         return [Problem(path, message, key=key) for key, message in plain_text_secrets(data)]
@@ -447,8 +456,8 @@ class SummaryCache:
         if not (self.dirty or stale):
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             write_bytes_atomic(self.path, json.dumps({"version": self.VERSION, "entries": self.entries},
-                                                     separators=(",", ":")).encode("utf-8"))
+                                                     separators=(",", ":")).encode("utf-8"), FILE_MODE)
         except OSError:
             pass  # a read-only project still opens, just without the cache

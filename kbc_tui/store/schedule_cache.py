@@ -54,11 +54,13 @@ class ScheduleCache:
     def save(self) -> None:
         if not self.dirty:
             return
+        from kbc_tui.store.private import FILE_MODE, private_dir
         from kbc_tui.store.toml_io import write_bytes_atomic
 
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(self.path, json.dumps({"version": VERSION, "entries": self.entries}).encode())
+            private_dir(self.path.parent)
+            write_bytes_atomic(self.path, json.dumps({"version": VERSION, "entries": self.entries}).encode(),
+                               FILE_MODE)
             self.dirty = False
         except OSError:
             pass  # only a cache: the next start computes again

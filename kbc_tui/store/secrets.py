@@ -159,7 +159,9 @@ class Secrets:
             if self.key_file.exists():
                 key = self.key_file.read_bytes().strip()
             elif create:
-                self.state_dir.mkdir(parents=True, exist_ok=True)
+                from kbc_tui.store.private import private_dir
+
+                private_dir(self.state_dir)
                 key = Fernet.generate_key()
                 fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as fh:

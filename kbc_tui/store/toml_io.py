@@ -93,7 +93,8 @@ def _toml_item(value: Any) -> Any:
     return value
 
 
-def write_bytes_atomic(path: Path, content: bytes) -> None:
+def write_bytes_atomic(path: Path, content: bytes, mode: int | None = None) -> None:
+    """Write ``content`` to ``path`` atomically; the file keeps its mode (new: 0644), or gets ``mode``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -101,7 +102,9 @@ def write_bytes_atomic(path: Path, content: bytes) -> None:
             fh.write(content)
             fh.flush()
             os.fsync(fh.fileno())
-        if path.exists():
+        if mode is not None:
+            os.chmod(tmp, mode)
+        elif path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         else:
             os.chmod(tmp, 0o644)
