@@ -56,6 +56,7 @@ class SmtpSettingsScreen(EditorScreen):
             yield row("Port", Input(str(smtp.port), id="port", type="integer", classes="short"))
             yield row("Username", Input(smtp.username, id="username", placeholder="(no login)"))
             yield row("Password", Input("", id="password", password=True, placeholder=password_hint(smtp.password)))
+            yield Static("", id="warning", classes="warning")  # a password sent unencrypted
             yield row("From", Input(smtp.from_address, id="from", placeholder="kbc@example.com (default: username)"))
             yield row("Verify TLS", Switch(smtp.verify, id="verify"))
             yield row("CA file", Input(smtp.ca_file, id="ca_file", placeholder="PEM file to trust (optional)"))
@@ -64,7 +65,6 @@ class SmtpSettingsScreen(EditorScreen):
                          classes="section", markup=False)
             yield row("Your e-mail", Input(user.email, id="user-email", placeholder="you@example.com"))
             yield Static("", id="problem", classes="error")
-            yield Static("", id="warning", classes="warning")
             yield Static("", id="test-result")
             yield Static("ctrl+t: send a test e-mail to your address · ctrl+s: save · escape: back", classes="hint")
         yield Footer()
@@ -131,7 +131,9 @@ class SmtpSettingsScreen(EditorScreen):
     @on(Select.Changed, "#security")
     def show_warning(self) -> None:
         warning = self.form()[0].smtp.unencrypted_password_warning()
-        self.query_one("#warning", Static).update(Text(f"Warning: {warning}") if warning else "")
+        shown = self.query_one("#warning", Static)
+        shown.update(Text(f"Warning: {warning}") if warning else "")
+        shown.display = bool(warning)
 
     # -- test e-mail ------------------------------------------------------------------------------------------
     def action_test_email(self) -> None:
