@@ -97,15 +97,19 @@ async def test_test_email_reports_success_and_the_smtp_error_in_words(make_app, 
             f"Test e-mail to me@example.com failed: cannot connect to SMTP server 127.0.0.1:{server.port}")
 
 
+async def open_smtp_settings(app, pilot) -> SmtpSettingsScreen:
+    await pilot.pause()
+    await pilot.press("S")  # from the home screen
+    await pilot.pause()
+    assert isinstance(app.screen, SmtpSettingsScreen)
+    return app.screen
+
+
 async def test_smtp_settings_screen_saves_an_encrypted_password_and_tests_the_form(make_app, demo_project):
     app = make_app()
     port = free_port()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("S")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, SmtpSettingsScreen)
+        screen = await open_smtp_settings(app, pilot)
         screen.query_one("#host", Input).value = "127.0.0.1"
         screen.query_one("#port", Input).value = str(port)
         screen.query_one("#username", Input).value = "kbc"
@@ -157,11 +161,7 @@ async def test_job_screen_shows_the_e_mail_of_a_manual_run(make_app, demo_projec
 async def test_smtp_settings_warn_about_a_password_sent_unencrypted(make_app, demo_project):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("S")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, SmtpSettingsScreen)
+        screen = await open_smtp_settings(app, pilot)
         assert text_of(screen, "#warning") == ""
         screen.query_one("#host", Input).value = "smtp.example.com"
         screen.query_one("#username", Input).value = "kbc"
