@@ -132,3 +132,71 @@ def test_schedule_summary_cache_is_reused_until_the_next_fire_passes(tmp_path):
     # a broken cache file is ignored
     (tmp_path / "schedule-cache.json").write_text("{not json")
     assert schedule_summary(schedule, ScheduleCache(tmp_path)) == fresh
+
+
+# -- cron expressions that never fire ----------------------------------------------------------------------------
+NEVER = [
+    ("0 6 30 2 *", "never fires: 30 February does not exist"),
+    ("0 6 31 4 *", "never fires: 31 April does not exist"),
+    ("0 0 30,31 2 ?", "never fires: 30 and 31 February do not exist"),
+    ("0 0 31 2,4,6 *", "never fires: 31 February, 31 April and 31 June do not exist"),
+    ("0 0 31 feb *", "never fires: 31 February does not exist"),
+]
+
+
+@pytest.mark.parametrize("cron, words", NEVER)
+def test_a_date_that_does_not_exist_is_refused_with_words(cron, words):
+    from kbc_tui.model.validate import check_cron
+
+    assert check_cron(cron) == words
+    with pytest.raises(KbcError, match=words):
+        next_runs(Schedule(cron))
+
+
+@pytest.mark.parametrize("cron", ["0 9 29 2 *", "0 6 30 2 1", "0 0 30,31 2,4 *", "0 0 * 2 1#5", "0 0 L 2 *"])
+def test_rare_dates_that_exist_are_accepted(cron):
+    from kbc_tui.model.validate import check_cron
+
+    assert check_cron(cron) is None  # 29 Feb (leap years); 30 Feb OR a Monday; 30 April; a fifth Monday...
+    assert len(next_runs(Schedule(cron), 2)) == 2
+
+
+def test_cli_refuses_a_schedule_that_never_fires_in_one_line(demo_project):
+    path = demo_project / "orchestrations" / "sales-to-tableau.toml"
+    path.write_text(path.read_text().replace('cron = "0 6 * * 1-5"', 'cron = "0 6 30 2 *"'))
+    out = kbc("schedule", "sales-to-tableau", root=demo_project)
+    assert out.returncode == 1 and out.stdout == ""
+    [line] = out.stderr.splitlines()
+    assert line.endswith("schedule.cron: never fires: 30 February does not exist")
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("entry", [42, None, "words", [], ["words"], [1, None], ["w", 5], ["w", "not a time"],
+                                   ["w", "2999-01-01T06:00:00"], ["w", None, "extra"], {"words": "w"}])
+def test_a_schedule_cache_entry_of_the_wrong_type_is_ignored(tmp_path, entry):
+    import json
+
+    from kbc_tui.store.schedule_cache import ScheduleCache
+    from kbc_tui.ui.format import schedule_summary
+
+    schedule = Schedule("30 6 * * 1-5", "Europe/Prague", True)
+    fresh = schedule_summary(schedule)
+    (tmp_path / "schedule-cache.json").write_text(json.dumps(
+        {"version": 1, "entries": {"30 6 * * 1-5\x1fEurope/Prague": entry}}))
+    cache = ScheduleCache(tmp_path)
+    assert cache.get("30 6 * * 1-5", "Europe/Prague") is None
+    assert schedule_summary(schedule, cache) == fresh  # computed again, not the entry shown
+
+
+@pytest.mark.parametrize("content", ['[1, 2]', '{"version": 1, "entries": [1]}', '{"version": 1}', '"x"'])
+def test_a_schedule_cache_file_of_the_wrong_shape_is_ignored(tmp_path, content):
+    from kbc_tui.store.schedule_cache import ScheduleCache
+    from kbc_tui.ui.format import schedule_summary
+
+    schedule = Schedule("30 6 * * 1-5", "Europe/Prague", True)
+    (tmp_path / "schedule-cache.json").write_text(content)
+    cache = ScheduleCache(tmp_path)
+    assert cache.get("30 6 * * 1-5", "Europe/Prague") is None
+    assert schedule_summary(schedule, cache) == schedule_summary(schedule)
+    cache.save()
+    assert ScheduleCache(tmp_path).get("30 6 * * 1-5", "Europe/Prague") is not None  # rebuilt

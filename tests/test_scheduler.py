@@ -243,3 +243,16 @@ async def test_a_job_left_processing_by_a_gone_runner_does_not_block_the_schedul
     assert engine.get_job(stale.id).status is JobStatus.TERMINATED
     assert any(t == T0.replace(minute=1) and outcome == "enqueued" for t, outcome in fire_times(engine, "minutely"))
     assert len(scheduled_jobs(engine, "minutely")) >= 1
+
+
+async def test_a_schedule_that_never_fires_does_not_stop_the_others(root, engines):
+    schedule(root, "never", "quick", "0 6 30 2 *")
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    assert engine.scheduler is not None and engine.scheduler.plan is not None
+    assert "never" not in engine.scheduler.plan
+    clock.set(T0.replace(minute=5))
+    await settle()
+    assert len(scheduled_jobs(engine, "every5")) == 1
+    assert scheduled_jobs(engine, "never") == []

@@ -20,6 +20,9 @@ EXPECTED = {
     "wrong-type": "6: tasks[0].active: expected true or false, got a string",
     "manual-component": "5: tasks[0].config: 'csv-upload' is a manual component and cannot be orchestrated",
     "missing-config": "5: tasks[0].config: configuration 'sql-transformation/nope' does not exist",
+    "never-fires": "8: schedule.cron: never fires: 31 April does not exist",
+    "infinite-retry-delay": "7: tasks[0].retry_delay_seconds: expected a finite number, got inf",
+    "nan-timeout": "6: tasks[0].timeout_minutes: expected a finite number, got nan",
 }
 
 

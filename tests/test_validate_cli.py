@@ -78,3 +78,45 @@ def test_init_scaffolds_a_valid_empty_project(tmp_path):
 def test_version():
     out = kbc("--version")
     assert out.stdout.strip() == f"kbc-tui {__version__}"
+
+
+def test_a_cron_that_never_fires_is_a_problem(demo_project):
+    path = demo_project / "orchestrations" / "sales-to-tableau.toml"
+    text = path.read_text()
+    path.write_text(text.replace('cron = "0 6 * * 1-5"', 'cron = "0 6 30 2 *"'))
+    line = text[: text.index("cron = ")].count("\n") + 1
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 1
+    assert out.stdout.splitlines() == [
+        f"orchestrations/sales-to-tableau.toml:{line}: schedule.cron: never fires: 30 February does not exist"]
+
+
+def test_infinite_and_nan_numbers_are_refused_everywhere(demo_project):
+    settings = demo_project / "kbc.toml"
+    settings.write_text(settings.read_text() + "\n[smtp]\nhost = \"localhost\"\ntimeout_seconds = inf\n")
+    sheet = demo_project / "components" / "sheet-extractor" / "sales-targets.toml"
+    sheet.write_text(sheet.read_text() + "timeout_seconds = nan\n")
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 1
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("kbc.toml:") and line.endswith(
+        "smtp.timeout_seconds: expected a finite number, got inf") for line in lines), lines
+    assert any(line.startswith("components/sheet-extractor/sales-targets.toml:") and line.endswith(
+        "parameters.timeout_seconds: expected a finite number, got nan") for line in lines), lines
+
+
+def test_a_password_sent_without_encryption_is_a_warning(demo_project):
+    settings = demo_project / "kbc.toml"
+    text = settings.read_text() + '\n[smtp]\nhost = "smtp.example.com"\nusername = "bot"\n"#password" = "env:SMTP_PW"\n'
+    settings.write_text(text)
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 0, out.stdout + out.stderr  # a warning, not an error
+    line = text[: text.index("[smtp]")].count("\n") + 1
+    assert out.stdout.splitlines() == [
+        f"kbc.toml:{line}: smtp.security: warning: the password is sent unencrypted (security = \"none\"); "
+        "use \"starttls\" or \"tls\"",
+        f"{demo_project}: OK: 2 orchestration(s), 7 component configuration(s); 1 warning",
+    ]
+    settings.write_text(text.replace('username = "bot"', 'username = "bot"\nsecurity = "starttls"'))
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 0 and "warning" not in out.stdout

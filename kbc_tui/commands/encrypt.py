@@ -1,21 +1,22 @@
 """``kbc-tui encrypt``: encrypt every plain-text ``#`` secret in the project's files, in place.
 
 Writes each changed file atomically; prints which keys it encrypted, never their values.
-The key is ``KBC_SECRET_KEY`` or ``<project>/.kbc/secret.key`` (created if missing).
+The key is ``KBC_SECRET_KEY`` or ``<project>/.kbc/secret.key`` (created if missing, unless values encrypted
+with a missing key exist: then nothing is written and the message says how to recover).
 """
 
 from __future__ import annotations
 
 from kbc_tui.errors import ConfigError
-from kbc_tui.store.project import SETTINGS_FILE, resolve_project_dir
-from kbc_tui.store.secrets import Secrets, is_safe_value, walk_secrets
+from kbc_tui.store.project import resolve_project_dir
+from kbc_tui.store.secrets import Secrets, is_safe_value, secret_files, walk_secrets
 from kbc_tui.store.toml_io import read_toml, write_toml_atomic
 
 
 def run(args) -> int:
     root = resolve_project_dir(args.project)
     secrets = Secrets(root / ".kbc")
-    files = [root / SETTINGS_FILE, *sorted((root / "components").glob("*/*.toml"))]
+    files = secret_files(root)
     changed = failed = 0
     for path in files:
         if not path.exists():

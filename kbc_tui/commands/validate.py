@@ -13,11 +13,13 @@ def run(args) -> int:
     project = Project.load(root, validate_config)
     # one line per problem, each once, in file order
     lines = list(dict.fromkeys(project.format_problem(p) for p in project.problems))
+    warnings = list(dict.fromkeys(project.format_problem(p) for p in project.warnings))
+    for line in lines + warnings:
+        print(line)
     if lines:
-        for line in lines:
-            print(line)
         print(f"{len(lines)} problem(s) in {root}", file=sys.stderr)
         return 1
     print(f"{root}: OK: {len(project.orchestrations)} orchestration(s), "
-          f"{len(project.components)} component configuration(s)")
+          f"{len(project.components)} component configuration(s)"
+          + (f"; {len(warnings)} warning" + "s" * (len(warnings) > 1) if warnings else ""))
     return 0

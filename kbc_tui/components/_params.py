@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from kbc_tui.model.fields import did_you_mean, type_name
+from kbc_tui.model.fields import did_you_mean, number_problem, type_name
 from kbc_tui.storage.base import check_table_id
 
 
@@ -59,8 +59,9 @@ class ParamCheck:
     def number(self, key: str, minimum: float = 0) -> Any:
         self.known.add(key)
         value = self.data.get(key)
-        if key in self.data and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum):
-            self.add(key, f"expected a number >= {minimum}")
+        error = number_problem(value, minimum) if key in self.data else None
+        if error:
+            self.add(key, error)
         return value
 
     def bool(self, key: str) -> Any:

@@ -129,8 +129,9 @@ class SheetExtractor(Component):
 
 
 def _scratch(ctx: RunContext) -> str:
-    ctx.state_dir.mkdir(parents=True, exist_ok=True)
-    return str(ctx.state_dir)
+    from kbc_tui.store.private import private_dir
+
+    return str(private_dir(ctx.state_dir))
 
 
 COMPONENT = SheetExtractor()

@@ -17,6 +17,7 @@ from kbc_tui.components._params import ParamCheck, sub
 from kbc_tui.components.base import Cancelled, Component, RunContext, TaskResult
 from kbc_tui.errors import ComponentError, KbcError
 from kbc_tui.storage.base import TableId
+from kbc_tui.store.private import private_dir, tighten
 
 REST_VERSION = "3.19"
 
@@ -68,8 +69,7 @@ class TableauWriter(Component):
         params = ctx.parameters
         out_dir = ctx.resolve_path(params["output_dir"])
         out_dir.mkdir(parents=True, exist_ok=True)
-        log_dir = ctx.state_dir / "hyper"
-        log_dir.mkdir(parents=True, exist_ok=True)
+        log_dir = private_dir(ctx.state_dir / "hyper")
         files, total = [], 0
         with HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU,
                           parameters={"log_dir": str(log_dir), "default_database_version": "4"}) as hyper:
@@ -79,6 +79,8 @@ class TableauWriter(Component):
                 rows = self._write(ctx, hyper, item, target)
                 files.append(target)
                 total += rows
+        for log in log_dir.iterdir():  # hyperd writes its logs with the umask's mode (the folder is 0700 meanwhile)
+            tighten(log)
         return files, total
 
     def _write(self, ctx: RunContext, hyper, item: dict, target: Path) -> int:
@@ -86,8 +88,7 @@ class TableauWriter(Component):
         from tableauhyperapi import Connection, CreateMode, HyperException, TableName, escape_string_literal
 
         table_name = item.get("table_name", "Extract")
-        scratch = ctx.state_dir / "tmp"
-        scratch.mkdir(parents=True, exist_ok=True)
+        scratch = private_dir(ctx.state_dir / "tmp")
         with tempfile.TemporaryDirectory(dir=scratch) as tmp:
             parquet = Path(tmp) / "table.parquet"
             try:

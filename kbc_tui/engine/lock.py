@@ -6,6 +6,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from kbc_tui.store.private import FILE_MODE, private_dir, tighten
+
 
 class RunnerLock:
     def __init__(self, path: Path):
@@ -19,8 +21,9 @@ class RunnerLock:
     def try_acquire(self) -> bool:
         if self._fd is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        tighten(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

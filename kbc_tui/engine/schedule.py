@@ -66,7 +66,7 @@ def next_runs(schedule: Schedule, count: int = 5, after: datetime | None = None)
     while len(out) < count:
         guard += 1
         if guard > count * 50 + 1000:
-            break  # e.g. "0 0 30 2 *" never happens
+            break  # a safety net: check_cron refuses expressions that never fire
         moment = place(it.get_next(datetime), tz)
         if moment > after and (not out or moment > out[-1]):
             out.append(moment)

@@ -8,6 +8,7 @@ Unknown keys are errors, with a "did you mean" when a known key is close.
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -24,6 +25,18 @@ def type_name(value: object) -> str:
         bool: "a boolean", int: "an integer", float: "a number", str: "a string",
         list: "an array", dict: "a table",
     }.get(type(value), type(value).__name__)
+
+
+def number_problem(value: Any, minimum: float | None = None) -> str | None:
+    """Why ``value`` is not a usable number: not a number, ``inf`` / ``nan`` (TOML allows them), or below
+    ``minimum``; None when it is fine."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"expected a number, got {type_name(value)}"
+    if not math.isfinite(value):
+        return f"expected a finite number, got {value}"
+    if minimum is not None and value < minimum:
+        return f"expected a number >= {minimum}, got {value}"
+    return None
 
 
 class Fields:
@@ -101,11 +114,9 @@ class Fields:
         value = self._get(key, default, False)
         if key not in self.data:
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.problem(key, f"expected a number, got {type_name(value)}")
-            return default
-        if minimum is not None and value < minimum:
-            self.problem(key, f"expected a number >= {minimum}, got {value}")
+        error = number_problem(value, minimum)
+        if error:
+            self.problem(key, error)
             return default
         return value
 

@@ -59,6 +59,12 @@ class SmtpSettings:
     def configured(self) -> bool:
         return bool(self.host)
 
+    def unencrypted_password_warning(self) -> str | None:
+        """A password goes over the network in clear text: ``security = "none"`` with a login."""
+        if self.security == "none" and self.username and self.password:
+            return 'the password is sent unencrypted (security = "none"); use "starttls" or "tls"'
+        return None
+
     @property
     def ca_path(self) -> Path | None:
         if not self.ca_file:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
+from datetime import datetime
 from functools import lru_cache
 from typing import Iterator
 from zoneinfo import ZoneInfo, available_timezones
@@ -40,10 +41,38 @@ def check_cron(expression: str) -> str | None:
         return (f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}: "
                 f"{expression!r}")
     try:
-        croniter(expression)
+        parsed = croniter(expression, _SINCE)
     except Exception as exc:  # croniter raises several types; its message is the useful part
         return f"invalid cron expression {expression!r}: {exc}"
-    return None
+    return _never_fires(parsed)
+
+
+#: a fixed start for the "does it ever fire" check (croniter looks 50 years ahead: every real date recurs sooner)
+_SINCE = datetime(2000, 1, 1)
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+_LONGEST = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # days in each month in its longest year
+
+
+def _never_fires(parsed) -> str | None:
+    """'never fires: 30 February does not exist' for a parsed expression (a croniter from ``_SINCE``) that
+    matches no date, else None. croniter finds out; its day-of-month and month sets say why."""
+    from croniter import CroniterBadDateError
+
+    try:
+        parsed.get_next(datetime)
+    except CroniterBadDateError:
+        pass
+    else:
+        return None
+    days, months = parsed.expanded[2], (range(1, 13) if "*" in parsed.expanded[3] else parsed.expanded[3])
+    missing = [(", ".join(map(str, late[:-1])) + " and " if len(late) > 1 else "") + f"{late[-1]} {_MONTHS[m - 1]}"
+               for m in months if (late := [d for d in days if isinstance(d, int) and d > _LONGEST[m - 1]])]
+    if not missing:
+        return "never fires: no date matches it"
+    dates = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+    verb = "does" if len(missing) == 1 and " and " not in dates else "do"
+    return f"never fires: {dates} {verb} not exist"
 
 
 @lru_cache(maxsize=1)

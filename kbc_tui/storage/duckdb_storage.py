@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 from kbc_tui.components.base import Cancelled
 from kbc_tui.errors import KbcError, StorageBusyError
 from kbc_tui.storage.base import Column, TableId, TableInfo
+from kbc_tui.store.private import private_dir, tighten
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -57,11 +58,14 @@ class DuckDBStorage:
     def _open(self):
         import duckdb
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent, tighten_existing=False)  # a folder it makes is private; the user's, theirs
         deadline = time.monotonic() + self.busy_retry_seconds
         while True:
             try:
-                return duckdb.connect(str(self.path), config={"memory_limit": self.memory_limit})
+                con = duckdb.connect(str(self.path), config={"memory_limit": self.memory_limit})
+                tighten(self.path)  # DuckDB creates it with the umask's mode (it cannot open an empty file)
+                tighten(self.path.with_name(self.path.name + ".wal"))  # one left by a crash
+                return con
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
                     raise KbcError(f"cannot open storage {self.path}: {exc}") from None

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 
 from kbc_tui.errors import StateError, describe_os_error, is_disk_full, os_error_kind
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
+from kbc_tui.store.private import private_dir, private_file, tighten
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -228,7 +229,10 @@ class JobHistory:
         self.path = path
         self._lock = threading.RLock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
+            private_file(path)  # 0600 before SQLite opens it: its -wal and -shm files take the database file's mode
+            for side in ("-wal", "-shm"):
+                tighten(path.with_name(path.name + side))  # left by an older version
         except OSError as exc:
             raise state_error(exc, path) from None
         self._db = _Connection(path)

@@ -18,7 +18,8 @@ from kbc_tui.errors import ConfigError, ConflictError, KbcError, Problem
 from kbc_tui.model.component import COMPONENT_TYPES, ComponentConfig, Kind, check_id
 from kbc_tui.model.orchestration import Orchestration, Task
 from kbc_tui.model.project import ProjectSettings
-from kbc_tui.store.secrets import Secrets, is_safe_value, walk_secrets
+from kbc_tui.store.private import FILE_MODE, loose_mode, private_dir
+from kbc_tui.store.secrets import Secrets, plain_text_secrets
 from kbc_tui.store.toml_io import dumps_toml, read_toml, with_lines, write_bytes_atomic
 
 SETTINGS_FILE = "kbc.toml"
@@ -57,12 +58,16 @@ class Project:
     components: dict[str, ComponentConfig] = field(default_factory=dict)  # "component/config" -> config
     orchestrations: dict[str, Orchestration] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: things that work but should not stay so (``kbc-tui validate`` lists them; they do not fail it)
+    warnings: list[Problem] = field(default_factory=list)
     #: each file's content as loaded (None: did not exist); for conflict detection
     _loaded: dict[Path, bytes | None] = field(default_factory=dict, repr=False)
     #: files that had problems when loaded; they are not rewritten
     _broken: set[Path] = field(default_factory=set, repr=False)
     #: (mtime_ns, size) of files known to hold what ``_loaded`` has, so polling need not read them
     _stats: dict[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
+    #: checks that every encrypted value opens (a full load; the quick one leaves it to the background check)
+    _key_check: Secrets | None = field(default=None, repr=False)
 
     # -- loading -------------------------------------------------------------------
     @classmethod
@@ -82,6 +87,8 @@ class Project:
         if not root.is_dir():
             raise KbcError(f"{root}: project folder not found (create one with 'kbc-tui init {root}')")
         project = cls(root)
+        project._key_check = None if use_cache else project.secrets
+        project._check_state_dir()
         project._load_settings()
         project._load_components(validator)
         cache = SummaryCache(project.state_dir / SUMMARY_CACHE) if use_cache else None
@@ -140,11 +147,28 @@ class Project:
         self.settings = ProjectSettings.from_toml(data or {}, path=path, problems=problems)
         if data is not None:
             problems.extend(self._plain_secret_problems(path, data))
+            self._check_keys(path, data, text)
+        warning = self.settings.smtp.unencrypted_password_warning()
+        if warning:
+            self.warnings.extend(with_lines([Problem(path, f"warning: {warning}", key="smtp.security")], text))
         self._collect(path, problems, text)
 
+    def _check_state_dir(self) -> None:
+        mode = loose_mode(self.state_dir)
+        if mode is not None:
+            self.warnings.append(Problem(self.state_dir, (
+                f"warning: it is open to other users (mode {mode:04o}) and holds extracted data, job logs and the "
+                f"secret key; kbc-tui makes it 0700 the next time it opens it, or run 'chmod -R go-rwx {STATE_DIR}'")))
+
     def _plain_secret_problems(self, path: Path, data: dict) -> list[Problem]:
-        return [Problem(path, "plain-text secret: use \"env:VARIABLE\" or run 'kbc-tui encrypt'", key=key)
-                for key, value in walk_secrets(data) if not is_safe_value(value)]
+        return [Problem(path, message, key=key) for key, message in plain_text_secrets(data)]
+
+    def _check_keys(self, path: Path, data: dict, text: str) -> None:
+        """Encrypted values the present key cannot open: reported, but the file may still be saved (typing the
+        value again is one way to fix it)."""
+        if self._key_check is not None:
+            problems = [Problem(path, why, key=key) for key, why in self._key_check.unreadable(data)]
+            self.problems.extend(with_lines(problems, text))
 
     def _load_components(self, validator: ParametersValidator | None) -> None:
         base = self.root / "components"
@@ -162,6 +186,7 @@ class Project:
                 cfg = ComponentConfig.from_toml(data, component=folder.name, config_id=path.stem,
                                                 path=path, problems=problems)
                 problems.extend(self._plain_secret_problems(path, data))
+                self._check_keys(path, data, text)
                 if validator is not None and cfg.component in COMPONENT_TYPES:
                     problems.extend(Problem(path, msg, key=key or None) for key, msg in validator(cfg))
                 self._collect(path, problems, text)
@@ -431,8 +456,8 @@ class SummaryCache:
         if not (self.dirty or stale):
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             write_bytes_atomic(self.path, json.dumps({"version": self.VERSION, "entries": self.entries},
-                                                     separators=(",", ":")).encode("utf-8"))
+                                                     separators=(",", ":")).encode("utf-8"), FILE_MODE)
         except OSError:
             pass  # a read-only project still opens, just without the cache

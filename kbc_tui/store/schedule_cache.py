@@ -18,11 +18,13 @@ class ScheduleCache:
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / FILE
         self.dirty = False
+        self.entries: dict[str, list] = {}
         try:
             data = json.loads(self.path.read_bytes())
-            self.entries: dict[str, list] = data["entries"] if data.get("version") == VERSION else {}
         except Exception:  # missing or unreadable: rebuilt as schedules are shown
-            self.entries = {}
+            return
+        if isinstance(data, dict) and data.get("version") == VERSION and isinstance(data.get("entries"), dict):
+            self.entries = data["entries"]
 
     @staticmethod
     def _key(cron: str, timezone: str) -> str:
@@ -31,15 +33,19 @@ class ScheduleCache:
     def get(self, cron: str, timezone: str) -> tuple[str, datetime | None] | None:
         """(words, next fire) if still current; None if it must be computed."""
         entry = self.entries.get(self._key(cron, timezone))
-        if entry is None:
-            return None
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                and isinstance(entry[1], (str, type(None)))):
+            return None  # missing, or not what ``put`` writes: computed again
         words, nxt = entry
-        if nxt is not None:
+        if nxt is None:
+            return words, None
+        try:
             moment = datetime.fromisoformat(nxt)
-            if moment.timestamp() <= time.time():
-                return None
-            return words, moment
-        return words, None
+        except ValueError:
+            return None
+        if moment.tzinfo is None or moment.timestamp() <= time.time():
+            return None
+        return words, moment
 
     def put(self, cron: str, timezone: str, words: str, nxt: datetime | None) -> None:
         self.entries[self._key(cron, timezone)] = [words, nxt.isoformat() if nxt else None]
@@ -48,11 +54,13 @@ class ScheduleCache:
     def save(self) -> None:
         if not self.dirty:
             return
+        from kbc_tui.store.private import FILE_MODE, private_dir
         from kbc_tui.store.toml_io import write_bytes_atomic
 
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(self.path, json.dumps({"version": VERSION, "entries": self.entries}).encode())
+            private_dir(self.path.parent)
+            write_bytes_atomic(self.path, json.dumps({"version": VERSION, "entries": self.entries}).encode(),
+                               FILE_MODE)
             self.dirty = False
         except OSError:
             pass  # only a cache: the next start computes again

@@ -8,8 +8,12 @@ A secret value in a file is one of:
   ``<project>/.kbc/secret.key`` (git-ignored, mode 0600).
 
 Anything else under a ``#`` key is a plain-text secret: ``validate`` reports it and
-``kbc-tui encrypt`` encrypts it in place. Resolved values are registered with a ``Masker``
-so that logs and messages never print them.
+``kbc-tui encrypt`` encrypts it in place; so is a password written in a ``url``. Resolved values are
+registered with a ``Masker`` so that logs and messages never print them.
+
+Every encrypted value of a project opens with one key: a new value is never encrypted (and no key is
+created) while the project holds values the present key cannot open; that would leave some values
+unreadable whichever key is kept.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+from urllib.parse import unquote, urlsplit
 
-from kbc_tui.errors import SecretError
+from kbc_tui.errors import KbcError, SecretError
 
 PREFIX = "KBC::Encrypted::"
 ENV_PREFIX = "env:"
@@ -37,28 +42,112 @@ def is_safe_value(value: Any) -> bool:
                                        or value.startswith(ENV_PREFIX))
 
 
-def walk_secrets(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Yield ``(key_path, value)`` for every ``#`` key in nested tables and arrays."""
+def is_url_key(key: str) -> bool:
+    return isinstance(key, str) and (key == "url" or key.endswith("_url"))
+
+
+def url_password(value: Any) -> str:
+    """The password written in a URL (``scheme://user:password@host``), or ``""``."""
+    if not isinstance(value, str) or "@" not in value:
+        return ""
+    try:
+        return urlsplit(value).password or ""
+    except ValueError:  # not a URL at all: the component's own check says so
+        return ""
+
+
+def url_password_problem(value: Any) -> str | None:
+    if not url_password(value):
+        return None
+    return ("plain-text secret: the url holds a password; move it to \"#password\" and run 'kbc-tui encrypt' "
+            "(or use \"env:VARIABLE\")")
+
+
+def _walk(data: Any, matches: Callable[[str], bool], prefix: str = "") -> Iterator[tuple[str, Any]]:
     if isinstance(data, dict):
         for key, value in data.items():
             path = f"{prefix}.{key}" if prefix else key
-            if is_secret_key(key):
+            if matches(key):
                 yield path, value
             else:
-                yield from walk_secrets(value, path)
+                yield from _walk(value, matches, path)
     elif isinstance(data, list):
         for i, item in enumerate(data):
-            yield from walk_secrets(item, f"{prefix}[{i}]")
+            yield from _walk(item, matches, f"{prefix}[{i}]")
+
+
+def walk_secrets(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield ``(key_path, value)`` for every ``#`` key in nested tables and arrays."""
+    return _walk(data, is_secret_key, prefix)
+
+
+def plain_text_secrets(data: Any) -> Iterator[tuple[str, str]]:
+    """``(key_path, message)`` for every secret written in plain text: a ``#`` value, a password in a url."""
+    for key, value in walk_secrets(data):
+        if not is_safe_value(value):
+            yield key, "plain-text secret: use \"env:VARIABLE\" or run 'kbc-tui encrypt'"
+    for key, value in _walk(data, is_url_key):
+        message = url_password_problem(value)
+        if message:
+            yield key, message
+
+
+def secret_files(root: Path) -> list[Path]:
+    """The project files that hold secrets: ``kbc.toml`` and every component configuration."""
+    from kbc_tui.store.project import SETTINGS_FILE
+
+    return [root / SETTINGS_FILE, *sorted((root / "components").glob("*/*.toml"))]
 
 
 class Secrets:
     def __init__(self, state_dir: Path):
         self.state_dir = state_dir
         self._fernet = None
+        self._one_key_checked = False
 
     @property
     def key_file(self) -> Path:
         return self.state_dir / "secret.key"
+
+    def has_key(self) -> bool:
+        return bool(os.environ.get(KEY_ENV, "").strip()) or self.key_file.exists()
+
+    def unreadable(self, data: Any) -> Iterator[tuple[str, str]]:
+        """``(key_path, why)`` for every encrypted ``#`` value in ``data`` the present key cannot open."""
+        for key, value in walk_secrets(data):
+            if isinstance(value, str) and value.startswith(PREFIX):
+                try:
+                    self.resolve(value, where="")
+                except SecretError as exc:
+                    yield key, str(exc)
+
+    def _check_one_key(self) -> None:
+        """Refuse (``SecretError``) to encrypt while the project holds values the present key cannot open."""
+        from kbc_tui.store.toml_io import read_toml
+
+        if self._one_key_checked:
+            return
+        if self.has_key():
+            self._cipher(create=False)  # an invalid key is said as such
+        root = self.state_dir.parent
+        stranded = []
+        for path in secret_files(root):
+            try:
+                data, _ = read_toml(path)
+            except KbcError:  # missing or broken: validate reports it; encrypt skips it
+                continue
+            stranded += [f"{path.relative_to(root)}: {key}" for key, _ in self.unreadable(data)]
+        if stranded:
+            values = (f"{len(stranded)} encrypted value" + "s" * (len(stranded) > 1)
+                      + f" ({', '.join(stranded[:2])}{', …' if len(stranded) > 2 else ''})")
+            key_file = self.key_file.relative_to(root) if self.key_file.is_relative_to(root) else self.key_file
+            recover = (f"restore {key_file} or set {KEY_ENV} to the key they were encrypted with, or, to start over, "
+                       "replace them with plain text or \"env:NAME\" first")
+            if not self.has_key():
+                raise SecretError(f"not creating a new secret key: the key of {values} is missing; {recover}")
+            source = KEY_ENV if os.environ.get(KEY_ENV, "").strip() else key_file
+            raise SecretError(f"not encrypting with this key ({source}): it cannot open {values}; {recover}")
+        self._one_key_checked = True
 
     def _cipher(self, create: bool):
         if self._fernet is not None:
@@ -70,7 +159,9 @@ class Secrets:
             if self.key_file.exists():
                 key = self.key_file.read_bytes().strip()
             elif create:
-                self.state_dir.mkdir(parents=True, exist_ok=True)
+                from kbc_tui.store.private import private_dir
+
+                private_dir(self.state_dir)
                 key = Fernet.generate_key()
                 fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as fh:
@@ -88,6 +179,7 @@ class Secrets:
     def encrypt(self, plain: str) -> str:
         if is_safe_value(plain):  # empty, already encrypted, or an env reference
             return plain
+        self._check_one_key()
         return PREFIX + self._cipher(create=True).encrypt(plain.encode("utf-8")).decode("ascii")
 
     def resolve(self, value: Any, *, where: str = "secret") -> str:
@@ -109,7 +201,8 @@ class Secrets:
             try:
                 return self._cipher(create=False).decrypt(value[len(PREFIX):].encode("ascii")).decode("utf-8")
             except (InvalidToken, UnicodeError, ValueError):
-                raise SecretError(f"{where}: cannot decrypt: it was encrypted with another key "
+                at = f"{where}: " if where else ""
+                raise SecretError(f"{at}cannot decrypt: it was encrypted with another key "
                                   f"({KEY_ENV} or {self.key_file})") from None
         raise SecretError(f"{where}: plain-text secret; run 'kbc-tui encrypt' to encrypt it")
 
@@ -124,6 +217,11 @@ class Secrets:
                     if masker is not None:
                         masker.add(plain)
                     out[key] = plain
+                elif is_url_key(key) and url_password(value):
+                    if masker is not None:
+                        masker.add(url_password(value))
+                        masker.add(unquote(url_password(value)))
+                    out[key] = value
                 else:
                     out[key] = self.resolve_tree(value, masker, path)
             return out

@@ -93,19 +93,20 @@ def _toml_item(value: Any) -> Any:
     return value
 
 
-def write_bytes_atomic(path: Path, content: bytes) -> None:
-    """Write ``content`` to ``path`` atomically: the old file or the new one, never half of either.
+def write_bytes_atomic(path: Path, content: bytes, mode: int | None = None) -> None:
+    """Write ``content`` to ``path`` atomically: the old file or the new one, never half of either. The file
+    keeps its mode (new: 0644), or gets ``mode``.
 
     Raises ``FileWriteError`` (in words: read-only, disk full...) and leaves the file as it was."""
     try:
-        _write_bytes_atomic(path, content)
+        _write_bytes_atomic(path, content, mode)
     except FileWriteError:
         raise
     except OSError as exc:
         raise FileWriteError(f"cannot save {path}: {os_error_words(exc)}; the file is unchanged") from None
 
 
-def _write_bytes_atomic(path: Path, content: bytes) -> None:
+def _write_bytes_atomic(path: Path, content: bytes, mode: int | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -113,7 +114,9 @@ def _write_bytes_atomic(path: Path, content: bytes) -> None:
             fh.write(content)
             fh.flush()
             os.fsync(fh.fileno())
-        if path.exists():
+        if mode is not None:
+            os.chmod(tmp, mode)
+        elif path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         else:
             os.chmod(tmp, 0o644)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import tomllib
 
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
 from kbc_tui.ui.screens.notifications_editor import AddressList, NotificationsEditor
 from kbc_tui.ui.screens.orchestration import OrchestrationScreen
@@ -97,15 +97,19 @@ async def test_test_email_reports_success_and_the_smtp_error_in_words(make_app, 
             f"Test e-mail to me@example.com failed: cannot connect to SMTP server 127.0.0.1:{server.port}")
 
 
+async def open_smtp_settings(app, pilot) -> SmtpSettingsScreen:
+    await pilot.pause()
+    await pilot.press("S")  # from the home screen
+    await pilot.pause()
+    assert isinstance(app.screen, SmtpSettingsScreen)
+    return app.screen
+
+
 async def test_smtp_settings_screen_saves_an_encrypted_password_and_tests_the_form(make_app, demo_project):
     app = make_app()
     port = free_port()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("S")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, SmtpSettingsScreen)
+        screen = await open_smtp_settings(app, pilot)
         screen.query_one("#host", Input).value = "127.0.0.1"
         screen.query_one("#port", Input).value = str(port)
         screen.query_one("#username", Input).value = "kbc"
@@ -152,3 +156,25 @@ async def test_job_screen_shows_the_e_mail_of_a_manual_run(make_app, demo_projec
             assert text_of(app.screen, "#job-mail") == "E-mail (success) to you@example.com: sent"
             [mail] = await asyncio.to_thread(server.wait_for, 1)
     assert mail.recipients == ["you@example.com"]  # [user] email of the demo, not boss@example.com
+
+
+async def test_smtp_settings_warn_about_a_password_sent_unencrypted(make_app, demo_project):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_smtp_settings(app, pilot)
+        assert text_of(screen, "#warning") == ""
+        screen.query_one("#host", Input).value = "smtp.example.com"
+        screen.query_one("#username", Input).value = "kbc"
+        screen.query_one("#password", Input).focus()
+        await pilot.press(*"hunter2")
+        await pilot.pause()
+        assert text_of(screen, "#warning") == (
+            'Warning: the password is sent unencrypted (security = "none"); use "starttls" or "tls"')
+        screen.query_one("#security", Select).value = "starttls"
+        await pilot.pause()
+        assert text_of(screen, "#warning") == ""
+        screen.query_one("#timeout", Input).value = "1e999"  # the number field accepts it; it is infinite
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, SmtpSettingsScreen)
+        assert text_of(screen, "#problem") == "Timeout: a number of seconds, at least 1"

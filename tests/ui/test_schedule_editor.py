@@ -73,3 +73,29 @@ async def test_escape_with_changes_asks(make_app):
         assert isinstance(app.screen, UnsavedModal)
         await pilot.press("d")
         assert isinstance(app.screen, OrchestrationScreen)
+
+
+async def test_a_cron_that_never_fires_opens_shows_why_and_is_not_saved(make_app, demo_project):
+    path = demo_project / "orchestrations" / "sales-to-tableau.toml"
+    path.write_text(path.read_text().replace('cron = "0 6 * * 1-5"', 'cron = "0 6 30 2 *"'))
+    before = path.read_bytes()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(app, pilot)  # opening used to crash the app (CroniterBadDateError)
+        error = editor.query_one("#cron-error", Static)
+        assert str(error.render()) == "never fires: 30 February does not exist"
+        assert str(editor.query_one("#preview", Static).render()) == ""
+        cron = editor.query_one("#cron", Input)
+        cron.value = ""
+        await pilot.press(*"0 6 31 4 *")  # as you type
+        await pilot.pause()
+        assert str(error.render()) == "never fires: 31 April does not exist"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ScheduleEditor)
+        assert any("Cannot save: never fires" in str(n.message) for n in app._notifications)
+        await pilot.press("backspace", "backspace", "backspace", "5", " ", "*")  # 31 May exists
+        await pilot.pause()
+        assert str(error.render()) == ""
+        assert len(str(editor.query_one("#preview", Static).render()).splitlines()) == 6
+    assert path.read_bytes() == before

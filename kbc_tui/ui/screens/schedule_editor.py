@@ -26,6 +26,25 @@ PRESETS = [
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
+def schedule_problem(schedule: Schedule) -> str | None:
+    return check_cron(schedule.cron) or check_timezone(schedule.timezone)
+
+
+def preview(schedule: Schedule) -> tuple[str | None, str, str]:
+    """(the problem, the expression in words, the next 5 runs): what the editor shows for ``schedule``."""
+    from kbc_tui.engine.schedule import describe, next_runs
+
+    error = schedule_problem(schedule)
+    if error:
+        return error, "", ""
+    words = describe(schedule) + ("" if schedule.enabled else " — disabled: it will not run")
+    lines = ["Next 5 runs:              in the schedule's zone        local time"]
+    for moment in next_runs(schedule, 5):
+        local = moment.astimezone()
+        lines.append(f"  {moment.strftime('%a %d %b %Y %H:%M %Z'):<34} {local.strftime('%a %d %b %H:%M %Z')}")
+    return None, words, "\n".join(lines)
+
+
 class ScheduleEditor(EditorScreen):
     BINDINGS = SAVE_AND_LEAVE
 
@@ -73,8 +92,7 @@ class ScheduleEditor(EditorScreen):
                         self.original.catchup if self.original else "none")
 
     def problem(self) -> str | None:
-        schedule = self.current()
-        return check_cron(schedule.cron) or check_timezone(schedule.timezone)
+        return schedule_problem(self.current())
 
     @property
     def dirty(self) -> bool:
@@ -82,22 +100,10 @@ class ScheduleEditor(EditorScreen):
         return (s.cron, s.timezone, s.enabled) != self.initial
 
     def update_preview(self) -> None:
-        from kbc_tui.engine.schedule import describe, next_runs
-
-        error = self.problem()
+        error, words, runs = preview(self.current())
         self.query_one("#cron-error", Static).update(error or "")
-        words, preview = self.query_one("#words", Static), self.query_one("#preview", Static)
-        if error:
-            words.update("")
-            preview.update("")
-            return
-        schedule = self.current()
-        words.update(describe(schedule) + ("" if schedule.enabled else " — disabled: it will not run"))
-        lines = ["Next 5 runs:              in the schedule's zone        local time"]
-        for moment in next_runs(schedule, 5):
-            local = moment.astimezone()
-            lines.append(f"  {moment.strftime('%a %d %b %Y %H:%M %Z'):<34} {local.strftime('%a %d %b %H:%M %Z')}")
-        preview.update("\n".join(lines))
+        self.query_one("#words", Static).update(words)
+        self.query_one("#preview", Static).update(runs)
 
     # -- events ------------------------------------------------------------------------------------------
     @on(Input.Changed, "#cron")

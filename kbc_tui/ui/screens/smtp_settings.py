@@ -17,6 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
 from kbc_tui.errors import KbcError
+from kbc_tui.model.fields import number_problem
 from kbc_tui.model.project import SMTP_SECURITY, ProjectSettings
 from kbc_tui.model.validate import check_email
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen, send_test_email_into
@@ -55,6 +56,7 @@ class SmtpSettingsScreen(EditorScreen):
             yield row("Port", Input(str(smtp.port), id="port", type="integer", classes="short"))
             yield row("Username", Input(smtp.username, id="username", placeholder="(no login)"))
             yield row("Password", Input("", id="password", password=True, placeholder=password_hint(smtp.password)))
+            yield Static("", id="warning", classes="warning")  # a password sent unencrypted
             yield row("From", Input(smtp.from_address, id="from", placeholder="kbc@example.com (default: username)"))
             yield row("Verify TLS", Switch(smtp.verify, id="verify"))
             yield row("CA file", Input(smtp.ca_file, id="ca_file", placeholder="PEM file to trust (optional)"))
@@ -69,6 +71,7 @@ class SmtpSettingsScreen(EditorScreen):
 
     def on_mount(self) -> None:
         self.query_one("#host", Input).focus()
+        self.show_warning()
 
     # -- the form ------------------------------------------------------------------------------------------
     def value(self, widget_id: str) -> str:
@@ -100,7 +103,7 @@ class SmtpSettingsScreen(EditorScreen):
             problem = problem or f"CA file: no such file: {smtp.ca_path}"
         try:
             smtp.timeout_seconds = float(self.value("timeout"))
-            if smtp.timeout_seconds < 1:
+            if number_problem(smtp.timeout_seconds, minimum=1):  # 1e999 is a float: inf
                 raise ValueError
         except ValueError:
             problem = problem or "Timeout: a number of seconds, at least 1"
@@ -123,6 +126,14 @@ class SmtpSettingsScreen(EditorScreen):
     @on(Input.Changed)
     def _changed(self) -> None:
         self.query_one("#problem", Static).update("")
+        self.show_warning()
+
+    @on(Select.Changed, "#security")
+    def show_warning(self) -> None:
+        warning = self.form()[0].smtp.unencrypted_password_warning()
+        shown = self.query_one("#warning", Static)
+        shown.update(Text(f"Warning: {warning}") if warning else "")
+        shown.display = bool(warning)
 
     # -- test e-mail ------------------------------------------------------------------------------------------
     def action_test_email(self) -> None:
