@@ -120,6 +120,9 @@ def test_sigkill_mid_task_becomes_terminated_and_keeps_the_table(root):
     assert detail["tasks"][0]["status"] == "terminated"
     assert any("died" in ln["text"] for ln in detail["log"])
     assert storage.preview("out.c-test.t")[1] == [(7,)]
+    with storage.connect() as con:  # the killed transformation's workspace is gone too
+        assert con.execute("SELECT schema_name FROM duckdb_schemas() WHERE starts_with(schema_name, '_kbc_tx_')"
+                           ).fetchall() == []
 
 
 def test_cancel_command_stops_a_running_job(root):

@@ -108,5 +108,5 @@ def test_staging_tables_of_a_killed_writer_are_swept(storage):
     with storage.connect() as con:
         con.execute('CREATE TABLE "in.c-x"."__kbc_stage_deadbeef" AS SELECT 1 AS a')
     assert [str(t.id) for t in storage.list_tables()] == ["in.c-x.t"]
-    assert storage.drop_staging() == 1
-    assert storage.drop_staging() == 0
+    assert storage.drop_leftovers() == 1
+    assert storage.drop_leftovers() == 0

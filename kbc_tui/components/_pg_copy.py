@@ -83,6 +83,6 @@ def select_sql(path: Path, reflected, types: list[str]) -> str:
 
 
 def scratch_file(ctx: RunContext) -> Path:
-    from kbc_tui.store.private import private_dir, private_file
+    from kbc_tui.store.private import private_file
 
-    return private_file(private_dir(ctx.state_dir / "tmp") / f"pg-copy-{uuid.uuid4().hex}.csv")
+    return private_file(ctx.scratch_dir / f"pg-copy-{uuid.uuid4().hex}.csv")

@@ -108,6 +108,20 @@ class RunContext:
         self.cancel.check()
         return await asyncio.to_thread(fn, *args, **kwargs)
 
+    @property
+    def scratch_dir(self) -> Path:
+        """This process's scratch folder (``.kbc/tmp/<pid>``): the next runner removes it if we are killed."""
+        from kbc_tui.store.scratch import process_scratch
+
+        return process_scratch(self.state_dir)
+
+    def partial_path(self, target: Path) -> Path:
+        """Where to write ``target`` before an atomic rename into place (removed by the next runner if the
+        process dies first)."""
+        from kbc_tui.store.scratch import partial_path
+
+        return partial_path(self.state_dir, target)
+
     def resolve_path(self, value: str) -> Path:
         """A path from the configuration: relative paths are relative to the project folder."""
         path = Path(value).expanduser()

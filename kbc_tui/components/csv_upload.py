@@ -30,9 +30,7 @@ class CsvUpload(Component):
         source = ctx.resolve_path(params["path"])
         if not source.exists():
             raise ComponentError(f"file {source} does not exist")
-        from kbc_tui.store.private import private_dir
-
-        with tempfile.TemporaryDirectory(dir=private_dir(ctx.state_dir)) as tmp:
+        with tempfile.TemporaryDirectory(dir=ctx.scratch_dir) as tmp:
             text = await ctx.to_thread(as_utf8, source, Path(tmp), params.get("encoding", "utf-8"))
             rows = await ctx.to_thread(load_csv, ctx, text, output=params["output"],
                                        header=int(params.get("header", 1)), delimiter=params.get("delimiter", ","),

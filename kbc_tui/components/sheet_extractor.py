@@ -129,9 +129,7 @@ class SheetExtractor(Component):
 
 
 def _scratch(ctx: RunContext) -> str:
-    from kbc_tui.store.private import private_dir
-
-    return str(private_dir(ctx.state_dir))
+    return str(ctx.scratch_dir)
 
 
 COMPONENT = SheetExtractor()

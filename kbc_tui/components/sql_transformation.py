@@ -14,7 +14,7 @@ from typing import Any
 from kbc_tui.components.base import Cancelled, Component, RunContext, TaskResult
 from kbc_tui.errors import ComponentError
 from kbc_tui.storage.base import TableId, check_table_id
-from kbc_tui.storage.duckdb_storage import qualified, quote
+from kbc_tui.storage.duckdb_storage import SCRATCH_SCHEMA_PREFIX, qualified, quote
 
 _NAME_OK = "letters, digits and '_', not starting with a digit"
 
@@ -77,7 +77,7 @@ class SqlTransformation(Component):
         params = ctx.parameters
         inputs = params.get("input", [])
         outputs = params.get("output", [])
-        workspace = f"_kbc_tx_{ctx.job_id}_{id(ctx) & 0xFFFFFF:x}"
+        workspace = f"{SCRATCH_SCHEMA_PREFIX}{ctx.job_id}_{id(ctx) & 0xFFFFFF:x}"
         statements = _split(params["script"])
         total_rows = 0
         with ctx.storage.connect() as con:

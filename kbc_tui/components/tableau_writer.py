@@ -88,8 +88,7 @@ class TableauWriter(Component):
         from tableauhyperapi import Connection, CreateMode, HyperException, TableName, escape_string_literal
 
         table_name = item.get("table_name", "Extract")
-        scratch = private_dir(ctx.state_dir / "tmp")
-        with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+        with tempfile.TemporaryDirectory(dir=ctx.scratch_dir) as tmp:
             parquet = Path(tmp) / "table.parquet"
             try:
                 reader = ctx.storage.read_arrow(item["source"])
@@ -99,7 +98,7 @@ class TableauWriter(Component):
                 for batch in reader:
                     ctx.cancel.check()
                     writer.write_batch(_hyper_batch(batch))
-            partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            partial = ctx.partial_path(target)
             try:
                 with Connection(hyper.endpoint, str(partial), CreateMode.CREATE_AND_REPLACE) as conn:
                     remove = ctx.cancel.on_cancel(conn.cancel)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from kbc_tui.engine.events import EngineProblem, EventBus, JobChanged, LogBatch, TaskChanged
 from kbc_tui.engine.lock import RunnerLock
-from kbc_tui.engine.recovery import reap_orphans
+from kbc_tui.engine.recovery import clean_leftovers, reap_orphans
 from kbc_tui.engine.reserve import SpaceReserve
 from kbc_tui.errors import KbcError, StateError, describe_os_error
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, Trigger
@@ -148,12 +148,10 @@ class Engine:
         return True
 
     def _recover(self) -> None:
-        """Jobs left ``processing`` by a runner that died become ``terminated`` (we hold the lock now)."""
-        try:
-            self.storage.drop_staging()
-        except KbcError:
-            pass  # storage busy or unreadable now: the next write will say so
+        """Jobs left ``processing`` by a runner that died become ``terminated`` (we hold the lock now), and
+        what dead processes left behind is removed: scratch files, partial outputs, storage leftovers."""
         self.reap_orphans()
+        clean_leftovers(self.state_dir, self.storage)
 
     def reap_orphans(self, orchestration: str | None = None) -> list[int]:
         """Jobs marked ``processing`` that no runner executes become ``terminated``, and alert (runner only).

@@ -1,4 +1,5 @@
-"""What the runner does when it takes over a project: end the jobs a dead runner left ``processing``.
+"""What the runner does when it takes over a project: end the jobs a dead runner left ``processing``, and
+remove what dead processes left behind (scratch files, partial outputs, storage staging tables).
 
 A job is an orphan when its status says ``processing`` but no live runner executes it: its process was
 killed, lost power, or could not write the job history any more. The new runner marks it ``terminated``
@@ -51,3 +52,23 @@ def reap_orphans(history, running: Iterable[int], *, orchestration: str | None =
         reaped.append(job.id)
         finished(history.job(job.id, with_tasks=False))
     return reaped
+
+
+def clean_leftovers(state_dir, storage) -> tuple[int, int]:
+    """Remove the scratch and partial files of dead processes and the storage's leftovers; returns (things
+    removed, bytes freed on disk). Never fails the take-over: what cannot be removed now is tried next time."""
+    from kbc_tui.errors import KbcError
+    from kbc_tui.store.scratch import clean_dead
+
+    try:
+        removed, freed = clean_dead(state_dir)
+    except OSError:
+        removed, freed = 0, 0
+    try:
+        before = storage.file_size()
+        removed += storage.drop_leftovers()
+        storage.compact_if_bloated()  # the blocks of what was dropped (or replaced) go back to the disk
+        freed += max(0, before - storage.file_size())
+    except KbcError:
+        pass  # storage busy or unreadable now: the next write will say so
+    return removed, freed

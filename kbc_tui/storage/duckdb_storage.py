@@ -10,6 +10,7 @@ costs nothing between tasks.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
 
 META_SCHEMA = "_kbc"
 STAGE_PREFIX = "__kbc_stage_"
+#: schemas a task may create for its own scratch work (the SQL transformation's workspace), dropped when it ends
+#: and, if its process was killed, by the next runner
+SCRATCH_SCHEMA_PREFIX = "_kbc_tx_"
+COMPACT_FREE_FRACTION = 0.2
+COMPACT_MIN_BYTES = 8 * 2**20
 BUSY_RETRY_SECONDS = 3.0
 
 
@@ -308,8 +314,21 @@ class DuckDBStorage:
         except duckdb.Error:
             pass
 
-    def drop_staging(self) -> int:
-        """Drop staging tables left by a process killed mid-write (call while holding the runner lock)."""
+    def file_size(self) -> int:
+        """Bytes the storage takes on disk (its file and write-ahead log)."""
+        total = 0
+        for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                total += path.stat().st_size
+            except OSError:
+                pass
+        return total
+
+    def drop_leftovers(self) -> int:
+        """Drop what writes and transformations of killed processes left: staging tables and scratch schemas.
+
+        Call only while holding the runner lock, before running anything: every one of them is then a dead
+        process's (the storage is written only by the process that runs jobs). Returns how many were dropped."""
         if not self.path.exists():
             return 0
         with self.connect() as con:
@@ -317,12 +336,88 @@ class DuckDBStorage:
                                 [STAGE_PREFIX]).fetchall()
             for schema, name in stale:
                 self._drop_quietly(con, f"{quote(schema)}.{quote(name)}")
-            return len(stale)
+            schemas = [r[0] for r in con.execute("SELECT DISTINCT schema_name FROM duckdb_schemas() WHERE "
+                                                 "starts_with(schema_name, ?)", [SCRATCH_SCHEMA_PREFIX]).fetchall()]
+            for schema in schemas:
+                try:
+                    con.execute(f"DROP SCHEMA IF EXISTS {quote(schema)} CASCADE")
+                except duckdb_error():
+                    pass
+            if stale or schemas:
+                con.execute("CHECKPOINT")
+            return len(stale) + len(schemas)
+
+    def compact_if_bloated(self) -> int:
+        """Give free space back to the disk: when free blocks (left by dropped leftovers) are more than
+        ``COMPACT_FREE_FRACTION`` of the file, rewrite it without them (a copy, then an atomic rename over
+        the file). Call only while holding the runner lock with nothing running. Returns bytes freed."""
+        import duckdb
+
+        self._drop_dead_copies()
+        if not self.path.exists():
+            return 0
+        size = self.file_size()
+        with self.connect() as con:
+            block, free = con.execute("SELECT block_size, free_blocks FROM pragma_database_size() "
+                                      "WHERE database_name = current_database()").fetchall()[0]
+        if free * block < max(COMPACT_MIN_BYTES, COMPACT_FREE_FRACTION * size):
+            return 0
+        copy = self.path.with_name(f".{self.path.name}.compact-{os.getpid()}")
+        wal = self.path.with_name(self.path.name + ".wal")
+        try:
+            with self.connect() as con:
+                name = con.execute("SELECT current_database()").fetchall()[0][0]
+                con.execute(f"ATTACH '{_sql_literal(copy)}' AS __kbc_compact")
+                con.execute(f"COPY FROM DATABASE {quote(name)} TO __kbc_compact")
+                con.execute("DETACH __kbc_compact")
+                con.execute("CHECKPOINT")
+            if wal.exists() and wal.stat().st_size or copy.with_name(copy.name + ".wal").exists():
+                raise OSError("a write-ahead log is pending")  # never swap under unapplied changes
+            fd = os.open(copy, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            tighten(copy)
+            os.replace(copy, self.path)
+            fsync_dir(self.path.parent)
+        except (duckdb.Error, OSError):  # no room for the copy, or busy: the file stays as it is
+            for leftover in (copy, copy.with_name(copy.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            return 0
+        return max(0, size - self.file_size())
+
+    def _drop_dead_copies(self) -> None:
+        """Half-made compaction copies of processes that were killed meanwhile."""
+        from kbc_tui.store.scratch import alive
+
+        for copy in self.path.parent.glob(f".{self.path.name}.compact-*"):
+            pid = copy.name.rsplit("-", 1)[-1].split(".")[0]
+            if pid.isdigit() and not alive(int(pid)):
+                copy.unlink(missing_ok=True)
 
     def drop_table(self, table_id: str | TableId) -> None:
         tid = _tid(table_id)
         with self.connect() as con:
             con.execute(f"DROP TABLE IF EXISTS {qualified(tid)}")
+
+
+def _sql_literal(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def duckdb_error() -> type:
+    import duckdb
+
+    return duckdb.Error
 
 
 def _as_reader(data: Any, schema: "pa.Schema | None") -> "pa.RecordBatchReader":
