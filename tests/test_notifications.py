@@ -184,9 +184,9 @@ async def test_processing_alert_fires_once(tmp_path, engines):
 # -- the connection ------------------------------------------------------------------------------------------
 
 async def test_starttls_with_a_self_signed_certificate(tmp_path, engines):
-    with SmtpServer(security="starttls", cert_dir=tmp_path / "tls") as server:
+    with SmtpServer(security="starttls", cert_dir=tmp_path / "p" / "tls") as server:
         # trusted through ca_file (relative to the project folder): delivered over STARTTLS
-        root = make_project(tmp_path, server.port, security="starttls", ca_file="../tls/cert.pem")
+        root = make_project(tmp_path, server.port, security="starttls", ca_file="tls/cert.pem")
         orchestration(root, "fine", [["ok"]], notifications=LISTS)
         engine = await engines(root)
         job = await run_job(engine, "fine")

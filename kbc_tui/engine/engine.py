@@ -21,6 +21,7 @@ from kbc_tui.engine.events import EventBus, JobChanged, LogBatch, TaskChanged
 from kbc_tui.engine.lock import RunnerLock
 from kbc_tui.errors import KbcError
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
+from kbc_tui.model.paths import inside_project, orchestration_file
 from kbc_tui.store.history import JobHistory
 from kbc_tui.store.project import Project
 from kbc_tui.storage.duckdb_storage import DuckDBStorage
@@ -52,10 +53,12 @@ class Engine:
         self.clock = clock  # the scheduler's clock (None: the real one); tests pass a FakeClock
         self.scheduler_say = scheduler_say  # where the scheduler reports (None: logging)
         self.scheduler_start_delay = scheduler_start_delay
+        try:
+            storage_path = inside_project(self.root, self.project.settings.storage.path)
+        except KbcError as exc:
+            raise KbcError(f"kbc.toml: storage.path: {exc}") from None
         self.history = JobHistory(self.state_dir / "jobs.sqlite")
-        storage_path = Path(self.project.settings.storage.path)
-        self.storage = DuckDBStorage(storage_path if storage_path.is_absolute() else self.root / storage_path,
-                                     memory_limit=self.project.settings.storage.memory_limit)
+        self.storage = DuckDBStorage(storage_path, memory_limit=self.project.settings.storage.memory_limit)
         self.lock = RunnerLock(self.state_dir / "runner.lock")
         self.notifier = None
         self.scheduler = None
@@ -167,7 +170,7 @@ class Engine:
 
     async def enqueue(self, orchestration: str, *, trigger: Trigger = Trigger.MANUAL,
                       triggered_by: str | None = None) -> Job:
-        if not (self.root / "orchestrations" / f"{orchestration}.toml").exists():
+        if not orchestration_file(self.root, orchestration).exists():  # KbcError for anything but an id
             raise KbcError(f"unknown orchestration {orchestration!r} (no file orchestrations/{orchestration}.toml)")
         if triggered_by is None:
             triggered_by = self.default_user() if trigger is Trigger.MANUAL else "scheduler"
