@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kbc_tui.model.fields import Fields
+from kbc_tui.model.text import check_no_control
 
 #: the one pattern of every id: orchestration ids, component types and configuration ids (file names too)
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -96,7 +97,7 @@ class ComponentConfig:
     def from_toml(cls, data: dict, *, component: str, config_id: str, path: Path,
                   problems: list) -> "ComponentConfig":
         f = Fields(data, path, "", problems)
-        name = f.str("name", config_id)
+        name = f.str("name", config_id, check=check_no_control)
         description = f.str("description", "")
         parameters = f.table("parameters") or {}
         f.finish()

@@ -12,6 +12,7 @@ from typing import Any
 
 from kbc_tui.model.component import check_id
 from kbc_tui.model.fields import Fields
+from kbc_tui.model.text import check_no_control
 from kbc_tui.model.validate import check_cron, check_email, check_timezone
 
 CATCHUP_POLICIES = ("none", "latest")
@@ -75,7 +76,7 @@ class Phase:
     @classmethod
     def from_toml(cls, data: Any, path: Path, prefix: str, problems: list) -> "Phase":
         f = Fields(data, path, prefix, problems)
-        name = f.str("name", "")
+        name = f.str("name", "", check=check_no_control)
         tasks = [Task.from_toml(t, path, f"{prefix}.tasks[{i}]", problems)
                  for i, t in enumerate(f.tables("tasks") or [])]
         f.finish()
@@ -173,7 +174,7 @@ class Orchestration:
     @classmethod
     def from_toml(cls, data: dict, *, orch_id: str, path: Path, problems: list) -> "Orchestration":
         f = Fields(data, path, "", problems)
-        name = f.str("name", "", required=True)
+        name = f.str("name", "", required=True, check=check_no_control)
         description = f.str("description", "")
         phases_data = f.tables("phases")
         tasks_data = f.tables("tasks")

@@ -9,6 +9,7 @@ from typing import Any
 
 from kbc_tui.model.fields import Fields
 from kbc_tui.model.paths import check_inside, inside_project
+from kbc_tui.model.text import check_no_control
 from kbc_tui.model.validate import check_email
 
 SMTP_SECURITY = ("none", "starttls", "tls")
@@ -93,7 +94,7 @@ class ProjectSettings:
     @classmethod
     def from_toml(cls, data: dict, *, path: Path, problems: list) -> "ProjectSettings":
         f = Fields(data, path, "", problems)
-        name = f.str("name", "kbc project")
+        name = f.str("name", "kbc project", check=check_no_control)
 
         u = Fields(f.table("user") or {}, path, "user", problems)
         user = UserSettings(email=u.str("email", "", check=lambda v: check_email(v) if v else None))
