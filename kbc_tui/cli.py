@@ -90,8 +90,34 @@ COMMANDS = {
 }
 
 
+class PrintableStream:
+    """stdout / stderr of a headless command: control characters are shown as escapes (``\\x1b``), so
+    nothing a command prints — a name, a log line, a server's error message — can drive the terminal."""
+
+    def __init__(self, stream) -> None:
+        from kbc_tui.model.text import printable
+
+        self._stream, self._printable = stream, printable
+
+    def write(self, text: str) -> int:
+        return self._stream.write(self._printable(text))
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    streams = sys.stdout, sys.stderr
+    if args.command is not None:  # (the TUI draws its own screen)
+        sys.stdout, sys.stderr = PrintableStream(sys.stdout), PrintableStream(sys.stderr)
+    try:
+        return _run(args)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command is None:
         # the app's start-up allocates a lot and frees little: no collector passes until its first frame
         # (~25 ms on a large project); the app freezes what it has built then and turns the collector on

@@ -109,7 +109,7 @@ def test_postgresql_generic_path_gives_the_same_types(pg_url, unique, tmp_path):
         root = project(tmp_path / "p")
         results = []
         for fast in (True, False):
-            job, storage, log = run_config(root, "db-extractor", f"src{fast}", {"url": pg_url, "tables": [
+            job, storage, log = run_config(root, "db-extractor", f"src-{fast}".lower(), {"url": pg_url, "tables": [
                 {"name": "types", "table": name, "output": f"in.c-db.types_{fast}", "fast": fast}]})
             assert job.status is JobStatus.SUCCESS, job.message
             info = storage.table(f"in.c-db.types_{fast}")

@@ -105,7 +105,9 @@ async def test_a_name_with_line_breaks_still_makes_a_one_line_subject(tmp_path, 
         engine = await engines(root)
         job = await run_job(engine, "odd")
         [mail] = await wait_mail(server, 1)
-    assert mail.subject == f"[kbc-tui] Success: Two lines — job {job.id}"
+    # a control character in a name is a validation error now: the job refuses to start, and says why
+    assert "name: contains the control character \\n" in job.message
+    assert mail.subject == f"[kbc-tui] Error: Two lines — job {job.id}"
 
 
 async def test_warning_and_success_go_to_their_lists(tmp_path, engines):
@@ -184,9 +186,9 @@ async def test_processing_alert_fires_once(tmp_path, engines):
 # -- the connection ------------------------------------------------------------------------------------------
 
 async def test_starttls_with_a_self_signed_certificate(tmp_path, engines):
-    with SmtpServer(security="starttls", cert_dir=tmp_path / "tls") as server:
+    with SmtpServer(security="starttls", cert_dir=tmp_path / "p" / "tls") as server:
         # trusted through ca_file (relative to the project folder): delivered over STARTTLS
-        root = make_project(tmp_path, server.port, security="starttls", ca_file="../tls/cert.pem")
+        root = make_project(tmp_path, server.port, security="starttls", ca_file="tls/cert.pem")
         orchestration(root, "fine", [["ok"]], notifications=LISTS)
         engine = await engines(root)
         job = await run_job(engine, "fine")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from kbc_tui.model.component import require_id
 from kbc_tui.model.job import Job
 from kbc_tui.store.history import JobHistory
 from kbc_tui.store.project import STATE_DIR, resolve_project_dir
@@ -34,6 +35,8 @@ def open_history(project_arg) -> JobHistory:
 
 
 def run(args) -> int:
+    if args.orchestration is not None:
+        require_id(args.orchestration, "orchestration id")
     history = open_history(args.project)
     try:
         jobs = history.list_jobs(args.orchestration, max(1, args.limit))

@@ -11,6 +11,7 @@ import importlib
 from kbc_tui.components.base import Cancelled, CancelToken, Component, RunContext, TaskResult
 from kbc_tui.errors import KbcError
 from kbc_tui.model.component import COMPONENT_TYPES, ComponentConfig
+from kbc_tui.model.paths import check_inside, is_absolute
 
 MODULES: dict[str, str] = {
     "db-extractor": "kbc_tui.components.db_extractor",
@@ -38,13 +39,28 @@ def get_component(type_id: str) -> Component:
 
 
 def validate_config(cfg: ComponentConfig) -> list[tuple[str, str]]:
-    """Problems in a configuration's parameters; used by ``Project.load`` and ``kbc-tui validate``."""
+    """Problems in a configuration's parameters; used by ``Project.load`` and ``kbc-tui validate``.
+    A relative path that leaves the project folder is one."""
     try:
         component = get_component(cfg.component)
     except KbcError as exc:
         return [("", str(exc))]
-    return component.validate(cfg.parameters)
+    problems = component.validate(cfg.parameters)
+    if cfg.path is not None:
+        root = cfg.path.parents[2]  # <project>/components/<component>/<config>.toml
+        problems += [(key, error) for key, value in component.paths(cfg.parameters)
+                     if (error := check_inside(root, value))]
+    return problems
+
+
+def absolute_paths(cfg: ComponentConfig) -> list[tuple[str, str]]:
+    """``(key path, path)`` of every absolute path in a configuration's parameters (``kbc-tui validate`` lists them)."""
+    try:
+        component = get_component(cfg.component)
+    except KbcError:
+        return []
+    return [(key, value) for key, value in component.paths(cfg.parameters) if is_absolute(value)]
 
 
 __all__ = ["Cancelled", "CancelToken", "Component", "RunContext", "TaskResult", "get_component",
-           "validate_config", "MODULES"]
+           "validate_config", "absolute_paths", "MODULES"]

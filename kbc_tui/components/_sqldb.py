@@ -11,8 +11,26 @@ from kbc_tui.errors import ComponentError
 DRIVERS = ("sqlite", "postgresql", "postgresql+psycopg", "mysql+pymysql", "mariadb+pymysql")
 
 
+def _sqlite_file(u) -> str | None:
+    """The file a parsed ``sqlite://`` url names, or None (another database, or in memory)."""
+    if u.drivername.startswith("sqlite") and u.database and u.database != ":memory:":
+        return u.database
+    return None
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file a ``sqlite://`` url names (relative: to the project folder), or None."""
+    import sqlalchemy as sa
+
+    try:
+        return _sqlite_file(sa.engine.make_url(url))
+    except Exception:
+        return None  # reported by check_url
+
+
 def make_url(url: str, password: str | None, project_root: Path):
-    """The SQLAlchemy URL: ``#password`` filled in, a relative SQLite path made relative to the project."""
+    """The SQLAlchemy URL: ``#password`` filled in, a relative SQLite path made relative to the project
+    (and refused when it leaves the project)."""
     import sqlalchemy as sa
 
     try:
@@ -25,10 +43,13 @@ def make_url(url: str, password: str | None, project_root: Path):
         u = u.set(drivername=f"{u.drivername}+pymysql")
     if password and not u.password:
         u = u.set(password=password)
-    if u.drivername.startswith("sqlite") and u.database and u.database != ":memory:":
-        path = Path(u.database).expanduser()
-        if not path.is_absolute():
-            u = u.set(database=str(project_root / path))
+    if _sqlite_file(u):
+        from kbc_tui.model.paths import OutsideProjectError, inside_project
+
+        try:
+            u = u.set(database=str(inside_project(project_root, u.database)))
+        except OutsideProjectError as exc:
+            raise ComponentError(f"parameters.url: {exc}") from None
     return u
 
 
@@ -44,6 +65,13 @@ def check_url(value: Any) -> str | None:
     if u.drivername not in DRIVERS and u.drivername not in ("mysql", "mariadb"):
         return f"unsupported database {u.drivername!r}; expected sqlite, postgresql+psycopg or mysql+pymysql"
     return None
+
+
+def connection_paths(parameters: dict[str, Any]) -> list[tuple[str, str]]:
+    """The SQLite file of a db-extractor / db-writer / gooddata-writer ``url``, for ``Component.paths``."""
+    url = parameters.get("url")
+    path = sqlite_path(url) if isinstance(url, str) else None
+    return [("parameters.url", path)] if path else []
 
 
 def check_connection_params(check: Any) -> None:
@@ -62,7 +90,7 @@ def create_engine(url, *, for_sqlite_create: bool = False):
     args: dict[str, Any] = {}
     if url.drivername.startswith(("postgresql", "mysql", "mariadb")):
         args["connect_args"] = {"connect_timeout": 10}
-    if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
+    if _sqlite_file(url):
         db = Path(url.database)
         if not for_sqlite_create and not db.exists():
             raise ComponentError(f"SQLite database {db} does not exist")

@@ -122,18 +122,33 @@ class RunContext:
 
         return partial_path(self.state_dir, target)
 
-    def resolve_path(self, value: str) -> Path:
-        """A path from the configuration: relative paths are relative to the project folder."""
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else self.project_root / path
+    def resolve_path(self, value: str, key: str = "") -> Path:
+        """A path from the configuration (``key``: where, for the message): an absolute path as given, a
+        relative one under the project folder; ``ComponentError`` when a relative path leaves the project."""
+        from kbc_tui.errors import ComponentError
+        from kbc_tui.model.paths import OutsideProjectError, inside_project
+
+        try:
+            return inside_project(self.project_root, value)
+        except OutsideProjectError as exc:
+            raise ComponentError(f"{key}: {exc}" if key else str(exc)) from None
 
 
 class Component(ABC):
     type_id: str = ""
+    #: ``[parameters]`` keys that hold a file or folder path (relative: to the project folder)
+    path_keys: tuple[str, ...] = ()
 
     @abstractmethod
     def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
         """Problems in ``parameters`` as ``(key path, message)``; key paths start with ``parameters.``."""
+
+    def paths(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
+        """Every file or folder path in ``parameters`` as ``(key path, path)`` (``path_keys``; a component
+        with paths inside other values overrides this): ``kbc-tui validate`` refuses relative ones that leave
+        the project and lists absolute ones."""
+        return [(f"parameters.{key}", parameters[key]) for key in self.path_keys
+                if isinstance(parameters.get(key), str) and parameters[key]]
 
     @abstractmethod
     async def run(self, ctx: RunContext) -> TaskResult:

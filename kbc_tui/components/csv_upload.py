@@ -18,6 +18,7 @@ from kbc_tui.errors import ComponentError
 
 class CsvUpload(Component):
     type_id = "csv-upload"
+    path_keys = ("path",)
 
     def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
         check = ParamCheck(parameters)
@@ -27,7 +28,7 @@ class CsvUpload(Component):
 
     async def run(self, ctx: RunContext) -> TaskResult:
         params = ctx.parameters
-        source = ctx.resolve_path(params["path"])
+        source = ctx.resolve_path(params["path"], "parameters.path")
         if not source.exists():
             raise ComponentError(f"file {source} does not exist")
         with tempfile.TemporaryDirectory(dir=ctx.scratch_dir) as tmp:

@@ -13,8 +13,8 @@ import decimal
 from typing import Any, Iterator
 
 from kbc_tui.components._params import ParamCheck, sub
-from kbc_tui.components._sqldb import (check_connection_params, create_engine, describe_error, make_url,
-                                      query_interrupter)
+from kbc_tui.components._sqldb import (check_connection_params, connection_paths, create_engine, describe_error,
+                                      make_url, query_interrupter)
 from kbc_tui.components.base import Cancelled, Component, RunContext, TaskResult
 from kbc_tui.errors import ComponentError, KbcError
 
@@ -23,6 +23,7 @@ CHUNK_ROWS = 1_000
 
 class DbExtractor(Component):
     type_id = "db-extractor"
+    paths = staticmethod(connection_paths)  # a SQLite file
 
     def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
         check = ParamCheck(parameters)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kbc_tui.components._params import ParamCheck, sub
-from kbc_tui.components._sqldb import check_connection_params, create_engine, describe_error, make_url
+from kbc_tui.components._sqldb import check_connection_params, connection_paths, create_engine, describe_error, make_url
 from kbc_tui.components.base import Cancelled, Component, RunContext, TaskResult
 from kbc_tui.errors import ComponentError, KbcError
 
@@ -192,6 +192,7 @@ def _swap(engine, dialect: str, schema: str | None, staging: str, name: str) -> 
 
 class DbWriter(Component):
     type_id = "db-writer"
+    paths = staticmethod(connection_paths)  # a SQLite file
 
     def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
         check = ParamCheck(parameters)

@@ -10,6 +10,7 @@ from typing import Any
 
 from kbc_tui.components._params import ParamCheck, sub
 from kbc_tui.components.base import Component, RunContext, TaskResult
+from kbc_tui.components._sqldb import connection_paths
 from kbc_tui.components.db_writer import validate_db_params, write_tables
 from kbc_tui.errors import ComponentError
 
@@ -20,6 +21,7 @@ def notify_url(gd: dict[str, Any]) -> str:
 
 class GoodDataWriter(Component):
     type_id = "gooddata-writer"
+    paths = staticmethod(connection_paths)  # a SQLite file standing in for GoodData's database
 
     def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
         check = ParamCheck(parameters)

@@ -26,6 +26,7 @@ def sheet_url(params: dict[str, Any]) -> str:
 
 class SheetExtractor(Component):
     type_id = "sheet-extractor"
+    path_keys = ("path",)
 
     def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
         check = ParamCheck(parameters)
@@ -50,7 +51,7 @@ class SheetExtractor(Component):
         with tempfile.TemporaryDirectory(dir=_scratch(ctx)) as tmp:
             raw = Path(tmp) / "download.csv"
             if params.get("path"):
-                source = ctx.resolve_path(params["path"])
+                source = ctx.resolve_path(params["path"], "parameters.path")
                 if not source.exists():
                     raise ComponentError(f"file {source} does not exist")
                 label = str(params["path"])

@@ -24,6 +24,7 @@ REST_VERSION = "3.19"
 
 class TableauWriter(Component):
     type_id = "tableau-writer"
+    path_keys = ("output_dir",)
 
     def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
         check = ParamCheck(parameters)
@@ -67,7 +68,7 @@ class TableauWriter(Component):
         from tableauhyperapi import HyperProcess, Telemetry
 
         params = ctx.parameters
-        out_dir = ctx.resolve_path(params["output_dir"])
+        out_dir = ctx.resolve_path(params["output_dir"], "parameters.output_dir")
         out_dir.mkdir(parents=True, exist_ok=True)
         log_dir = private_dir(ctx.state_dir / "hyper")
         files, total = [], 0

@@ -23,6 +23,7 @@ from kbc_tui.engine.recovery import clean_leftovers, reap_orphans
 from kbc_tui.engine.reserve import SpaceReserve
 from kbc_tui.errors import KbcError, StateError, describe_os_error
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, Trigger
+from kbc_tui.model.paths import inside_project, orchestration_file
 from kbc_tui.store.history import JobHistory
 from kbc_tui.store.history_unavailable import UnavailableHistory
 from kbc_tui.store.project import Project
@@ -63,15 +64,17 @@ class Engine:
         self._fault: str | None = None  # the history failed under our runner: we stepped down
         self._last_fault: str | None = None
         try:
+            storage_path = inside_project(self.root, self.project.settings.storage.path)
+        except KbcError as exc:
+            raise KbcError(f"kbc.toml: storage.path: {exc}") from None
+        try:
             self.history = JobHistory(self.state_dir / "jobs.sqlite")
         except StateError as exc:
             if not tolerate_broken_history:  # commands say it and exit 1; the app keeps the rest working
                 raise
             self.history = UnavailableHistory(self.state_dir / "jobs.sqlite", exc)
             self.problem = f"jobs are unavailable: {exc}"
-        storage_path = Path(self.project.settings.storage.path)
-        self.storage = DuckDBStorage(storage_path if storage_path.is_absolute() else self.root / storage_path,
-                                     memory_limit=self.project.settings.storage.memory_limit)
+        self.storage = DuckDBStorage(storage_path, memory_limit=self.project.settings.storage.memory_limit)
         self.lock = RunnerLock(self.state_dir / "runner.lock")
         self.reserve = SpaceReserve(self.state_dir)
         self.notifier = None
@@ -258,7 +261,7 @@ class Engine:
 
     async def enqueue(self, orchestration: str, *, trigger: Trigger = Trigger.MANUAL,
                       triggered_by: str | None = None) -> Job:
-        if not (self.root / "orchestrations" / f"{orchestration}.toml").exists():
+        if not orchestration_file(self.root, orchestration).exists():  # KbcError for anything but an id
             raise KbcError(f"unknown orchestration {orchestration!r} (no file orchestrations/{orchestration}.toml)")
         if triggered_by is None:
             triggered_by = self.default_user() if trigger is Trigger.MANUAL else "scheduler"

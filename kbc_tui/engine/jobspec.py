@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbc_tui.errors import ConfigError, KbcError, Problem
-from kbc_tui.model.component import COMPONENT_TYPES, ComponentConfig
+from kbc_tui.model.component import COMPONENT_TYPES, ComponentConfig, check_id
 from kbc_tui.model.orchestration import Orchestration, Task
+from kbc_tui.model.paths import config_file, orchestration_file
 from kbc_tui.store.toml_io import read_toml, with_lines
 
 
@@ -28,7 +29,7 @@ def _load(path: Path, build) -> object:
 
 
 def load_orchestration(root: Path, orch_id: str) -> Orchestration:
-    path = root / "orchestrations" / f"{orch_id}.toml"
+    path = orchestration_file(root, orch_id)  # KbcError for anything but an id
     if not path.exists():
         raise KbcError(f"unknown orchestration {orch_id!r} (no file orchestrations/{orch_id}.toml)")
     return _load(path, lambda d, p: Orchestration.from_toml(d, orch_id=orch_id, path=path, problems=p))
@@ -44,7 +45,7 @@ def load_spec(root: Path, orch_id: str) -> JobSpec:
         if reason:
             spec.task_problems[task.ref] = reason
             continue
-        path = root / "components" / task.component / f"{task.config}.toml"
+        path = config_file(root, task.component, task.config)
         if not path.exists():
             spec.task_problems[task.ref] = (f"configuration {task.ref!r} does not exist "
                                             f"(components/{task.ref}.toml)")
@@ -58,6 +59,9 @@ def load_spec(root: Path, orch_id: str) -> JobSpec:
 
 
 def _task_problem(task: Task) -> str | None:
+    error = check_id(task.component, "component type") or check_id(task.config, "configuration id")
+    if error:
+        return error
     ctype = COMPONENT_TYPES.get(task.component)
     if ctype is None:
         return f"unknown component {task.component!r}"

@@ -43,7 +43,11 @@ def _tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
         return context
     try:
-        return ssl.create_default_context(cafile=str(smtp.ca_path) if smtp.ca_path else None)
+        ca_path = smtp.ca_path
+    except KbcError as exc:  # a relative ca_file that leaves the project
+        raise MailError(f"[smtp] ca_file: {exc}") from None
+    try:
+        return ssl.create_default_context(cafile=str(ca_path) if ca_path else None)
     except (OSError, ssl.SSLError) as exc:
         raise MailError(f"[smtp] ca_file {smtp.ca_file!r}: cannot read the CA certificates: {exc}") from None
 

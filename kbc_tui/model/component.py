@@ -9,15 +9,27 @@ from pathlib import Path
 from typing import Any
 
 from kbc_tui.model.fields import Fields
+from kbc_tui.model.text import check_no_control
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: the one pattern of every id: orchestration ids, component types and configuration ids (file names too)
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 def check_id(value: str, what: str = "id") -> str | None:
-    if not ID_PATTERN.match(value):
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         return (f"{what} {value!r} must be 1-64 characters of lowercase letters, digits, '-' or '_', "
                 "starting with a letter or digit")
     return None
+
+
+def require_id(value: str, what: str = "id") -> str:
+    """``value`` if it is a valid id, else ``KbcError`` saying what an id looks like."""
+    error = check_id(value, what)
+    if error:
+        from kbc_tui.errors import KbcError
+
+        raise KbcError(error)
+    return value
 
 
 class Kind(str, Enum):
@@ -85,7 +97,7 @@ class ComponentConfig:
     def from_toml(cls, data: dict, *, component: str, config_id: str, path: Path,
                   problems: list) -> "ComponentConfig":
         f = Fields(data, path, "", problems)
-        name = f.str("name", config_id)
+        name = f.str("name", config_id, check=check_no_control)
         description = f.str("description", "")
         parameters = f.table("parameters") or {}
         f.finish()

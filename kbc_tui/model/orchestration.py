@@ -10,15 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kbc_tui.model.component import check_id
 from kbc_tui.model.fields import Fields
+from kbc_tui.model.text import check_no_control
 from kbc_tui.model.validate import check_cron, check_email, check_timezone
 
 CATCHUP_POLICIES = ("none", "latest")
 EVENTS = ("error", "warning", "success", "processing")
 
 
-def _not_empty(value: str) -> str | None:
-    return None if value.strip() else "must not be empty"
+def _id_of(what: str):
+    """A task's reference: not empty, and an id (it names a folder / file under components/)."""
+    return lambda value: check_id(value, what) if value.strip() else "must not be empty"
 
 
 @dataclass
@@ -39,8 +42,8 @@ class Task:
     def from_toml(cls, data: Any, path: Path, prefix: str, problems: list) -> "Task":
         f = Fields(data, path, prefix, problems)
         task = cls(
-            component=f.str("component", "", required=True, check=_not_empty),
-            config=f.str("config", "", required=True, check=_not_empty),
+            component=f.str("component", "", required=True, check=_id_of("component type")),
+            config=f.str("config", "", required=True, check=_id_of("configuration id")),
             active=f.bool("active", True),
             continue_on_failure=f.bool("continue_on_failure", False),
             timeout_minutes=f.number("timeout_minutes", None, minimum=0),
@@ -73,7 +76,7 @@ class Phase:
     @classmethod
     def from_toml(cls, data: Any, path: Path, prefix: str, problems: list) -> "Phase":
         f = Fields(data, path, prefix, problems)
-        name = f.str("name", "")
+        name = f.str("name", "", check=check_no_control)
         tasks = [Task.from_toml(t, path, f"{prefix}.tasks[{i}]", problems)
                  for i, t in enumerate(f.tables("tasks") or [])]
         f.finish()
@@ -171,7 +174,7 @@ class Orchestration:
     @classmethod
     def from_toml(cls, data: dict, *, orch_id: str, path: Path, problems: list) -> "Orchestration":
         f = Fields(data, path, "", problems)
-        name = f.str("name", "", required=True)
+        name = f.str("name", "", required=True, check=check_no_control)
         description = f.str("description", "")
         phases_data = f.tables("phases")
         tasks_data = f.tables("tasks")

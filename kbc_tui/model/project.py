@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from kbc_tui.model.fields import Fields
+from kbc_tui.model.paths import check_inside, inside_project
+from kbc_tui.model.text import check_no_control
 from kbc_tui.model.validate import check_email
 
 SMTP_SECURITY = ("none", "starttls", "tls")
@@ -21,14 +23,14 @@ def _check_memory(value: str) -> str | None:
     return None
 
 
-def _resolve(value: str, base: Path) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else base / path
-
-
-def _check_file(value: str, base: Path) -> str | None:
-    if value and not _resolve(value, base).is_file():
-        return f"no such file: {_resolve(value, base)}"
+def check_file(value: str, base: Path) -> str | None:
+    if not value:
+        return None
+    error = check_inside(base, value)
+    if error:
+        return error
+    if not inside_project(base, value).is_file():
+        return f"no such file: {inside_project(base, value)}"
     return None
 
 
@@ -67,9 +69,10 @@ class SmtpSettings:
 
     @property
     def ca_path(self) -> Path | None:
+        """The CA file; ``OutsideProjectError`` (a ``KbcError``) when a relative ``ca_file`` leaves the project."""
         if not self.ca_file:
             return None
-        return _resolve(self.ca_file, self.base_dir or Path.cwd())
+        return inside_project(self.base_dir or Path.cwd(), self.ca_file)
 
 
 @dataclass
@@ -97,7 +100,7 @@ class ProjectSettings:
     @classmethod
     def from_toml(cls, data: dict, *, path: Path, problems: list) -> "ProjectSettings":
         f = Fields(data, path, "", problems)
-        name = f.str("name", "kbc project")
+        name = f.str("name", "kbc project", check=check_no_control)
 
         u = Fields(f.table("user") or {}, path, "user", problems)
         user = UserSettings(email=u.str("email", "", check=lambda v: check_email(v) if v else None))
@@ -113,14 +116,15 @@ class ProjectSettings:
             from_address=s.str("from", "", check=lambda v: check_email(v) if v else None),
             timeout_seconds=s.number("timeout_seconds", 30, minimum=1),
             verify=s.bool("verify", True),
-            ca_file=s.str("ca_file", "", check=lambda v: _check_file(v, path.parent)),
+            ca_file=s.str("ca_file", "", check=lambda v: check_file(v, path.parent)),
             base_dir=path.parent,
         )
         s.finish()
 
         st = Fields(f.table("storage") or {}, path, "storage", problems)
         storage = StorageSettings(backend=st.str("backend", "duckdb", choices=("duckdb",)),
-                                  path=st.str("path", ".kbc/storage.duckdb"),
+                                  path=st.str("path", ".kbc/storage.duckdb",
+                                              check=lambda v: check_inside(path.parent, v)),
                                   memory_limit=st.str("memory_limit", "256MB", check=_check_memory))
         st.finish()
 

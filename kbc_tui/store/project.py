@@ -17,6 +17,7 @@ from typing import Callable
 from kbc_tui.errors import ConfigError, ConflictError, KbcError, Problem
 from kbc_tui.model.component import COMPONENT_TYPES, ComponentConfig, Kind, check_id
 from kbc_tui.model.orchestration import Orchestration, Task
+from kbc_tui.model.paths import config_file, orchestration_file
 from kbc_tui.model.project import ProjectSettings
 from kbc_tui.store.private import FILE_MODE, loose_mode, private_dir
 from kbc_tui.store.secrets import Secrets, plain_text_secrets
@@ -222,8 +223,8 @@ class Project:
             assert orch.path is not None
             problems = []
             for key, task in self._task_keys(orch):
-                if not task.component or not task.config:
-                    continue  # already reported as "is required"
+                if check_id(task.component) or check_id(task.config):
+                    continue  # already reported: "is required", or not an id
                 reason = self.task_problem(task)
                 if reason:
                     problems.append(Problem(orch.path, reason, key=key))
@@ -247,7 +248,10 @@ class Project:
         return self.components.get(f"{component}/{config}")
 
     def task_problem(self, task: Task) -> str | None:
-        """Why a task cannot run (unknown component type, missing configuration), or None."""
+        """Why a task cannot run (not an id, unknown component type, missing configuration), or None."""
+        error = check_id(task.component, "component type") or check_id(task.config, "configuration id")
+        if error:
+            return error
         ctype = COMPONENT_TYPES.get(task.component)
         if ctype is None:
             return f"unknown component {task.component!r}"
@@ -261,7 +265,7 @@ class Project:
         """Every configuration a task can use, grouped Extractors / Transformations / Writers."""
         groups: dict[Kind, list[ComponentConfig]] = {Kind.EXTRACTOR: [], Kind.TRANSFORMATION: [], Kind.WRITER: []}
         for cfg in self.components.values():
-            if cfg.type and cfg.type.automatable:
+            if cfg.type and cfg.type.automatable and not check_id(cfg.id):  # a task can name it
                 groups[cfg.type.kind].append(cfg)
         for items in groups.values():
             items.sort(key=lambda c: (c.name.lower(), c.ref))
@@ -298,7 +302,7 @@ class Project:
         return True
 
     def orchestration_path(self, orch_id: str) -> Path:
-        return self.root / "orchestrations" / f"{orch_id}.toml"
+        return orchestration_file(self.root, orch_id)
 
     def save_orchestration(self, orch: Orchestration) -> bool:
         path = self.orchestration_path(orch.id)
@@ -348,7 +352,8 @@ class Project:
         return orch
 
     def delete_orchestration(self, orch_id: str) -> None:
-        path = self.orchestration_path(orch_id)
+        orch = self.orchestrations.get(orch_id)  # a file whose name is no id can still be deleted
+        path = orch.path if orch is not None and orch.path is not None else self.orchestration_path(orch_id)
         current = path.read_bytes() if path.exists() else None
         if path in self._loaded and _digest(current) != self._loaded[path]:
             raise ConflictError(f"{self.rel(path)} changed on disk since it was loaded; not deleted")
@@ -367,7 +372,7 @@ class Project:
         if cfg.component not in COMPONENT_TYPES:
             raise KbcError(f"unknown component type {cfg.component!r}")
         cfg.parameters, _ = self.secrets.encrypt_tree(cfg.parameters)
-        path = self.root / "components" / cfg.component / f"{cfg.id}.toml"
+        path = config_file(self.root, cfg.component, cfg.id)
         written = self._save(path, cfg.to_toml(), new=new)
         cfg.path = path
         self.components[cfg.ref] = cfg

@@ -12,7 +12,9 @@ from textual.binding import Binding
 from kbc_tui.engine import Engine
 from kbc_tui.engine.events import EngineProblem, JobChanged
 from kbc_tui.errors import KbcError
+from kbc_tui.model.text import one_line, printable
 from kbc_tui.store import Project
+from kbc_tui.ui.line_filter import NoControlCharacters
 from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
 
 WATCH_SECONDS = 2.0
@@ -51,7 +53,19 @@ class KbcApp(App[None]):
         self.watch_files = watch_files
         self._unsubscribe = None
         self._started_here: set[int] = set()
-        self.sub_title = self.project.settings.name
+        self.sub_title = one_line(self.project.settings.name)
+        self._no_controls = NoControlCharacters()
+
+    # -- what reaches the terminal ------------------------------------------------------------
+    def get_line_filters(self):
+        """Every line drawn passes ``NoControlCharacters``: no control character reaches the terminal."""
+        return [*super().get_line_filters(), self._no_controls]
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notification (``Screen.notify`` and ``Widget.notify`` come here) carries names and server messages:
+        never markup (``[red]`` is text, ``[/]`` no crash), control characters shown as escapes."""
+        super().notify(printable(message), title=one_line(title), severity=severity, timeout=timeout, markup=False)
 
     # -- lifecycle ------------------------------------------------------------------------
     def get_default_screen(self):

@@ -5,6 +5,10 @@ from __future__ import annotations
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.markup import escape
+
+from kbc_tui.model.text import one_line
 
 
 class KbcCommands(Provider):
@@ -19,23 +23,29 @@ class KbcCommands(Provider):
         for orch in sorted(app.project.orchestrations.values(), key=lambda o: o.name.lower()):
             from kbc_tui.ui.screens.orchestration import OrchestrationScreen
 
-            yield f"orchestration: open {orch.name}", orch.id, partial(app.push_screen, OrchestrationScreen(orch.id))
-            yield f"orchestration: run {orch.name}", orch.id, partial(app.run_worker, app.run_orchestration(orch.id))
+            name, orch_id = one_line(orch.name), one_line(orch.id)
+            yield f"orchestration: open {name}", orch_id, partial(app.push_screen, OrchestrationScreen(orch.id))
+            yield f"orchestration: run {name}", orch_id, partial(app.run_worker, app.run_orchestration(orch.id))
         for job in app.engine.running_jobs():
             from kbc_tui.ui.screens.job_detail import confirm_cancel
 
-            yield f"job: cancel {job.id} ({job.orchestration})", "Stop a running job", partial(confirm_cancel, app, job.id)
+            yield (f"job: cancel {job.id} ({one_line(job.orchestration)})", "Stop a running job",
+                   partial(confirm_cancel, app, job.id))
 
+    # names come from files: shown as plain text (Textual reads a str prompt or help as markup: '[/]' would crash)
     async def discover(self) -> Hits:
         for name, help_text, callback in self._commands():
             if callback is not None:
-                yield DiscoveryHit(name, callback, help=help_text)
+                yield DiscoveryHit(Content(name), callback, text=name, help=escape(help_text))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, help_text, callback in self._commands():
             if callback is None:
                 continue
-            score = matcher.match(name)
+            score, offsets = matcher.fuzzy_search.match(matcher.query, name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+                shown = Content(name)
+                for offset in offsets:
+                    shown = shown.stylize(self.match_style or "reverse", offset, offset + 1)
+                yield Hit(score, shown, callback, text=name, help=escape(help_text))

@@ -1,4 +1,4 @@
-"""How the UI shows statuses, times, durations and schedules."""
+"""How the UI shows statuses, times, durations, schedules, and text from files and servers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from rich.text import Text
 
 from kbc_tui.model.durations import duration  # noqa: F401 (the UI's formatting, in one place)
 from kbc_tui.model.job import JobStatus, TaskStatus
+from kbc_tui.model.text import one_line, printable
 
 STATUS_STYLE = {
     "waiting": "dim", "processing": "bold cyan", "success": "bold green", "warning": "bold yellow",
@@ -17,6 +18,17 @@ STATUS_ICON = {
     "waiting": "…", "processing": "▶", "success": "✔", "warning": "▲", "error": "✖", "cancelled": "■",
     "terminated": "☠", "skipped": "–",
 }
+
+
+def plain(text: object, style: str = "") -> Text:
+    """A name, an id or a message from a file or a server, for one line: never markup (``[red]x`` is
+    text), control characters shown as escapes (``\\x1b``), line breaks as spaces."""
+    return Text(one_line(text), style=style)
+
+
+def plain_lines(text: object, style: str = "") -> Text:
+    """As ``plain``, keeping line breaks (a description, an error with several lines)."""
+    return Text(printable(text), style=style)
 
 
 def status_text(status: JobStatus | TaskStatus | str) -> Text:
@@ -54,7 +66,7 @@ def schedule_summary(schedule, cache=None) -> str:
             words = describe(schedule)
             runs = next_runs(schedule, count=1)
         except Exception:  # an invalid expression is reported by validation; show it raw here
-            return f"{schedule.cron} ({schedule.timezone})"
+            return one_line(f"{schedule.cron} ({schedule.timezone})")
         nxt = runs[0] if runs else None
         if cache is not None:
             cache.put(schedule.cron, schedule.timezone, words, nxt)

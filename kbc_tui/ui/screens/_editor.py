@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from kbc_tui.errors import KbcError
 from kbc_tui.model.orchestration import Orchestration
+from kbc_tui.model.text import one_line, printable
 
 
 #: the editors' own keys (each screen lists them where its footer shows them)
@@ -76,10 +77,11 @@ async def send_test_email_into(result: Static, settings, secrets, to: str, passw
     """Send a test e-mail and show, in ``result``, that it went or why not (the SMTP error in words)."""
     from kbc_tui.engine.mail import send_test_email
 
-    result.update(Text(f"Sending a test e-mail to {to}…"))
+    shown = one_line(to)
+    result.update(Text(f"Sending a test e-mail to {shown}…"))
     try:
         await send_test_email(settings, secrets, to, password=password)
-    except KbcError as exc:
-        result.update(Text.assemble((f"Test e-mail to {to} failed: ", "bold red"), str(exc)))
+    except KbcError as exc:  # the server's words: shown as text, control characters as escapes
+        result.update(Text.assemble((f"Test e-mail to {shown} failed: ", "bold red"), printable(exc)))
         return
-    result.update(Text.assemble((f"Test e-mail sent to {to}.", "bold green"), " Check that inbox."))
+    result.update(Text.assemble((f"Test e-mail sent to {shown}.", "bold green"), " Check that inbox."))

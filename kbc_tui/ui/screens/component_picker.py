@@ -15,6 +15,8 @@ from textual.widgets import Label, SelectionList
 from textual.widgets.selection_list import Selection
 
 from kbc_tui.model.component import ComponentConfig
+from kbc_tui.model.text import one_line
+from kbc_tui.ui.format import plain
 
 
 class ComponentPicker(ModalScreen[list[ComponentConfig]]):
@@ -31,8 +33,8 @@ class ComponentPicker(ModalScreen[list[ComponentConfig]]):
                 options.append(Selection(Text("  (none configured)", style="dim"), f"#none-{kind.value}",
                                          disabled=True))
             for cfg in configs:
-                label = Text(f"  {cfg.name}")
-                label.append(f"  {cfg.ref}", style="dim")
+                label = plain(f"  {cfg.name}")
+                label.append(f"  {one_line(cfg.ref)}", style="dim")
                 options.append(Selection(label, cfg.ref))
                 self.configs[cfg.ref] = cfg
         with Vertical(classes="dialog picker"):

@@ -15,7 +15,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from kbc_tui.engine.events import EngineProblem, JobChanged
 from kbc_tui.errors import KbcError
 from kbc_tui.model.component import check_id
-from kbc_tui.ui.format import duration, schedule_summary, status_text, when
+from kbc_tui.model.text import one_line
+from kbc_tui.ui.format import duration, plain, plain_lines, schedule_summary, status_text, when
 from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
 
 
@@ -98,8 +99,8 @@ class HomeScreen(Screen):
         last = self.app.engine.last_jobs([o.id for o in orchs])
         for orch in orchs:
             job = last.get(orch.id)
-            name = Text(orch.name, style="bold red" if orch.path in broken else "bold")
-            name.append(f"  {orch.id}", style="dim")
+            name = plain(orch.name, style="bold red" if orch.path in broken else "bold")
+            name.append(f"  {one_line(orch.id)}", style="dim")
             table.add_row(
                 name, Text(str(len(orch.tasks))), Text(schedule_summary(orch.schedule, self.app.schedule_cache)),
                 status_text(job.status) if job else Text("never run", style="dim"),
@@ -126,12 +127,12 @@ class HomeScreen(Screen):
         text = Text()
         if engine_problem:
             text.append("Jobs: ", style="bold red")
-            text.append(engine_problem + ("\n\n" if problems else ""))
+            text.append_text(plain_lines(engine_problem + ("\n\n" if problems else "")))
         if problems:
             lines = [self.project.format_problem(p) for p in problems[:12]]
             more = f"\n… and {len(problems) - 12} more (kbc-tui validate lists them all)" if len(problems) > 12 else ""
             text.append(f"{len(problems)} problem(s) in the project files:\n", style="bold red")
-            text.append("\n".join(lines) + more)
+            text.append_text(plain_lines("\n".join(lines) + more))
         panel.update(text)
 
     def selected_id(self) -> str | None:

@@ -21,13 +21,14 @@ from textual.widgets import DataTable, Footer, Header, Input, Log, Static
 
 from kbc_tui.engine.events import JobChanged, LogBatch, TaskChanged
 from kbc_tui.model.job import LogLine
-from kbc_tui.ui.format import duration, status_text, when
+from kbc_tui.model.text import one_line, printable
+from kbc_tui.ui.format import duration, plain, plain_lines, status_text, when
 from kbc_tui.ui.messages import EngineEvent
 
 
 def format_line(line: LogLine) -> str:
     stamp = line.time.astimezone().strftime("%H:%M:%S")
-    return f"{stamp} {line.level.upper():7} {line.text}"
+    return f"{stamp} {line.level.upper():7} {printable(line.text)}"  # a line break stays one
 
 
 def confirm_cancel(app, job_id: int) -> None:
@@ -43,7 +44,8 @@ def confirm_cancel(app, job_id: int) -> None:
             await app.engine.cancel(job_id)
             app.notify(f"Cancelling job {job_id}…")
 
-    app.push_screen(ConfirmModal(f"Cancel job {job_id} ({job.orchestration})?", yes="Cancel job", no="Keep running"),
+    app.push_screen(ConfirmModal(f"Cancel job {job_id} ({one_line(job.orchestration)})?", yes="Cancel job",
+                                 no="Keep running"),
                     done)
 
 
@@ -95,17 +97,17 @@ class JobDetailScreen(Screen):
             return
         title = Text(f"Job {job.id}  ", style="bold")
         title.append_text(status_text(job.status))
-        title.append(f"   {job.orchestration} · {job.trigger.value} by {job.triggered_by} · "
+        title.append(f"   {one_line(job.orchestration)} · {job.trigger.value} by {one_line(job.triggered_by)} · "
                      f"started {when(job.started_at)} · {duration(job.duration_s)}")
         if job.message:
-            title.append(f"\n{job.message}", style="red" if job.status.value != "success" else "")
+            title.append("\n").append_text(plain_lines(job.message, "red" if job.status.value != "success" else ""))
         self.query_one("#job-title", Static).update(title)
         table = self.query_one("#job-tasks", DataTable)
         table.clear()
         for t in job.tasks:
-            table.add_row(str(t.phase + 1), f"{t.component}/{t.config}", status_text(t.status), duration(t.duration_s),
-                          f"{t.rows:,}" if t.rows is not None else "", Text(t.message, style="red" if
-                                                                             t.status.value == "error" else ""))
+            table.add_row(str(t.phase + 1), plain(f"{t.component}/{t.config}"), status_text(t.status),
+                          duration(t.duration_s), f"{t.rows:,}" if t.rows is not None else "",
+                          plain(t.message, style="red" if t.status.value == "error" else ""))
         self.update_status()
         self.refresh_mail()
 
@@ -123,10 +125,10 @@ class JobDetailScreen(Screen):
                               else "sending", "yellow"))
             if text:
                 text.append("\n")
-            text.append(f"E-mail ({note.event}) to {', '.join(note.recipients)}: ")
+            text.append(f"E-mail ({note.event}) to {one_line(', '.join(note.recipients))}: ")
             text.append(state[0], style=state[1])
             if note.status != "sent" and note.last_error:
-                text.append(f" — {note.last_error}")
+                text.append(f" — {one_line(note.last_error)}")
         widget.update(text)
 
     def update_status(self) -> None:

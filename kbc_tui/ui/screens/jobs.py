@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from kbc_tui.engine.events import JobChanged
-from kbc_tui.ui.format import duration, status_text, when
+from kbc_tui.ui.format import duration, plain, status_text, when
 from kbc_tui.ui.messages import EngineEvent
 
 LIMIT = 500
@@ -30,7 +30,7 @@ class JobsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         title = f"Jobs of {self.orchestration}" if self.orchestration else "All jobs"
-        yield Static(title + "  (latest first, live)", classes="title")
+        yield Static(plain(title + "  (latest first, live)"), classes="title")
         yield DataTable(id="job-list", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -47,8 +47,8 @@ class JobsScreen(Screen):
         selected = self.selected_job()
         table.clear()
         for job in self.app.engine.list_jobs(self.orchestration, limit=LIMIT):
-            table.add_row(str(job.id), job.orchestration, status_text(job.status), job.trigger.value,
-                          job.triggered_by, when(job.started_at or job.created_at), duration(job.duration_s),
+            table.add_row(str(job.id), plain(job.orchestration), status_text(job.status), job.trigger.value,
+                          plain(job.triggered_by), when(job.started_at or job.created_at), duration(job.duration_s),
                           key=str(job.id))
         if selected is not None and str(selected) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected)))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from kbc_tui.model.orchestration import EVENTS, Notifications
 from kbc_tui.model.validate import check_email
+from kbc_tui.ui.format import plain
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen, send_test_email_into
 
 EVENT_LABELS = {"error": "On error", "warning": "On warning", "success": "On success",
@@ -43,7 +43,7 @@ class AddressList(OptionList):
     def show(self) -> None:
         self.clear_options()
         if self.addresses:
-            self.add_options([Option(a, id=a) for a in self.addresses])
+            self.add_options([Option(plain(a), id=a) for a in self.addresses])
         else:
             self.add_option(Option("(nobody)", id=NOBODY, disabled=True))
 
@@ -79,12 +79,12 @@ class NotificationsEditor(EditorScreen):
         smtp = project.settings.smtp
         yield Header()
         with VerticalScroll(id="notifications-editor"):
-            yield Static(f"Notifications of {orch.name}", classes="title", markup=False)
+            yield Static(plain(f"Notifications of {orch.name}"), classes="title")
             yield Static(
                 "Scheduled runs e-mail these lists. A manual run e-mails only the person who ran it "
                 f"({user or 'your address is not set: S on the home screen'}), for the events that have an "
                 "address here.", classes="hint", id="rules", markup=False)
-            yield Static(f"SMTP server: {smtp.host}:{smtp.port} ({smtp.security})" if smtp.configured
+            yield Static(plain(f"SMTP server: {smtp.host}:{smtp.port} ({smtp.security})") if smtp.configured
                          else "No SMTP server is set: nothing can be sent (S on the home screen).",
                          id="smtp-state", classes="hint" if smtp.configured else "error", markup=False)
             for event in EVENTS:
@@ -132,7 +132,7 @@ class NotificationsEditor(EditorScreen):
         return self.current() != self.original or self.tolerance() is None
 
     def say(self, problem: str) -> None:
-        self.query_one("#problem", Static).update(Text(problem))
+        self.query_one("#problem", Static).update(plain(problem))
 
     # -- adding and removing ----------------------------------------------------------------------------------
     @on(Input.Submitted, ".add")

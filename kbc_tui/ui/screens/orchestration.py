@@ -12,7 +12,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from kbc_tui.engine.events import JobChanged
 from kbc_tui.errors import KbcError
-from kbc_tui.ui.format import duration, schedule_summary, status_text, when
+from kbc_tui.model.text import one_line
+from kbc_tui.ui.format import duration, plain, plain_lines, schedule_summary, status_text, when
 from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
 
 RECENT_JOBS = 8
@@ -68,14 +69,14 @@ class OrchestrationScreen(Screen):
     def refresh_all(self) -> None:
         orch = self.orch
         if orch is None:
-            self.query_one("#title", Static).update(Text(f"Orchestration {self.orch_id!r} no longer exists",
-                                                         style="bold red"))
+            self.query_one("#title", Static).update(plain(f"Orchestration {self.orch_id!r} no longer exists",
+                                                          style="bold red"))
             return
         project = self.app.project
-        title = Text(orch.name, style="bold")
-        title.append(f"   orchestrations/{orch.id}.toml", style="dim")
+        title = plain(orch.name, style="bold")
+        title.append(f"   orchestrations/{one_line(orch.id)}.toml", style="dim")
         if orch.description:
-            title.append(f"\n{orch.description}")
+            title.append("\n").append_text(plain_lines(orch.description))
         self.query_one("#title", Static).update(title)
         tasks = self.query_one("#tasks", DataTable)
         tasks.clear()
@@ -83,13 +84,13 @@ class OrchestrationScreen(Screen):
             for ti, task in enumerate(phase.tasks):
                 cfg = project.component(task.component, task.config)
                 problem = project.task_problem(task)
-                label = Text(cfg.name if cfg else task.config, style="red" if problem else "")
-                label.append(f"  {task.ref}", style="dim")
-                phase_label = (f"{pi + 1}. {phase.name}" if phase.name else f"{pi + 1}.") if ti == 0 else ""
+                label = plain(cfg.name if cfg else task.config, style="red" if problem else "")
+                label.append(f"  {one_line(task.ref)}", style="dim")
+                phase_label = plain(f"{pi + 1}. {phase.name}" if phase.name else f"{pi + 1}.") if ti == 0 else ""
                 tasks.add_row(phase_label, kind_label(task.component), label,
                               "yes" if task.active else Text("no", style="dim"),
                               "continue" if task.continue_on_failure else "stop",
-                              Text(problem or "", style="red"))
+                              plain(problem or "", style="red"))
         if not orch.tasks:
             tasks.add_row("", "", Text("No tasks yet: press t to add some", style="italic"), "", "", "")
         schedule = Text("Schedule  ", style="bold")
@@ -100,7 +101,7 @@ class OrchestrationScreen(Screen):
         notes = Text("Notifications  ", style="bold")
         parts = [f"{event}: {', '.join(getattr(n, event))}" for event in ("error", "warning", "success", "processing")
                  if getattr(n, event)]
-        notes.append("; ".join(parts) if parts else "none (set at least the error list)")
+        notes.append(one_line("; ".join(parts)) if parts else "none (set at least the error list)")
         notes.append("\n(m: edit)", style="dim")
         self.query_one("#notifications", Static).update(notes)
         self.refresh_jobs()
@@ -109,7 +110,7 @@ class OrchestrationScreen(Screen):
         jobs = self.query_one("#jobs", DataTable)
         jobs.clear()
         for job in self.app.engine.list_jobs(self.orch_id, limit=RECENT_JOBS):
-            jobs.add_row(str(job.id), status_text(job.status), job.trigger.value, job.triggered_by,
+            jobs.add_row(str(job.id), status_text(job.status), job.trigger.value, plain(job.triggered_by),
                          when(job.started_at or job.created_at), duration(job.duration_s), key=str(job.id))
 
     @on(EngineEvent)

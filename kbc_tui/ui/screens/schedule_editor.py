@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, Input, Label, OptionList, Select, St
 
 from kbc_tui.model.orchestration import Schedule
 from kbc_tui.model.validate import check_cron, check_timezone, timezone_names
+from kbc_tui.ui.format import plain
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen
 
 PRESETS = [
@@ -60,11 +61,11 @@ class ScheduleEditor(EditorScreen):
         cron, tz, enabled = self.initial
         yield Header()
         with Vertical(id="schedule-editor"):
-            yield Static(f"Schedule of {self.app.project.orchestrations[self.orch_id].name}", classes="title")
+            yield Static(plain(f"Schedule of {self.app.project.orchestrations[self.orch_id].name}"), classes="title")
             with Horizontal(classes="row"):
                 yield Label("Cron", classes="field-label")
                 yield Input(cron, id="cron", placeholder="minute hour day-of-month month day-of-week")
-            yield Static("", id="cron-error", classes="error")
+            yield Static("", id="cron-error", classes="error", markup=False)  # quotes what was typed
             with Horizontal(classes="row"):
                 yield Label("Preset", classes="field-label")
                 yield Select([(label, i) for i, (label, _) in enumerate(PRESETS)], id="preset", prompt="choose…")

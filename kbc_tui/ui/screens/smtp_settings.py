@@ -18,7 +18,7 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
 from kbc_tui.errors import KbcError
 from kbc_tui.model.fields import number_problem
-from kbc_tui.model.project import SMTP_SECURITY, ProjectSettings
+from kbc_tui.model.project import SMTP_SECURITY, ProjectSettings, check_file
 from kbc_tui.model.validate import check_email
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen, send_test_email_into
 
@@ -99,8 +99,9 @@ class SmtpSettingsScreen(EditorScreen):
             problem = problem or check_email(smtp.from_address)
         smtp.verify = self.query_one("#verify", Switch).value
         smtp.ca_file = self.value("ca_file")
-        if smtp.ca_path is not None and not smtp.ca_path.is_file():
-            problem = problem or f"CA file: no such file: {smtp.ca_path}"
+        ca_problem = check_file(smtp.ca_file, self.app.project.root)
+        if ca_problem:
+            problem = problem or f"CA file: {ca_problem}"
         try:
             smtp.timeout_seconds = float(self.value("timeout"))
             if number_problem(smtp.timeout_seconds, minimum=1):  # 1e999 is a float: inf

@@ -16,6 +16,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
 from kbc_tui.model.orchestration import Phase, Task
+from kbc_tui.model.text import one_line
+from kbc_tui.ui.format import plain
 from kbc_tui.ui.screens._editor import EditorScreen
 from kbc_tui.ui.screens.orchestration import kind_label
 
@@ -75,24 +77,24 @@ class TaskEditor(EditorScreen):
         for pi, phase in enumerate(self.phases):
             label = f"{pi + 1}. {phase.name}" if phase.name else f"{pi + 1}."
             if not phase.tasks:
-                table.add_row(label, "", Text("(empty phase: move a task here, or it disappears on save)",
+                table.add_row(plain(label), "", Text("(empty phase: move a task here, or it disappears on save)",
                                               style="dim italic"), "", "", "")
                 self.rows.append((pi, None))
                 continue
             for ti, task in enumerate(phase.tasks):
                 cfg = project.component(task.component, task.config)
                 problem = project.task_problem(task)
-                name = Text(cfg.name if cfg else task.config, style="bold red" if problem else "")
-                name.append(f"  {task.ref}", style="dim")
-                table.add_row(label if ti == 0 else "", kind_label(task.component), name,
+                name = plain(cfg.name if cfg else task.config, style="bold red" if problem else "")
+                name.append(f"  {one_line(task.ref)}", style="dim")
+                table.add_row(plain(label) if ti == 0 else "", kind_label(task.component), name,
                               "yes" if task.active else Text("no", style="dim"),
                               "continue" if task.continue_on_failure else "stop",
-                              Text(problem or "", style="red"))
+                              plain(problem or "", style="red"))
                 self.rows.append((pi, ti))
         if current in self.rows:
             table.move_cursor(row=self.rows.index(current))
         orch = self.app.project.orchestrations.get(self.orch_id)
-        title = Text(f"Tasks of {orch.name if orch else self.orch_id}", style="bold")
+        title = plain(f"Tasks of {orch.name if orch else self.orch_id}", style="bold")
         if self.dirty:
             title.append("  (unsaved changes)", style="bold yellow")
         self.query_one("#editor-title", Static).update(title)

@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from kbc_tui.model.text import one_line, printable
+
 
 class ConfirmModal(ModalScreen[bool]):
     """A yes/no question. ``y`` / ``n`` / ``escape``; the result is True for yes."""
@@ -24,7 +26,7 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="question")
+            yield Label(printable(self.question), classes="question", markup=False)  # it quotes names
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.yes} [y]", id="yes", variant="error")
                 yield Button(f"{self.no} [n]", id="no")
@@ -49,9 +51,9 @@ class PromptModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="question")
-            yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
-            yield Static("", id="prompt-error", classes="error")
+            yield Label(printable(self.title_text), classes="question", markup=False)
+            yield Input(one_line(self.value), placeholder=self.placeholder, id="prompt-input")
+            yield Static("", id="prompt-error", classes="error", markup=False)
             yield Label("enter: OK · escape: cancel", classes="hint")
 
     @on(Input.Changed)
