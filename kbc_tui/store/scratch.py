@@ -15,7 +15,7 @@ import re
 import shutil
 from pathlib import Path
 
-from kbc_tui.store.private import private_dir
+from kbc_tui.store.private import FILE_MODE, private_dir
 
 TMP = "tmp"
 PARTIALS = "partials"
@@ -31,7 +31,8 @@ def partial_path(state_dir: Path, target: Path) -> Path:
     """Where to write ``target`` before renaming it into place; recorded, so that the next runner removes it if
     this process dies first (same folder as the target: the rename is atomic)."""
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(process_scratch(state_dir) / PARTIALS, "a", encoding="utf-8") as ledger:
+    fd = os.open(process_scratch(state_dir) / PARTIALS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+    with os.fdopen(fd, "a", encoding="utf-8") as ledger:
         ledger.write(f"{partial}\n")
     return partial
 
