@@ -56,6 +56,8 @@ class Terminal:
 
     def __init__(self, project: Path) -> None:
         self.session = f"kbcbench-{uuid.uuid4().hex[:8]}"
+        self.keeper = f"kbcbench-keeper-{uuid.uuid4().hex[:8]}"  # keeps the tmux server up between sessions
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.keeper, "sleep 600"], check=True)
         command = " ".join([sys.executable, "-m", "kbc_tui", "--project", str(project)])
         subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", "120", "-y", "40", command],
                        check=True)
@@ -92,6 +94,7 @@ class Terminal:
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
+        subprocess.run(["tmux", "kill-session", "-t", self.keeper], capture_output=True)
 
     def __enter__(self) -> "Terminal":
         return self

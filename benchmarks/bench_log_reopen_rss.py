@@ -4,7 +4,7 @@ until its last line is drawn), `escape` closes it (waiting until the list is bac
 with psutil before the first open and after the fifth close; the garbage collector is left to run as it
 does for a user (no forced collection). Goal (issue 11): <= 50 MB.
 
-``python benchmarks/run.py log_reopen_rss [LINES]``
+``python benchmarks/run.py log_reopen_rss [LINES [TIMES]]``
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ TIMES = 5
 
 def main(argv: list[str]) -> tuple[float, str]:
     lines = int(argv[0]) if argv else LINES
+    times = int(argv[1]) if len(argv) > 1 else TIMES
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "biglog"
         make_project(root, lines)
@@ -28,7 +29,7 @@ def main(argv: list[str]) -> tuple[float, str]:
             time.sleep(1.0)
             before = term.rss_mb()
             readings = []
-            for _ in range(TIMES):
+            for _ in range(times):
                 term.open_job()
                 time.sleep(0.3)
                 opened = term.rss_mb()
@@ -40,5 +41,5 @@ def main(argv: list[str]) -> tuple[float, str]:
     print(f"RSS before the first open: {before:.0f} MB")
     for i, (opened, closed) in enumerate(readings, 1):
         print(f"  open {i}: {opened:.0f} MB while open, {closed:.0f} MB after closing")
-    print(f"growth after {TIMES} opens and closes: {after - before:.0f} MB")
+    print(f"growth after {times} opens and closes: {after - before:.0f} MB")
     return round(after - before, 1), "MB"
