@@ -12,6 +12,7 @@ Public API (the TUI, the CLI and the scheduler use only this):
     engine.list_jobs(orchestration=None, limit=50)  -> list[Job]   (latest first)
     engine.get_job(job_id)           -> Job | None   (with .tasks)
     engine.job_log(job_id, after_id=0, limit=None) -> list[LogLine]
+    engine.job_log_view(job_id)      -> JobLogView: .refresh() -> count, .line(n), .search(text), .all_lines()
     engine.last_jobs()               -> dict[orchestration id, Job]  (latest job of each)
     engine.events.subscribe(fn)      -> unsubscribe   (JobChanged / TaskChanged / LogBatch)
     engine.reload_project()          -> Project

@@ -26,6 +26,7 @@ from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, Tr
 from kbc_tui.model.paths import inside_project, orchestration_file
 from kbc_tui.store.history import JobHistory
 from kbc_tui.store.history_unavailable import UnavailableHistory
+from kbc_tui.store.log_view import JobLogView
 from kbc_tui.store.project import Project
 from kbc_tui.storage.duckdb_storage import DuckDBStorage
 
@@ -328,6 +329,10 @@ class Engine:
     def job_log(self, job_id: int, after_id: int = 0, limit: int | None = None) -> list[LogLine]:
         self._flush_log()
         return self.history.log(job_id, after_id, limit)
+
+    def job_log_view(self, job_id: int) -> JobLogView:
+        """A job's log by line number, read a window at a time (a million-line log costs what is on screen)."""
+        return JobLogView(self.history, job_id, before_read=self._flush_log)
 
     def last_jobs(self, orchestrations=None) -> dict[str, Job]:
         """Latest job per orchestration; pass ids to look up only those (fast for a screenful)."""

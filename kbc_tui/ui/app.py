@@ -10,12 +10,12 @@ from textual.app import App
 from textual.binding import Binding
 
 from kbc_tui.engine import Engine
-from kbc_tui.engine.events import EngineProblem, JobChanged
+from kbc_tui.engine.events import EngineProblem, JobChanged, LogBatch
 from kbc_tui.errors import KbcError
 from kbc_tui.model.text import one_line, printable
 from kbc_tui.store import Project
 from kbc_tui.ui.line_filter import NoControlCharacters
-from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
+from kbc_tui.ui.messages import EngineEvent, JobLogGrew, ProjectReloaded
 
 WATCH_SECONDS = 2.0
 VALIDATE_AFTER_SECONDS = 0.5
@@ -117,6 +117,10 @@ class KbcApp(App[None]):
 
     # -- engine events ------------------------------------------------------------------------
     def _engine_listener(self, event) -> None:
+        if isinstance(event, LogBatch):  # screens read log lines from the history; merged when they flood
+            mail = any("e-mail" in line.text for line in event.lines)
+            self._broadcast(lambda: JobLogGrew(event.job_id, mail))
+            return
         self._broadcast(lambda: EngineEvent(event))
         if isinstance(event, EngineProblem):
             if event.message:

@@ -2,7 +2,7 @@
 
 import tomllib
 
-from textual.widgets import DataTable, Log, SelectionList, Static
+from textual.widgets import DataTable, SelectionList, Static
 
 from kbc_tui.model.job import JobStatus
 from kbc_tui.ui.screens.component_picker import ComponentPicker
@@ -11,6 +11,7 @@ from kbc_tui.ui.screens.job_detail import JobDetailScreen
 from kbc_tui.ui.screens.orchestration import OrchestrationScreen
 from kbc_tui.ui.screens.task_editor import TaskEditor
 from kbc_tui.ui.widgets.dialogs import ConfirmModal, UnsavedModal
+from kbc_tui.ui.widgets.log_lines import LogLines
 from tests.helpers.projects import ENDLESS, orchestration, sql_config
 from tests.ui.conftest import SIZE, wait_until
 
@@ -150,7 +151,7 @@ async def test_run_job_and_watch_it_succeed(make_app):
         await pilot.pause()
         title = str(app.screen.query_one("#job-title", Static).render())
         assert "success" in title and "sales-to-gooddata" in title
-        assert app.screen.query_one(Log).line_count >= 10
+        assert app.screen.query_one(LogLines).line_count >= 10
         assert len(table_text(app.screen.query_one("#job-tasks", DataTable))) == 4
 
 

@@ -1,34 +1,35 @@
 """One job: its tasks and its log, following new lines while it runs.
 
-The log is a Textual ``Log`` (a line-API widget: it draws only what is visible, so 100,000 lines
-stay smooth). ``f`` follow, ``w`` wrap, ``/`` search with ``n`` / ``N``, ``c`` cancel, ``e`` pager.
+The log is a ``LogLines`` widget over the engine's ``job_log_view``: it reads from the history only the
+lines on screen, so a million-line job opens at once, and its memory goes when the screen closes.
+``f`` follow, ``w`` wrap, ``/`` search (in SQL, the whole log) with ``n`` / ``N``, ``c`` cancel,
+``e`` pager (the log is streamed to a file, a batch at a time).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import subprocess
 import tempfile
-import textwrap
+from array import array
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Log, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from kbc_tui.engine.events import JobChanged, LogBatch, TaskChanged
-from kbc_tui.model.job import LogLine
-from kbc_tui.model.text import one_line, printable
+from kbc_tui.engine.events import JobChanged, TaskChanged
+from kbc_tui.errors import KbcError
+from kbc_tui.model.text import one_line
 from kbc_tui.ui.format import duration, plain, plain_lines, status_text, when
-from kbc_tui.ui.messages import EngineEvent
+from kbc_tui.ui.messages import EngineEvent, JobLogGrew
+from kbc_tui.ui.widgets.log_lines import LogLines, format_line
 
-
-def format_line(line: LogLine) -> str:
-    stamp = line.time.astimezone().strftime("%H:%M:%S")
-    return f"{stamp} {line.level.upper():7} {printable(line.text)}"  # a line break stays one
+PAGER_NOTICE_LINES = 100_000  # from this size, say that the file for the pager is being written
 
 
 def confirm_cancel(app, job_id: int) -> None:
@@ -64,12 +65,9 @@ class JobDetailScreen(Screen):
     def __init__(self, job_id: int) -> None:
         super().__init__()
         self.job_id = job_id
-        self.lines: list[str] = []
-        self.last_log_id = 0
-        self.follow = True
-        self.wrap = False
-        self.matches: list[int] = []
+        self.matches = array("q")  # ids of the lines found by the last search
         self.match_index = -1
+        self.searching = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -78,7 +76,7 @@ class JobDetailScreen(Screen):
         yield DataTable(id="job-tasks", cursor_type="row")
         yield Static("", id="log-status", classes="section")
         yield Input(placeholder="search the log (enter: find, n / N: next / previous)", id="search", classes="hidden")
-        yield Log(id="log", highlight=False, auto_scroll=True)
+        yield LogLines(self.app.engine.job_log_view(self.job_id), id="log")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -86,8 +84,10 @@ class JobDetailScreen(Screen):
         for label in ("Phase", "Task", "Status", "Took", "Rows", "Message"):
             table.add_column(label)
         self.refresh_job()
-        self.append_lines(self.app.engine.job_log(self.job_id))
-        self.query_one(Log).focus()
+        log = self.query_one(LogLines)
+        log.reload()
+        self.update_status()
+        log.focus()
 
     # -- data ----------------------------------------------------------------------------------
     def refresh_job(self) -> None:
@@ -132,70 +132,58 @@ class JobDetailScreen(Screen):
         widget.update(text)
 
     def update_status(self) -> None:
-        parts = [f"Log: {len(self.lines):,} lines", "following" if self.follow else "paused (f: follow)",
-                 "wrap on" if self.wrap else "wrap off"]
-        if self.matches:
-            parts.append(f"match {self.match_index + 1} of {len(self.matches)}")
+        log = self.query_one(LogLines)
+        parts = [f"Log: {log.line_count:,} lines", "following" if log.follow else "paused (f: follow)",
+                 "wrap on" if log.wrap else "wrap off"]
+        if self.searching:
+            parts.append(f"searching for “{self.searching}”…")
+        elif self.matches:
+            parts.append(f"match {self.match_index + 1} of {len(self.matches):,}")
         self.query_one("#log-status", Static).update(" · ".join(parts))
 
-    def append_lines(self, lines) -> None:
-        fresh = [ln for ln in lines if ln.id is None or ln.id > self.last_log_id]
-        if not fresh:
-            return
-        self.last_log_id = max([self.last_log_id] + [ln.id for ln in fresh if ln.id is not None])
-        text = [format_line(ln) for ln in fresh]
-        self.lines.extend(text)
-        log = self.query_one(Log)
-        log.write_lines(self._wrapped(text) if self.wrap else text, scroll_end=self.follow)
+    def reload_log(self) -> None:
+        self.query_one(LogLines).reload()
         self.update_status()
 
-    def _wrapped(self, lines: list[str]) -> list[str]:
-        width = max(20, self.query_one(Log).size.width - 2)
-        out: list[str] = []
-        for line in lines:
-            out.extend(textwrap.wrap(line, width, subsequent_indent="    ") or [""])
-        return out
-
-    def rewrite(self) -> None:
-        log = self.query_one(Log)
-        log.clear()
-        log.write_lines(self._wrapped(self.lines) if self.wrap else self.lines, scroll_end=self.follow)
-
     # -- events -----------------------------------------------------------------------------------
+    @on(JobLogGrew)
+    def _log_grew(self, message: JobLogGrew) -> None:
+        if message.job_id == self.job_id:
+            self.reload_log()
+            if message.mail:
+                self.refresh_mail()
+
+    @on(LogLines.FollowChanged)
+    def _follow_changed(self) -> None:
+        self.update_status()
+
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:
         event = message.event
-        if isinstance(event, LogBatch) and event.job_id == self.job_id:
-            self.append_lines(event.lines)
-            if any("e-mail" in line.text for line in event.lines):
-                self.refresh_mail()
-        elif isinstance(event, (JobChanged, TaskChanged)):
+        if isinstance(event, (JobChanged, TaskChanged)):
             job_id = event.job.id if isinstance(event, JobChanged) else event.job_id
             if job_id == self.job_id:
                 self.refresh_job()
                 if isinstance(event, JobChanged) and event.job.status.finished:
-                    self.append_lines(self.app.engine.job_log(self.job_id, self.last_log_id))
+                    self.reload_log()
 
     # -- actions ------------------------------------------------------------------------------------
     def action_back(self) -> None:
         search = self.query_one("#search", Input)
         if not search.has_class("hidden"):
             search.add_class("hidden")
-            self.query_one(Log).focus()
+            self.query_one(LogLines).focus()
             return
         self.app.pop_screen()
 
     def action_toggle_follow(self) -> None:
-        self.follow = not self.follow
-        log = self.query_one(Log)
-        log.auto_scroll = self.follow
-        if self.follow:
-            log.scroll_end(animate=False)
+        log = self.query_one(LogLines)
+        log.set_follow(not log.follow)
         self.update_status()
 
     def action_toggle_wrap(self) -> None:
-        self.wrap = not self.wrap
-        self.rewrite()
+        log = self.query_one(LogLines)
+        log.set_wrap(not log.wrap)
         self.update_status()
 
     def action_search(self) -> None:
@@ -205,24 +193,41 @@ class JobDetailScreen(Screen):
 
     @on(Input.Submitted, "#search")
     def _find(self, event: Input.Submitted) -> None:
-        needle = event.value.strip().lower()
-        self.matches = [i for i, line in enumerate(self.lines) if needle and needle in line.lower()]
-        self.match_index = -1
-        self.query_one(Log).focus()
-        if not self.matches:
-            self.notify(f"No line contains “{event.value}”", severity="warning")
+        log = self.query_one(LogLines)
+        log.focus()
+        needle = event.value.strip()
+        if not needle:
+            return
+        log.reload()  # the engine's buffered lines go to the history first
+        self.searching = needle
+        self.update_status()
+        self._search(log.source, needle)
+
+    @work(exclusive=True, group="log-search")
+    async def _search(self, source, needle: str) -> None:
+        # one SQL scan on a connection of its own, in a thread: the UI keeps drawing. (Not a Textual thread
+        # worker: those leave the worker, and with it this screen, in the pool thread's context for good.)
+        try:
+            ids = await asyncio.to_thread(source.search, needle)
+        except KbcError as exc:
+            ids = array("q")
+            self.notify(str(exc), severity="error")
+        self.searching = ""
+        self.matches, self.match_index = ids, -1
+        if not ids:
+            self.notify(f"No line contains “{needle}”", severity="warning")
             self.update_status()
             return
         self.action_next_match()
 
     def _show_match(self) -> None:
-        if self.wrap:  # wrapped lines shift positions: search in the unwrapped view
-            self.wrap = False
-            self.rewrite()
-        self.follow = False
-        log = self.query_one(Log)
-        log.auto_scroll = False
-        log.scroll_to(y=max(0, self.matches[self.match_index] - 2), animate=False)
+        log = self.query_one(LogLines)
+        line_id = self.matches[self.match_index]
+        position = log.source.position_of(line_id)
+        if position is None:  # logged after the view last counted
+            log.reload()
+            position = log.source.position_of(line_id) or 0
+        log.show_line(position, line_id)
         self.update_status()
 
     def action_next_match(self) -> None:
@@ -240,13 +245,33 @@ class JobDetailScreen(Screen):
 
     def action_pager(self) -> None:
         command = os.environ.get("PAGER") or os.environ.get("EDITOR") or "less"
-        with tempfile.NamedTemporaryFile("w", suffix=f"-job-{self.job_id}.log", delete=False) as fh:
-            fh.write("\n".join(self.lines) + "\n")
-            path = fh.name
+        log = self.query_one(LogLines)
+        log.reload()
+        if log.line_count >= PAGER_NOTICE_LINES:
+            self.notify(f"Writing {log.line_count:,} lines for {command}…", timeout=3)
+        self._write_for_pager(log.source, command)
+
+    @work(exclusive=True, group="log-pager")
+    async def _write_for_pager(self, source, command: str) -> None:
+        """The whole log to a temporary file, a batch at a time in a thread (memory stays flat), then the pager."""
+        fd, path = tempfile.mkstemp(suffix=f"-job-{self.job_id}.log")
         try:
-            with self.app.suspend():
-                subprocess.call([*shlex.split(command), path])
-        except Exception as exc:  # no terminal to hand over (tests, some SSH setups)
-            self.notify(f"Cannot open {command}: {exc}", severity="error")
+            try:
+                await asyncio.to_thread(_write_log, source, fd)
+            except (OSError, KbcError) as exc:
+                self.notify(f"Cannot write the log to {path}: {exc}" if isinstance(exc, OSError) else str(exc),
+                            severity="error")
+                return
+            try:
+                with self.app.suspend():
+                    subprocess.call([*shlex.split(command), path])
+            except Exception as exc:  # no terminal to hand over (tests, some SSH setups)
+                self.notify(f"Cannot open {command}: {exc}", severity="error")
         finally:
-            os.unlink(path)
+            os.unlink(path)  # (a writer thread still running writes on into the unlinked file)
+
+
+def _write_log(source, fd: int) -> None:
+    with os.fdopen(fd, "w") as fh:
+        for line in source.all_lines():
+            fh.write(format_line(line) + "\n")
