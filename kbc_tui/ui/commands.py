@@ -25,7 +25,7 @@ class KbcCommands(Provider):
 
             name, orch_id = one_line(orch.name), one_line(orch.id)
             yield f"orchestration: open {name}", orch_id, partial(app.push_screen, OrchestrationScreen(orch.id))
-            yield f"orchestration: run {name}", orch_id, partial(app.run_worker, app.run_orchestration(orch.id))
+            yield f"orchestration: run {name}", orch_id, partial(app.run_worker, partial(app.run_orchestration, orch.id))
         for job in app.engine.running_jobs():
             from kbc_tui.ui.screens.job_detail import confirm_cancel
 

@@ -9,11 +9,12 @@ text that would go to the terminal): the escape is shown as ``\\x1b``, never sen
 import json
 
 from textual.command import CommandList
-from textual.widgets import DataTable, Log, SelectionList
+from textual.widgets import DataTable, SelectionList
 
 from kbc_tui.store.toml_io import dumps_toml
 from kbc_tui.ui.screens.component_picker import ComponentPicker
 from kbc_tui.ui.screens.job_detail import JobDetailScreen
+from kbc_tui.ui.widgets.log_lines import LogLines, format_line
 from kbc_tui.ui.screens.smtp_settings import SmtpSettingsScreen
 from kbc_tui.ui.widgets.dialogs import ConfirmModal
 from tests.helpers.projects import sql_config
@@ -91,8 +92,9 @@ async def test_a_server_message_with_escapes_is_shown_visibly_in_the_job_screen(
         await wait_until(pilot, lambda: app.engine.get_job(job_id).status.finished, message="the job to end")
         app.push_screen(JobDetailScreen(job_id))
         await pilot.pause()
-        log = app.screen.query_one(Log)
-        assert any(f"Table with name {SHOWN} does not exist" in line for line in log.lines)
+        log = app.screen.query_one(LogLines)
+        assert any(f"Table with name {SHOWN} does not exist" in format_line(log.source.line(n))
+                   for n in range(log.line_count))
         shown = screen_text(app)
         assert f"Table with name {SHOWN} does not" in shown  # the task table's message, the log
 

@@ -247,3 +247,14 @@ async def test_the_collector_is_back_on_after_the_first_frame(make_app):
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+async def test_palette_runs_an_orchestration(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p", *"run sales to tableau")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.engine.list_jobs("sales-to-tableau"), message="the job to be queued")
+        assert app.engine.list_jobs("sales-to-tableau")[0].trigger.value == "manual"
