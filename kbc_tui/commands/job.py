@@ -11,6 +11,9 @@ from kbc_tui.commands.run import exit_code, follow, summarize
 from kbc_tui.errors import KbcError
 
 
+LOG_BATCH = 5_000  # log lines read at a time: a million-line log prints with flat memory
+
+
 def run(args) -> int:
     history = open_history(args.project)
     try:
@@ -20,29 +23,46 @@ def run(args) -> int:
         if args.follow and not job.status.finished:
             history.close()
             return asyncio.run(_follow(args))
-        lines = history.log(job.id)
         notes = history.notifications(job_id=job.id)
+        if args.json:
+            _print_json(job, _log(history, job.id), notes)
+            return 0
+        for ln in _log(history, job.id):
+            print(f"{ln.time.astimezone().strftime('%H:%M:%S')} {ln.level.upper():7} {ln.text}")
     finally:
         history.close()
-    if args.json:
-        data = job_json(job)
-        data["tasks"] = [{"phase": t.phase, "index": t.index, "component": t.component, "config": t.config,
-                          "status": t.status.value, "started_at": iso(t.started_at), "finished_at": iso(t.finished_at),
-                          "duration_s": t.duration_s, "rows": t.rows, "message": t.message, "attempt": t.attempt}
-                         for t in job.tasks]
-        data["log"] = [{"time": iso(ln.time), "level": ln.level, "task": ln.task, "text": ln.text} for ln in lines]
-        data["notifications"] = [{"event": n.event, "recipients": n.recipients, "status": n.status,
-                                  "attempts": n.attempts, "last_error": n.last_error} for n in notes]
-        json.dump(data, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 0
-    for ln in lines:
-        print(f"{ln.time.astimezone().strftime('%H:%M:%S')} {ln.level.upper():7} {ln.text}")
     summarize(job)
     for n in notes:
         print(f"E-mail ({n.event}) to {', '.join(n.recipients)}: {n.status}"
               + (f" after {n.attempts} attempt(s): {n.last_error}" if n.status != "sent" and n.last_error else ""))
     return exit_code(job.status)
+
+
+def _log(history, job_id: int):
+    after = 0
+    while True:
+        batch = history.log(job_id, after, LOG_BATCH)
+        if not batch:
+            return
+        yield from batch
+        after = batch[-1].id
+
+
+def _print_json(job, lines, notes, out=sys.stdout) -> None:
+    """The job as one JSON object; its log is written line by line, never held whole in memory."""
+    data = job_json(job)
+    data["tasks"] = [{"phase": t.phase, "index": t.index, "component": t.component, "config": t.config,
+                      "status": t.status.value, "started_at": iso(t.started_at), "finished_at": iso(t.finished_at),
+                      "duration_s": t.duration_s, "rows": t.rows, "message": t.message, "attempt": t.attempt}
+                     for t in job.tasks]
+    data["notifications"] = [{"event": n.event, "recipients": n.recipients, "status": n.status,
+                              "attempts": n.attempts, "last_error": n.last_error} for n in notes]
+    head = json.dumps(data, indent=2)
+    out.write(head[:-2] + ',\n  "log": [')
+    for n, ln in enumerate(lines):
+        out.write(("," if n else "") + "\n    " + json.dumps({"time": iso(ln.time), "level": ln.level,
+                                                              "task": ln.task, "text": ln.text}))
+    out.write("\n  ]\n}\n")
 
 
 async def _follow(args) -> int:
