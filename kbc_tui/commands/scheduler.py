@@ -13,7 +13,7 @@ from datetime import datetime
 
 from kbc_tui.commands._loop import run_until_done
 from kbc_tui.engine import Engine
-from kbc_tui.engine.events import JobChanged
+from kbc_tui.engine.events import EngineProblem, JobChanged
 from kbc_tui.store import Project, resolve_project_dir
 
 
@@ -26,7 +26,9 @@ async def _main(args) -> int:
     engine = Engine(Project.load(root), scheduler_say=say)
 
     def on_event(event) -> None:
-        if isinstance(event, JobChanged):
+        if isinstance(event, EngineProblem):
+            say(f"PROBLEM: {event.message}" if event.message else "problem solved: running jobs again")
+        elif isinstance(event, JobChanged):
             job = event.job
             if job.status.value in ("processing", "waiting") and job.finished_at is None:
                 say(f"job {job.id} ({job.orchestration}, {job.trigger.value}): {job.status.value}")

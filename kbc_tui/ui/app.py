@@ -81,7 +81,7 @@ class KbcApp(App[None]):
         self._unsubscribe = self.engine.events.subscribe(self._engine_listener)
         await self.engine.start()
         if self.engine.problem:  # e.g. a damaged job history: the app works on the files and says why not jobs
-            self.notify(self.engine.problem, title="Jobs", severity="error", timeout=30)
+            self.notify(self.engine.problem, title="Jobs", severity="error", timeout=12)
         self.set_timer(VALIDATE_AFTER_SECONDS, self.validate_in_background)  # after the first frame
         # the app's long-lived objects leave the collector's scans, and collections get rarer: a job's
         # millions of short-lived row objects otherwise trigger full passes that pause the UI for 30+ ms
@@ -124,7 +124,7 @@ class KbcApp(App[None]):
         self._broadcast(lambda: EngineEvent(event))
         if isinstance(event, EngineProblem):
             if event.message:
-                self.notify(event.message, title="Jobs", severity="error", timeout=30)
+                self.notify(event.message, title="Jobs", severity="error", timeout=12)
             else:
                 self.notify("The job history can be written again: jobs run again.", title="Jobs", timeout=8)
         if isinstance(event, JobChanged) and event.job.status.finished and event.job.id in self._started_here:
