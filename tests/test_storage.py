@@ -110,3 +110,40 @@ def test_staging_tables_of_a_killed_writer_are_swept(storage):
     assert [str(t.id) for t in storage.list_tables()] == ["in.c-x.t"]
     assert storage.drop_leftovers() == 1
     assert storage.drop_leftovers() == 0
+
+
+def test_a_reader_in_another_process_is_let_in_between_tasks_of_a_long_job(tmp_path):
+    """The runner keeps the storage open while a job runs (cheap tasks); a reader in another process that
+    waits for it is let in between two tasks instead of waiting for the whole job to end."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers.projects import orchestration, project, sql_config
+
+    root = project(tmp_path / "p")
+    sql_config(root, "seed", "create table t as select 1 as id;", ["t"])
+    sql_config(root, "busy", "create table b as select sum(a.range * b.range) as n from range(12000) a, range(12000) b;",
+               ["b"])  # about a second each
+    orchestration(root, "long", [["seed"]] + [["busy"]] * 12)
+    kbc = [sys.executable, "-m", "kbc_tui"]
+    runner = subprocess.Popen([*kbc, "run", "long", "--project", str(root)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:  # the busy tasks have begun
+            out = subprocess.run([*kbc, "job", "1", "--json", "--project", str(root)], capture_output=True, text=True)
+            if out.stdout.strip() and any(t["status"] == "success" for t in json.loads(out.stdout)["tasks"]):
+                break
+            time.sleep(0.2)
+        reader = subprocess.run([sys.executable, "-c", (
+            "import sys; from kbc_tui.storage.duckdb_storage import DuckDBStorage; "
+            f"s = DuckDBStorage({str(root / '.kbc' / 'storage.duckdb')!r}, busy_retry_seconds=20); "
+            "print([str(t.id) for t in s.list_tables()])")], capture_output=True, text=True, timeout=60)
+        assert reader.returncode == 0, reader.stderr
+        assert "out.c-test.t" in reader.stdout
+        assert runner.poll() is None, "the reader got in only after the whole job"
+        assert runner.wait(timeout=120) == 0, runner.stdout.read()[-2000:]
+    finally:
+        runner.kill()

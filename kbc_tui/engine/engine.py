@@ -44,6 +44,7 @@ MAX_CONCURRENT_JOBS = 4
 FAULT_RETRY_SECONDS = 5.0  # after the history failed: how often to try running jobs again
 STEP_DOWN_SECONDS = 5.0  # after the history failed: how long cancelled jobs get to stop
 MAX_UNWRITTEN_LOG_LINES = 100_000  # log lines kept in memory while the history cannot be written
+READER_WINDOW_SECONDS = 0.3  # a reader in another process waits for the storage: the gap it gets between tasks
 
 
 class Engine:
@@ -171,6 +172,12 @@ class Engine:
 
         return reap_orphans(self.history, self._runs, orchestration=orchestration, own_fault=self._last_fault,
                             finished=finished)
+
+    async def make_way_for_readers(self) -> None:
+        """Between two tasks: if another process waits to read the storage, close it and pause briefly."""
+        if self.storage.reader_waiting():
+            await asyncio.to_thread(self.storage.make_way)
+            await asyncio.sleep(READER_WINDOW_SECONDS)
 
     # -- when the job history cannot be written -------------------------------------------------
     def history_failed(self, exc: StateError) -> bool:
@@ -448,6 +455,7 @@ class Engine:
             from kbc_tui.engine.runner import JobRun  # the runner (and components) load on the first job
 
             run = JobRun(self, job)
+            self.storage.retain()  # open once for the job's tasks, not once per task (released when it ends)
             self._runs[job.id] = run
             self._own.add(job.id)
             task = asyncio.create_task(self._execute(run), name=f"kbc-job-{job.id}")
@@ -466,6 +474,7 @@ class Engine:
         finally:
             self._runs.pop(run.job.id, None)
             self._run_tasks.discard(asyncio.current_task())
+            await asyncio.to_thread(self.storage.release)  # closing may checkpoint: not on the loop
             if self.notifier is not None:
                 self.notifier.job_finished(run.job.id, run.masker)
             try:

@@ -70,6 +70,7 @@ class JobRun:
         self.tokens: set[CancelToken] = set()
         self.component_tasks: set[asyncio.Task] = set()
         self.runs: list[TaskRun] = []
+        self.prepared: dict[str, tuple] = {}  # task ref -> (component, resolved parameters, problem)
 
     # -- logging and state ------------------------------------------------------------
     def log(self, level: str, text: str, task: str | None = None) -> None:
@@ -121,8 +122,8 @@ class JobRun:
         self.log("info", f"Job {self.job.id} started: orchestration {self.job.orchestration!r}, "
                          f"trigger {self.job.trigger.value}" + (f" by {self.job.triggered_by}"
                                                                 if self.job.triggered_by else ""))
-        try:
-            spec = await asyncio.to_thread(load_spec, self.engine.root, self.job.orchestration)
+        try:  # reading the files, importing components (drivers) and validating: one trip off the event loop
+            spec, self.prepared = await asyncio.to_thread(self._load_and_prepare)
         except KbcError as exc:
             return self.finish(JobStatus.ERROR, f"cannot start: {exc}")
         orch = spec.orchestration
@@ -190,13 +191,13 @@ class JobRun:
             self.log("info", f"Task {task.ref} skipped: inactive", task.ref)
             self._set_task(run, status=TaskStatus.SKIPPED, message="inactive")
             return "skipped"
-        # importing a component (its drivers) and validating can take a while: not on the event loop
-        component, params, problem = await asyncio.to_thread(self._prepare, task, spec)
+        component, params, problem = self.prepared[task.ref]
         cfg = spec.configs.get(task.ref)
         if problem is not None or component is None or cfg is None or params is None:
             return self._task_failed(run, task, problem or "cannot run", started=False)
 
         attempts = task.retries + 1
+        await self.engine.make_way_for_readers()
         for attempt in range(1, attempts + 1):
             token = CancelToken()
             self.tokens.add(token)
@@ -248,8 +249,15 @@ class JobRun:
             return "ok"
         return "failed"  # not reached
 
+    def _load_and_prepare(self) -> tuple[JobSpec, dict]:
+        """The job's spec and every active task prepared (component, resolved parameters, problem); runs in a
+        worker thread. A job runs its configurations as saved when it starts."""
+        spec = load_spec(self.engine.root, self.job.orchestration)
+        prepared = {task.ref: self._prepare(task, spec) for task in spec.orchestration.tasks if task.active}
+        return spec, prepared
+
     def _prepare(self, task: Task, spec: JobSpec):
-        """(component, resolved parameters, problem) for a task; runs in a worker thread."""
+        """(component, resolved parameters, problem) for a task."""
         problem = spec.task_problems.get(task.ref)
         cfg = spec.configs.get(task.ref)
         component = params = None
