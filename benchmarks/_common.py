@@ -32,3 +32,53 @@ def drop_pg_table(name: str) -> None:
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
+
+#: the same 10 columns as MIXED_10, in MariaDB (its Sequence engine makes the rows)
+MYSQL_MIXED_10 = ("(id BIGINT PRIMARY KEY, small SMALLINT, big BIGINT, amount DECIMAL(14,2), ratio DOUBLE, flag BOOLEAN, "
+                  "day DATE, at DATETIME(6), at_tz TIMESTAMP(6) NULL, label VARCHAR(64))")
+MYSQL_MIXED_SELECT = ("SELECT seq, seq % 32000, seq * 1000, seq * 1.25, seq / 7e0, seq % 2 = 0, "
+                      "DATE '2020-01-01' + INTERVAL (seq % 2000) DAY, TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, "
+                      "TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, CONCAT('customer ', seq) FROM seq_1_to_{rows}")
+
+
+def make_mysql_table(name: str, rows: int) -> None:
+    import pymysql
+
+    with pymysql.connect(host="127.0.0.1", user="root", database="test", autocommit=True) as conn:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {name}")
+            cur.execute(f"CREATE TABLE {name} {MYSQL_MIXED_10}")
+            cur.execute(f"INSERT INTO {name} {MYSQL_MIXED_SELECT.format(rows=rows)}")
+
+
+def drop_mysql_table(name: str) -> None:
+    import pymysql
+
+    with pymysql.connect(host="127.0.0.1", user="root", database="test", autocommit=True) as conn:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def timed(fn, *args):
+    """``(seconds, result)`` of ``fn(*args)``."""
+    import time
+
+    t0 = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - t0, result
+
+
+def duckdb_load(db: Path, select: str) -> int:
+    """``CREATE TABLE t AS <select>`` in a new DuckDB file (as a user of DuckDB would); returns the row count."""
+    import duckdb
+
+    db.unlink(missing_ok=True)
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(f"CREATE TABLE t AS {select}")
+        return con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+    finally:
+        con.close()
