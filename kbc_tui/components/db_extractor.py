@@ -93,6 +93,9 @@ class DbExtractor(Component):
                     except sa.exc.NoSuchTableError:
                         raise ComponentError(f"table {table['table']!r} not found in "
                                              f"{url.drivername.split('+')[0]} database {url.database!r}") from None
+                    for column in reflected.columns:
+                        if isinstance(column.type, sa.Float):
+                            column.type.asdecimal = False  # MySQL's DOUBLE reflects as a 10-digit Decimal
                     statement = sa.select(reflected)
                     if fetch_col:
                         if fetch_col not in reflected.c:
@@ -110,6 +113,13 @@ class DbExtractor(Component):
                         if duck_types is not None:
                             conn.close()
                             return _extract_copy(ctx, url, reflected, table, state, duck_types, source, last)
+                    if engine.dialect.name in ("mysql", "mariadb") and not params_generic(table):
+                        from kbc_tui.components import _mysql_arrow
+
+                        if _mysql_arrow.eligible(url, types):
+                            sql = _mysql_arrow.select_sql(statement, reflected, engine.dialect)
+                            conn.close()
+                            return _extract_arrow(ctx, url, sql, reflected, types, table, state, source, last)
                 result = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(statement)
                 names = list(result.keys())
                 fetch_index = names.index(fetch_col) if fetch_col else None
@@ -148,12 +158,19 @@ class DbExtractor(Component):
             raise ComponentError(str(exc)) from None
         except sa.exc.SQLAlchemyError as exc:
             raise ComponentError(describe_error(exc, url)) from None
-        if fetch_col and newest[0] is not None:
-            state[name] = _to_state(newest[0])
-        mode = "incremental" if (table.get("incremental") or fetch_col) else "full"
-        since = f" since {fetch_col} >= {last}" if fetch_col and last is not None else ""
-        ctx.log.info(f"{source} -> {table['output']}: {written:,} rows ({mode}{since})")
-        return written
+        return _finish(ctx, table, state, newest[0], written, source, last, "")
+
+
+def _finish(ctx: RunContext, table: dict, state: dict, newest: Any, written: int, source: str, last: Any,
+            how: str) -> int:
+    """Keep the newest incremental value as state and log what was loaded; returns rows written."""
+    fetch_col = table.get("incremental_fetching_column")
+    if fetch_col and newest is not None:
+        state[table["name"]] = _to_state(newest)
+    mode = "incremental" if (table.get("incremental") or fetch_col) else "full"
+    since = f" since {fetch_col} >= {last}" if fetch_col and last is not None else ""
+    ctx.log.info(f"{source} -> {table['output']}: {written:,} rows ({mode}{since}{how})")
+    return written
 
 
 def params_generic(table: dict) -> bool:
@@ -245,12 +262,41 @@ def _extract_copy(ctx: RunContext, url, reflected, table: dict, state: dict, duc
                                            inspect=inspect)
     finally:
         path.unlink(missing_ok=True)
-    if fetch_col and newest[0] is not None:
-        state[table["name"]] = _to_state(newest[0])
-    mode = "incremental" if (table.get("incremental") or fetch_col) else "full"
-    since = f" since {fetch_col} >= {last}" if fetch_col and last is not None else ""
-    ctx.log.info(f"{source} -> {table['output']}: {written:,} rows ({mode}{since}; COPY)")
-    return written
+    return _finish(ctx, table, state, newest[0], written, source, last, "; COPY")
+
+
+def _extract_arrow(ctx: RunContext, url, sql: str, reflected, types: list, table: dict, state: dict, source: str,
+                   last: Any) -> int:
+    """MySQL / MariaDB: ConnectorX streams Arrow batches, storage loads them (see ``_mysql_arrow``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from kbc_tui.components import _mysql_arrow
+
+    fetch_col = table.get("incremental_fetching_column")
+    schema = pa.schema([pa.field(c.name, t) for c, t in zip(reflected.columns, types)])
+    newest: list[Any] = [None]
+    failure: list[BaseException] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in _mysql_arrow.read_batches(url, sql, schema, ctx.cancel):
+                if fetch_col:
+                    newest[0] = _newest(newest[0], [(pc.max(batch.column(fetch_col)).as_py(),)], 0)
+                yield batch
+        except Exception as exc:  # storage reports it as its own error: keep the words of the real one
+            failure.append(exc)
+            raise
+
+    try:
+        written = ctx.storage.write_arrow(table["output"], pa.RecordBatchReader.from_batches(schema, batches()),
+                                          incremental=bool(table.get("incremental") or fetch_col),
+                                          primary_key=table.get("primary_key", []), cancel=ctx.cancel)
+    except KbcError:
+        if failure:
+            raise failure[0] from None
+        raise
+    return _finish(ctx, table, state, newest[0], written, source, last, "; ConnectorX")
 
 
 COMPONENT = DbExtractor()
