@@ -1,5 +1,6 @@
-"""Fast path for PostgreSQL tables: ``COPY (SELECT …) TO STDOUT`` into a file, then storage loads it with
-DuckDB's CSV reader and explicit column types (from the table's definition): no Python in the data path.
+"""Fast path for PostgreSQL tables: ``COPY (SELECT …) TO STDOUT`` streams into a named pipe that storage reads
+at the same time with DuckDB's CSV reader and explicit column types (from the table's definition; see
+``_feed``): no Python object per value, no file on disk, the copy and the load overlap.
 
 Used only when every column has a type it can carry exactly (numbers, decimals, booleans, dates,
 timestamps with and without zone, text); otherwise the extractor's generic path runs. PostgreSQL
@@ -8,11 +9,13 @@ quotes empty strings in CSV and leaves NULL unquoted, so both survive.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
 from kbc_tui.components.base import RunContext
+
+#: DuckDB's CSV buffer (its default is 32 MB, several of them in use at once); twice the longest line it accepts
+BUFFER = 4 << 20
 
 
 def duckdb_type(sa_type: Any) -> str | None:
@@ -47,7 +50,8 @@ def copy_types(reflected) -> list[str] | None:
     return None if any(t is None for t in types) else types
 
 
-def copy_to_file(ctx: RunContext, url, reflected, fetch_col: str | None, last: Any, target: Path) -> None:
+def copy_to(ctx: RunContext, url, reflected, fetch_col: str | None, last: Any, feed: Any) -> None:
+    """COPY's CSV into ``feed`` (a ``_feed.Feed``: storage reads it as it comes)."""
     import psycopg
     from psycopg import sql
 
@@ -62,11 +66,15 @@ def copy_to_file(ctx: RunContext, url, reflected, fetch_col: str | None, last: A
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo, connect_timeout=10) as conn:
         conn.execute("SET TIME ZONE 'UTC'")
-        with conn.cursor() as cur, cur.copy(copy) as stream, target.open("wb") as fh:
-            for n, chunk in enumerate(stream):
-                fh.write(chunk)
-                if n % 256 == 0:
+        with conn.cursor() as cur, cur.copy(copy) as stream:
+            write, read = feed.open().write, stream.read  # COPY gives one row at a time: this loop is hot
+            n = 0
+            while data := read():
+                write(data)
+                n += 1
+                if not n & 0x3FFF:
                     ctx.cancel.check()
+                    feed.check()
 
 
 def select_sql(path: Path, reflected, types: list[str]) -> str:
@@ -75,10 +83,4 @@ def select_sql(path: Path, reflected, types: list[str]) -> str:
                            for c, t in zip(reflected.columns, types)) + "}"
     literal = "'" + str(path).replace("'", "''") + "'"
     return (f"SELECT * FROM read_csv({literal}, header = false, delim = ',', quote = '\"', escape = '\"', "
-            f"columns = {spec}, allow_quoted_nulls = false, auto_detect = false)")
-
-
-def scratch_file(ctx: RunContext) -> Path:
-    folder = ctx.state_dir / "tmp"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"pg-copy-{uuid.uuid4().hex}.csv"
+            f"columns = {spec}, allow_quoted_nulls = false, auto_detect = false, buffer_size = {BUFFER})")

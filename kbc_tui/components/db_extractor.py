@@ -71,10 +71,7 @@ class DbExtractor(Component):
         return TaskResult(rows=total, message=f"{len(tables)} table(s)")
 
     def _extract(self, ctx: RunContext, engine, url, table: dict, state: dict, chunk_rows: int) -> int:
-        import pyarrow as pa
         import sqlalchemy as sa
-
-        from kbc_tui.components._arrow import arrow_type, rows_to_batch
 
         name = table["name"]
         fetch_col = table.get("incremental_fetching_column")
@@ -104,15 +101,17 @@ class DbExtractor(Component):
                         if last is not None:
                             statement = statement.where(_since(reflected.c[fetch_col], last, engine.dialect.name))
                         statement = statement.order_by(reflected.c[fetch_col])
-                    types = [arrow_type(c.type) for c in reflected.columns]
                     source = f"table {table['table']}"
                     if engine.dialect.name == "postgresql" and not params_generic(table):
                         from kbc_tui.components import _pg_copy
 
                         duck_types = _pg_copy.copy_types(reflected)
-                        if duck_types is not None:
+                        if duck_types is not None:  # (no pyarrow in this path: its memory counts)
                             conn.close()
                             return _extract_copy(ctx, url, reflected, table, state, duck_types, source, last)
+                    from kbc_tui.components._arrow import arrow_type
+
+                    types = [arrow_type(c.type) for c in reflected.columns]
                     if engine.dialect.name in ("mysql", "mariadb") and not params_generic(table):
                         from kbc_tui.components import _mysql_arrow
 
@@ -120,6 +119,10 @@ class DbExtractor(Component):
                             sql = _mysql_arrow.select_sql(statement, reflected, engine.dialect)
                             conn.close()
                             return _extract_arrow(ctx, url, sql, reflected, types, table, state, source, last)
+                import pyarrow as pa
+
+                from kbc_tui.components._arrow import rows_to_batch
+
                 result = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(statement)
                 names = list(result.keys())
                 fetch_index = names.index(fetch_col) if fetch_col else None
@@ -237,31 +240,32 @@ def test_connection(parameters: dict[str, Any], project_root) -> str:
 
 def _extract_copy(ctx: RunContext, url, reflected, table: dict, state: dict, duck_types: list[str],
                   source: str, last: Any) -> int:
-    """PostgreSQL: COPY to a file; storage loads it with DuckDB's CSV reader and the exact types."""
+    """PostgreSQL: COPY streams through a named pipe into storage's CSV reader (see ``_pg_copy``)."""
     from kbc_tui.components import _pg_copy
+    from kbc_tui.components._feed import Feed
 
     fetch_col = table.get("incremental_fetching_column")
-    path = _pg_copy.scratch_file(ctx)
-    try:
+    newest: list[Any] = [None]
+
+    def inspect(con, stage: str) -> None:
+        if fetch_col:
+            newest[0] = con.execute(f'SELECT max("{fetch_col}") FROM {stage}').fetchall()[0][0]
+
+    with Feed(ctx.state_dir / "tmp") as feed:
+        feed.start(lambda out: _pg_copy.copy_to(ctx, url, reflected, fetch_col, last, out))
         try:
-            _pg_copy.copy_to_file(ctx, url, reflected, fetch_col, last, path)
-        except Exception as exc:  # psycopg errors: say them in words
-            if ctx.cancel.cancelled:
+            written = ctx.storage.write_select(table["output"], _pg_copy.select_sql(feed.path, reflected, duck_types),
+                                               incremental=bool(table.get("incremental") or fetch_col),
+                                               primary_key=table.get("primary_key", []), cancel=ctx.cancel,
+                                               inspect=feed.inspect(inspect))
+        except BaseException:
+            feed.close()  # the copy's own failure (if any) is the one to tell, not DuckDB's view of its cut text
+            if feed.error is None:
+                raise
+            if ctx.cancel.cancelled or isinstance(feed.error, Cancelled):
                 raise Cancelled(ctx.cancel.reason) from None
-            raise ComponentError(f"postgresql at {url.host}:{url.port or 5432}: {' '.join(str(exc).split())[:300]}") \
-                from None
-        newest: list[Any] = [None]
-
-        def inspect(con, stage: str) -> None:
-            if fetch_col:
-                newest[0] = con.execute(f'SELECT max("{fetch_col}") FROM {stage}').fetchall()[0][0]
-
-        written = ctx.storage.write_select(table["output"], _pg_copy.select_sql(path, reflected, duck_types),
-                                           incremental=bool(table.get("incremental") or fetch_col),
-                                           primary_key=table.get("primary_key", []), cancel=ctx.cancel,
-                                           inspect=inspect)
-    finally:
-        path.unlink(missing_ok=True)
+            text = " ".join(str(feed.error).split())[:300]  # psycopg's errors, in words
+            raise ComponentError(f"postgresql at {url.host}:{url.port or 5432}: {text}") from None
     return _finish(ctx, table, state, newest[0], written, source, last, "; COPY")
 
 
