@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 PIPES = hasattr(os, "mkfifo")
+#: DuckDB's CSV buffer for reading a feed (its default is 32 MB, several in use at once): twice its longest line
+CSV_BUFFER = 4 << 20
 
 
 class Feed:

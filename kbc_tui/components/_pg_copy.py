@@ -12,10 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kbc_tui.components._feed import CSV_BUFFER
 from kbc_tui.components.base import RunContext
-
-#: DuckDB's CSV buffer (its default is 32 MB, several of them in use at once); twice the longest line it accepts
-BUFFER = 4 << 20
 
 
 def duckdb_type(sa_type: Any) -> str | None:
@@ -83,4 +81,4 @@ def select_sql(path: Path, reflected, types: list[str]) -> str:
                            for c, t in zip(reflected.columns, types)) + "}"
     literal = "'" + str(path).replace("'", "''") + "'"
     return (f"SELECT * FROM read_csv({literal}, header = false, delim = ',', quote = '\"', escape = '\"', "
-            f"columns = {spec}, allow_quoted_nulls = false, auto_detect = false, buffer_size = {BUFFER})")
+            f"columns = {spec}, allow_quoted_nulls = false, auto_detect = false, buffer_size = {CSV_BUFFER})")
