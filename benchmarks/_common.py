@@ -82,3 +82,20 @@ def duckdb_load(db: Path, select: str) -> int:
         return con.execute("SELECT count(*) FROM t").fetchall()[0][0]
     finally:
         con.close()
+
+
+def run_peak_rss(root: Path, orchestration: str) -> tuple[float, float]:
+    """Run ``kbc-tui run ORCHESTRATION`` as a child process: (seconds, the child's peak RSS in MB)."""
+    import resource
+    import subprocess
+    import time
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "kbc_tui", "run", orchestration, "--project", str(root)],
+                         capture_output=True, text=True)
+    took = time.perf_counter() - t0
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert peak_kb >= before  # ru_maxrss of children is the largest of them: run each benchmark alone
+    return took, peak_kb / 1024

@@ -4,7 +4,7 @@ not saved to a file first; nothing of it is kept on disk).
 
     with Feed(folder) as feed:
         feed.start(produce)          # produce(feed) writes to feed.open(), calls feed.check(): in a thread
-        storage.write_select(table, sql_reading(feed.path), inspect=feed.inspect())
+        feed.load(storage.write_select, table, sql_reading(feed.path), inspect=feed.inspect())
 
 How the producer ended is recorded before the pipe closes, and ``inspect`` (run by ``write_select`` before
 the swap) waits for it: a producer that stopped early (its close looks like the end of the text to
@@ -20,8 +20,9 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, TypeVar
 
+T = TypeVar("T")
 PIPES = hasattr(os, "mkfifo")
 #: DuckDB's CSV buffer for reading a feed (its default is 32 MB, several in use at once): twice its longest line
 CSV_BUFFER = 4 << 20
@@ -93,6 +94,17 @@ class Feed:
                 then(con, stage)
 
         return check
+
+    def load(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run the reader's side, ``fn(*args, **kwargs)``; if it fails and the producer failed too, the producer's
+        error is raised (it is the cause: DuckDB only saw the text end early)."""
+        try:
+            return fn(*args, **kwargs)
+        except BaseException:
+            self.close()
+            if self.error is not None:
+                raise self.error from None
+            raise
 
     def close(self) -> None:
         """Stop a producer still writing or waiting for its reader, wait for its thread, remove the pipe."""

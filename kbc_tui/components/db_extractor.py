@@ -254,18 +254,17 @@ def _extract_copy(ctx: RunContext, url, reflected, table: dict, state: dict, duc
     with Feed(ctx.state_dir / "tmp") as feed:
         feed.start(lambda out: _pg_copy.copy_to(ctx, url, reflected, fetch_col, last, out))
         try:
-            written = ctx.storage.write_select(table["output"], _pg_copy.select_sql(feed.path, reflected, duck_types),
-                                               incremental=bool(table.get("incremental") or fetch_col),
-                                               primary_key=table.get("primary_key", []), cancel=ctx.cancel,
-                                               inspect=feed.inspect(inspect))
-        except BaseException:
-            feed.close()  # the copy's own failure (if any) is the one to tell, not DuckDB's view of its cut text
-            if feed.error is None:
-                raise
-            if ctx.cancel.cancelled or isinstance(feed.error, Cancelled):
+            written = feed.load(ctx.storage.write_select, table["output"],
+                                _pg_copy.select_sql(feed.path, reflected, duck_types),
+                                incremental=bool(table.get("incremental") or fetch_col),
+                                primary_key=table.get("primary_key", []), cancel=ctx.cancel, inspect=feed.inspect(inspect))
+        except (Cancelled, KbcError):
+            raise
+        except Exception as exc:  # the copy failed (psycopg's errors): say it in words
+            if ctx.cancel.cancelled:
                 raise Cancelled(ctx.cancel.reason) from None
-            text = " ".join(str(feed.error).split())[:300]  # psycopg's errors, in words
-            raise ComponentError(f"postgresql at {url.host}:{url.port or 5432}: {text}") from None
+            raise ComponentError(f"postgresql at {url.host}:{url.port or 5432}: {' '.join(str(exc).split())[:300]}") \
+                from None
     return _finish(ctx, table, state, newest[0], written, source, last, "; COPY")
 
 

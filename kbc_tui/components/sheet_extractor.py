@@ -88,15 +88,9 @@ class Download:
             self._head_ready.wait()  # the first records are parsed, or the download has ended
             if self._head is None:
                 feed.finish()  # it failed before them: its error
-            try:
-                names = column_names(ctx, self._head or [], self.header, options["primary_key"], self.url)
-                return load_select(ctx, csv_select(feed.path, names, self.header, self.delimiter, CSV_BUFFER),
-                                   source=self.url, inspect=feed.inspect(), **options)
-            except BaseException:
-                feed.close()  # the download's own failure (if any) is the one to tell
-                if feed.error is not None:
-                    raise feed.error from None
-                raise
+            names = feed.load(column_names, ctx, self._head or [], self.header, options["primary_key"], self.url)
+            return feed.load(load_select, ctx, csv_select(feed.path, names, self.header, self.delimiter, CSV_BUFFER),
+                             source=self.url, inspect=feed.inspect(), **options)
 
     def _stream(self, ctx: RunContext, feed: Feed) -> None:
         import httpx
