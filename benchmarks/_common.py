@@ -99,3 +99,36 @@ def run_peak_rss(root: Path, orchestration: str) -> tuple[float, float]:
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert peak_kb >= before  # ru_maxrss of children is the largest of them: run each benchmark alone
     return took, peak_kb / 1024
+
+
+def compare_extract(rows: int, url: str, table: str, make, drop, raw_path, tool: str,
+                    extra: dict | None = None) -> tuple[float, str]:
+    """The ratio of a whole db-extractor job's throughput to the raw tools' on the same table (made by
+    ``make(table, rows)``): ``raw_path(tmp, rows)`` returns (export s, read_csv with sniffing s, with types s)."""
+    import tempfile
+    import time
+
+    make(table, rows)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            export, sniff, typed = raw_path(tmp, rows)
+            raw = export + min(sniff, typed)
+            root = project(tmp / "p")
+            t0 = time.perf_counter()
+            job, storage, _ = run_config(root, "db-extractor", "src", {"url": url, "tables": [
+                {"name": "t", "table": table, "output": "in.c-bench.t", **(extra or {})}]})
+            ours = time.perf_counter() - t0
+            assert job.status.value == "success", job.message
+            assert storage.table("in.c-bench.t").rows == rows
+            task = job.tasks[0].duration_s
+    finally:
+        drop(table)
+    ratio = raw / ours
+    print(f"rows: {rows:,} x 10 columns")
+    print(f"baseline: {tool} to a file {export:.2f} s + DuckDB read_csv {min(sniff, typed):.2f} s "
+          f"(sniffing {sniff:.2f} s, exact types {typed:.2f} s) = {raw:.2f} s ({rows / raw:,.0f} rows/s)")
+    print(f"kbc-tui db-extractor job ({'generic row path, ' if extra else ''}whole job, engine start included): "
+          f"{ours:.2f} s, task {task:.2f} s ({rows / ours:,.0f} rows/s)")
+    print(f"ratio (our throughput / baseline throughput): {ratio:.2f}")
+    return ratio, "ratio"

@@ -15,11 +15,10 @@ with type sniffing and with the exact column types given, and the faster counts.
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-from _common import MYSQL_URL, drop_mysql_table, duckdb_load, make_mysql_table, project, run_config, timed
+from _common import MYSQL_URL, compare_extract, drop_mysql_table, duckdb_load, make_mysql_table, timed
 
 ROWS = 1_000_000
 TABLE = "kbc_bench_extract"
@@ -48,28 +47,5 @@ def raw_path(tmp: Path, rows: int) -> tuple[float, float, float]:
 def main(argv: list[str]) -> tuple[float, str]:
     generic = "--generic" in argv
     argv = [a for a in argv if a != "--generic"]
-    rows = int(argv[0]) if argv else ROWS
-    make_mysql_table(TABLE, rows)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
-            export, sniff, typed = raw_path(tmp, rows)
-            raw = export + min(sniff, typed)
-            root = project(tmp / "p")
-            t0 = time.perf_counter()
-            job, storage, _ = run_config(root, "db-extractor", "m", {"url": MYSQL_URL, "tables": [
-                {"name": "t", "table": TABLE, "output": "in.c-bench.t", **({"fast": False} if generic else {})}]})
-            ours = time.perf_counter() - t0
-            assert job.status.value == "success", job.message
-            assert storage.table("in.c-bench.t").rows == rows
-            task = job.tasks[0].duration_s
-    finally:
-        drop_mysql_table(TABLE)
-    ratio = raw / ours
-    print(f"rows: {rows:,} x 10 columns")
-    print(f"baseline: mariadb --batch --quick to a file {export:.2f} s + DuckDB read_csv {min(sniff, typed):.2f} s "
-          f"(sniffing {sniff:.2f} s, exact types {typed:.2f} s) = {raw:.2f} s ({rows / raw:,.0f} rows/s)")
-    print(f"kbc-tui db-extractor job ({'generic row path, ' if generic else ''}whole job, engine start included): "
-          f"{ours:.2f} s, task {task:.2f} s ({rows / ours:,.0f} rows/s)")
-    print(f"ratio (our throughput / baseline throughput): {ratio:.2f}")
-    return ratio, "ratio"
+    return compare_extract(int(argv[0]) if argv else ROWS, MYSQL_URL, TABLE, make_mysql_table, drop_mysql_table,
+                           raw_path, "mariadb --batch --quick", {"fast": False} if generic else None)

@@ -1,5 +1,6 @@
 """extract_pg: 1,000,000 rows x 10 mixed columns from PostgreSQL into storage by the db-extractor, as a ratio
 of our throughput to the raw tools' throughput on the same table in the same run. Goal (issue 11): >= 0.8.
+``python benchmarks/run.py extract_pg [ROWS] [--generic]`` (``--generic``: the SQLAlchemy row path).
 
 Ours: a whole `db-extractor` job through the engine (engine start and stop included), wall time.
 
@@ -15,11 +16,10 @@ of the same rows, as the extractor does.
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-from _common import PG_URL, drop_pg_table, duckdb_load, make_pg_table, project, run_config, timed
+from _common import PG_URL, compare_extract, drop_pg_table, duckdb_load, make_pg_table, timed
 
 ROWS = 1_000_000
 TABLE = "kbc_bench_extract"
@@ -45,28 +45,7 @@ def raw_path(tmp: Path, rows: int) -> tuple[float, float, float]:
 
 
 def main(argv: list[str]) -> tuple[float, str]:
-    rows = int(argv[0]) if argv else ROWS
-    make_pg_table(TABLE, rows)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
-            export, sniff, typed = raw_path(tmp, rows)
-            raw = export + min(sniff, typed)
-            root = project(tmp / "p")
-            t0 = time.perf_counter()
-            job, storage, _ = run_config(root, "db-extractor", "pg", {"url": PG_URL, "tables": [
-                {"name": "t", "table": TABLE, "output": "in.c-bench.t"}]})
-            ours = time.perf_counter() - t0
-            assert job.status.value == "success", job.message
-            assert storage.table("in.c-bench.t").rows == rows
-            task = job.tasks[0].duration_s
-    finally:
-        drop_pg_table(TABLE)
-    ratio = raw / ours
-    print(f"rows: {rows:,} x 10 columns")
-    print(f"baseline: psql \\copy to a file {export:.2f} s + DuckDB read_csv {min(sniff, typed):.2f} s "
-          f"(sniffing {sniff:.2f} s, exact types {typed:.2f} s) = {raw:.2f} s ({rows / raw:,.0f} rows/s)")
-    print(f"kbc-tui db-extractor job (whole job, engine start included): {ours:.2f} s, task {task:.2f} s "
-          f"({rows / ours:,.0f} rows/s)")
-    print(f"ratio (our throughput / baseline throughput): {ratio:.2f}")
-    return ratio, "ratio"
+    generic = "--generic" in argv
+    argv = [a for a in argv if a != "--generic"]
+    return compare_extract(int(argv[0]) if argv else ROWS, PG_URL, TABLE, make_pg_table, drop_pg_table, raw_path,
+                           "psql \\copy", {"fast": False} if generic else None)

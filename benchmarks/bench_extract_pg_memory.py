@@ -16,20 +16,25 @@ ROWS = 5_000_000
 TABLE = "kbc_bench_memory"
 
 
-def main(argv: list[str]) -> tuple[float, str]:
+def measure(argv: list[str], url: str, make, drop) -> tuple[float, str]:
+    """Peak RSS of ``kbc-tui run`` extracting ``TABLE`` (made by ``make(name, rows)``) from the database at ``url``."""
     generic = "--generic" in argv
     argv = [a for a in argv if a != "--generic"]
     rows = int(argv[0]) if argv else ROWS
-    make_pg_table(TABLE, rows)
+    make(TABLE, rows)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = project(Path(tmp) / "p")
-            write_config(root, "db-extractor", "pg", {"url": PG_URL, "tables": [
+            write_config(root, "db-extractor", "src", {"url": url, "tables": [
                 {"name": "t", "table": TABLE, "output": "in.c-bench.t", **({"fast": False} if generic else {})}]})
-            took, peak_mb = run_peak_rss(root, "run-db-extractor-pg")
+            took, peak_mb = run_peak_rss(root, "run-db-extractor-src")
     finally:
-        drop_pg_table(TABLE)
-    print(f"rows: {rows:,} x 10 columns ({'generic row path' if generic else 'COPY path'})")
+        drop(TABLE)
+    print(f"rows: {rows:,} x 10 columns ({'generic row path' if generic else 'fast path'})")
     print(f"kbc-tui run: {took:.1f} s")
     print(f"peak RSS of the kbc-tui process: {peak_mb:.0f} MB")
     return round(peak_mb, 1), "MB"
+
+
+def main(argv: list[str]) -> tuple[float, str]:
+    return measure(argv, PG_URL, make_pg_table, drop_pg_table)

@@ -1,17 +1,17 @@
 """db-extractor's MySQL / MariaDB paths against the real MariaDB: the ConnectorX fast path gives the same table as
 the generic (SQLAlchemy) path, keeps every value exact, falls back when it cannot, and cancels cleanly."""
 
-import asyncio
 import datetime as dt
 import time
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from kbc_tui.engine import Engine
-from kbc_tui.model.job import JobStatus, TaskStatus
-from tests.helpers.components import run_config, write_config
+from kbc_tui.model.job import JobStatus
+from kbc_tui.storage.duckdb_storage import DuckDBStorage
+from tests.helpers.components import cancel_mid_task, run_config, write_config
 from tests.helpers.projects import project
 
 UNICODE = "Příliš žluťoučký kůň úpěl ďábelské ódy 🐎"
@@ -42,6 +42,10 @@ def mixed_table(engine, name):
             "(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
             "(3, 32767, -9223372036854775808, 127, 0, -0.0001, -0.000000000000001, -1e308, -0.25, false, '1970-01-01', "
             "'1999-12-31 23:59:59', '1999-12-31 23:59:59', 'a', '[]', '', '', '')"), {"label": UNICODE})
+
+
+def seed(root, table_id):
+    DuckDBStorage(root / ".kbc" / "storage.duckdb").write_arrow(table_id, pa.table({"old": ["kept"]}))
 
 
 def extract(root, url, name, output, **extra):
@@ -112,23 +116,11 @@ def test_a_value_that_does_not_fit_is_named(maria, tmp_path):
         conn.execute(sa.text(f"CREATE TABLE {name} (id INT PRIMARY KEY, counter BIGINT UNSIGNED)"))
         conn.execute(sa.text(f"INSERT INTO {name} VALUES (1, 18446744073709551615)"))
     root = project(tmp_path / "p")
-    DuckSeed(root).seed("in.c-db.unsigned")
+    seed(root, "in.c-db.unsigned")
     job, storage, _ = extract(root, url, name, "in.c-db.unsigned")
     assert job.status is JobStatus.ERROR
     assert "column 'counter'" in job.tasks[0].message and "mysql at 127.0.0.1:3306" in job.tasks[0].message
     assert storage.preview("in.c-db.unsigned")[1] == [("kept",)]  # the failed load left the old table alone
-
-
-class DuckSeed:
-    def __init__(self, root):
-        from kbc_tui.storage.duckdb_storage import DuckDBStorage
-
-        self.storage = DuckDBStorage(root / ".kbc" / "storage.duckdb")
-
-    def seed(self, table_id):
-        import pyarrow as pa
-
-        self.storage.write_arrow(table_id, pa.table({"old": ["kept"]}))
 
 
 @pytest.mark.slow
@@ -140,27 +132,13 @@ async def test_cancel_mid_load_leaves_storage_and_the_server_alone(maria, tmp_pa
         conn.execute(sa.text(f"CREATE TABLE {name} (id BIGINT PRIMARY KEY, label VARCHAR(64), amount DECIMAL(12,2))"))
         conn.execute(sa.text(f"INSERT INTO {name} SELECT seq, CONCAT('row ', seq), seq * 1.5 FROM seq_1_to_2000000"))
     root = project(tmp_path / "p")
-    DuckSeed(root).seed("in.c-db.big")
+    seed(root, "in.c-db.big")
     write_config(root, "db-extractor", "big", {"url": url, "tables": [
         {"name": "t", "table": name, "output": "in.c-db.big"}]})
-    e = Engine(root, poll_seconds=0.1)
-    await e.start(scheduler=False)
-    try:
-        job = await e.enqueue("run-db-extractor-big")
-        for _ in range(200):
-            current = e.get_job(job.id)
-            if current.tasks and current.tasks[0].status is TaskStatus.PROCESSING:
-                break
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.3)
-        asked = time.monotonic()
-        await e.cancel(job.id)
-        done = await asyncio.wait_for(e.wait(job.id), 10)
-        assert time.monotonic() - asked < 2.0
-        assert done.status is JobStatus.CANCELLED, done.message
-        assert e.storage.preview("in.c-db.big")[1] == [("kept",)]
-    finally:
-        await e.stop(grace=0)
+    done, took, storage = await cancel_mid_task(root, "run-db-extractor-big", after=0.3)
+    assert took < 2.0
+    assert done.status is JobStatus.CANCELLED, done.message
+    assert storage.preview("in.c-db.big")[1] == [("kept",)]
     for _ in range(50):  # the server stops sending once the reader is closed
         with engine.connect() as conn:
             running = conn.execute(sa.text("SELECT count(*) FROM information_schema.processlist "

@@ -1,17 +1,15 @@
 """db-extractor's PostgreSQL fast path streams COPY into storage through a named pipe: a failure on either
 side (the server mid-COPY, DuckDB mid-parse) or a cancel leaves the old table, no pipe and no busy server."""
 
-import asyncio
 import time
 
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from kbc_tui.engine import Engine
-from kbc_tui.model.job import JobStatus, TaskStatus
+from kbc_tui.model.job import JobStatus
 from kbc_tui.storage.duckdb_storage import DuckDBStorage
-from tests.helpers.components import run_config, write_config
+from tests.helpers.components import cancel_mid_task, run_config, write_config
 from tests.helpers.projects import project
 
 OLD = pa.table({"old": ["kept"]})
@@ -91,24 +89,10 @@ async def test_cancel_mid_copy_keeps_the_old_table_and_ends_the_copy(pg, root):
                              "AS amount FROM generate_series(1, 3000000) g"))
     write_config(root, "db-extractor", "big", {"url": url, "tables": [
         {"name": "t", "table": name, "output": "in.c-db.t"}]})
-    e = Engine(root, poll_seconds=0.1)
-    await e.start(scheduler=False)
-    try:
-        job = await e.enqueue("run-db-extractor-big")
-        for _ in range(200):
-            current = e.get_job(job.id)
-            if current.tasks and current.tasks[0].status is TaskStatus.PROCESSING:
-                break
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.5)
-        asked = time.monotonic()
-        await e.cancel(job.id)
-        done = await asyncio.wait_for(e.wait(job.id), 10)
-        assert time.monotonic() - asked < 2.0
-        assert done.status is JobStatus.CANCELLED, done.message
-        assert e.storage.preview("in.c-db.t")[1] == [("kept",)]
-    finally:
-        await e.stop(grace=0)
+    done, took, storage = await cancel_mid_task(root, "run-db-extractor-big", after=0.5)
+    assert took < 2.0
+    assert done.status is JobStatus.CANCELLED, done.message
+    assert storage.preview("in.c-db.t")[1] == [("kept",)]
     for _ in range(50):
         with engine.connect() as conn:
             running = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "

@@ -1,16 +1,13 @@
 """sheet-extractor parses the download while it arrives: a download cut short, text that is not UTF-8 or not CSV
 half-way, or a cancel mid-download fail cleanly and leave the previous table (and no pipe) behind."""
 
-import asyncio
-import time
 
 import pyarrow as pa
 import pytest
 
-from kbc_tui.engine import Engine
-from kbc_tui.model.job import JobStatus, TaskStatus
+from kbc_tui.model.job import JobStatus
 from kbc_tui.storage.duckdb_storage import DuckDBStorage
-from tests.helpers.components import run_config, write_config
+from tests.helpers.components import cancel_mid_task, run_config, write_config
 from tests.helpers.projects import project
 from tests.servers.http import LocalServer
 
@@ -96,21 +93,7 @@ async def test_cancel_during_the_download_keeps_the_old_table(server, root, tmp_
     big_csv(tmp_path / "slow.csv", 20)
     server.route("GET", "/slow.csv", body=tmp_path / "slow.csv", chunk_delay=0.2)  # ~4 s in all
     write_config(root, "sheet-extractor", "slow", {"url": f"{server.url}/slow.csv", "output": "in.c-s.t"})
-    e = Engine(root, poll_seconds=0.1)
-    await e.start(scheduler=False)
-    try:
-        job = await e.enqueue("run-sheet-extractor-slow")
-        for _ in range(200):
-            current = e.get_job(job.id)
-            if current.tasks and current.tasks[0].status is TaskStatus.PROCESSING:
-                break
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(1.0)
-        asked = time.monotonic()
-        await e.cancel(job.id)
-        done = await asyncio.wait_for(e.wait(job.id), 10)
-        assert time.monotonic() - asked < 2.0
-        assert done.status is JobStatus.CANCELLED, done.message
-        assert kept(root, e.storage)
-    finally:
-        await e.stop(grace=0)
+    done, took, storage = await cancel_mid_task(root, "run-sheet-extractor-slow", after=1.0)
+    assert took < 2.0
+    assert done.status is JobStatus.CANCELLED, done.message
+    assert kept(root, storage)
