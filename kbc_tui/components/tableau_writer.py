@@ -74,7 +74,7 @@ class TableauWriter(Component):
         scratch = ctx.state_dir / "tmp"
         scratch.mkdir(parents=True, exist_ok=True)
         files, total = [], 0
-        with ThreadPoolExecutor(1, thread_name_prefix="hyper-start") as pool:
+        with ThreadPoolExecutor(2, thread_name_prefix="tableau-writer") as pool:
             starting = pool.submit(_start_hyper, log_dir)  # Hyper starts while the first table is exported
             try:
                 for item in params["tables"]:
@@ -82,8 +82,16 @@ class TableauWriter(Component):
                     target = out_dir / (item.get("file") or f"{TableId.parse(item['source']).name}.hyper")
                     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
                         data, columns = Path(tmp) / "table.arrow", Path(tmp) / "columns.parquet"
-                        self._export(ctx, item["source"], data, columns)
-                        rows = self._load(ctx, starting.result(), item, data, columns, target)
+                        try:
+                            reader = ctx.storage.read_arrow(item["source"])
+                        except KbcError as exc:
+                            raise ComponentError(str(exc)) from None
+                        exporting = pool.submit(self._export, ctx, reader, data)  # while Hyper creates the table
+                        try:
+                            _columns_file(reader.schema, columns)
+                            rows = self._load(ctx, starting, item, exporting, data, columns, target)
+                        finally:
+                            exporting.exception()  # (wait for it: its file is in ``tmp``)
                     files.append(target)
                     total += rows
             finally:
@@ -94,39 +102,33 @@ class TableauWriter(Component):
         return files, total
 
     @staticmethod
-    def _export(ctx: RunContext, source: str, path: Path, columns: Path) -> None:
-        """The storage table as an Arrow IPC file: Hyper's fastest input (no encoding, no compression); and its
-        columns as an empty Parquet file (Hyper infers types from Parquet, not from Arrow)."""
+    def _export(ctx: RunContext, reader, path: Path) -> None:
+        """The rows as an Arrow IPC file: Hyper's fastest input (no encoding, no compression)."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        try:
-            reader = ctx.storage.read_arrow(source)
-        except KbcError as exc:
-            raise ComponentError(str(exc)) from None
         schema = _hyper_schema(reader.schema)
-        pq.write_table(schema.empty_table(), columns)
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
             for batch in reader:
                 ctx.cancel.check()
                 writer.write_batch(_hyper_batch(batch, schema))
 
     @staticmethod
-    def _load(ctx: RunContext, hyper, item: dict, data: Path, columns: Path, target: Path) -> int:
-        """Hyper builds the extract from ``data`` in a temporary file that replaces ``target`` (atomic). The table's
-        column types are Hyper's own reading of an empty Parquet file (``columns``) with the same schema."""
+    def _load(ctx: RunContext, starting, item: dict, exporting, data: Path, columns: Path, target: Path) -> int:
+        """Hyper creates the table (from ``columns``) while the rows are exported, then loads them (``data``), in a
+        temporary file that replaces ``target`` (atomic)."""
         from tableauhyperapi import Connection, CreateMode, HyperException, TableName, escape_string_literal
 
         table_name = item.get("table_name", "Extract")
         partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
-            with Connection(hyper.endpoint, str(partial), CreateMode.CREATE_AND_REPLACE) as conn:
+            with Connection(starting.result().endpoint, str(partial), CreateMode.CREATE_AND_REPLACE) as conn:
                 remove = ctx.cancel.on_cancel(conn.cancel)
                 try:
                     conn.catalog.create_schema_if_not_exists("Extract")
                     name = TableName("Extract", table_name)
                     conn.execute_command(f"CREATE TABLE {name} AS (SELECT * FROM external("
                                          f"{escape_string_literal(str(columns))}, FORMAT => 'parquet'))")
+                    exporting.result()
                     rows = conn.execute_command(f"COPY {name} FROM {escape_string_literal(str(data))} "
                                                 "WITH (FORMAT arrowfile)")
                 finally:
@@ -142,6 +144,13 @@ class TableauWriter(Component):
             raise
         ctx.log.info(f"{item['source']} -> {target}: {rows:,} rows")
         return rows
+
+
+def _columns_file(schema, path: Path) -> None:
+    """The columns as an empty Parquet file: Hyper infers column types from Parquet (not from Arrow)."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(_hyper_schema(schema).empty_table(), path)
 
 
 def _start_hyper(log_dir: Path):
