@@ -102,33 +102,40 @@ def run_peak_rss(root: Path, orchestration: str) -> tuple[float, float]:
 
 
 def compare_extract(rows: int, url: str, table: str, make, drop, raw_path, tool: str,
-                    extra: dict | None = None) -> tuple[float, str]:
+                    extra: dict | None = None, runs: int = 3) -> tuple[float, str]:
     """The ratio of a whole db-extractor job's throughput to the raw tools' on the same table (made by
-    ``make(table, rows)``): ``raw_path(tmp, rows)`` returns (export s, read_csv with sniffing s, with types s)."""
+    ``make(table, rows)``): ``raw_path(tmp, rows)`` returns (export s, read_csv with sniffing s, with types s).
+    Each side runs ``runs`` times, alternating, and the medians are compared."""
     import tempfile
     import time
+    from statistics import median
 
+    exports, sniffs, typeds, ours, tasks = [], [], [], [], []
     make(table, rows)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            export, sniff, typed = raw_path(tmp, rows)
-            raw = export + min(sniff, typed)
-            root = project(tmp / "p")
-            t0 = time.perf_counter()
-            job, storage, _ = run_config(root, "db-extractor", "src", {"url": url, "tables": [
-                {"name": "t", "table": table, "output": "in.c-bench.t", **(extra or {})}]})
-            ours = time.perf_counter() - t0
-            assert job.status.value == "success", job.message
-            assert storage.table("in.c-bench.t").rows == rows
-            task = job.tasks[0].duration_s
+            for run in range(runs):  # alternating, so that both sides see the same machine
+                export, sniff, typed = raw_path(tmp, rows)
+                exports.append(export), sniffs.append(sniff), typeds.append(typed)
+                root = project(tmp / f"p{run}")
+                t0 = time.perf_counter()
+                job, storage, _ = run_config(root, "db-extractor", "src", {"url": url, "tables": [
+                    {"name": "t", "table": table, "output": "in.c-bench.t", **(extra or {})}]})
+                ours.append(time.perf_counter() - t0)
+                assert job.status.value == "success", job.message
+                assert storage.table("in.c-bench.t").rows == rows
+                tasks.append(job.tasks[0].duration_s)
     finally:
         drop(table)
-    ratio = raw / ours
-    print(f"rows: {rows:,} x 10 columns")
-    print(f"baseline: {tool} to a file {export:.2f} s + DuckDB read_csv {min(sniff, typed):.2f} s "
-          f"(sniffing {sniff:.2f} s, exact types {typed:.2f} s) = {raw:.2f} s ({rows / raw:,.0f} rows/s)")
+    export, read = median(exports), min(median(sniffs), median(typeds))
+    raw = export + read
+    ratio = raw / median(ours)
+    print(f"rows: {rows:,} x 10 columns; medians of {runs} alternating runs")
+    print(f"baseline: {tool} to a file {export:.2f} s + DuckDB read_csv {read:.2f} s "
+          f"(sniffing {median(sniffs):.2f} s, exact types {median(typeds):.2f} s) = {raw:.2f} s "
+          f"({rows / raw:,.0f} rows/s)")
     print(f"kbc-tui db-extractor job ({'generic row path, ' if extra else ''}whole job, engine start included): "
-          f"{ours:.2f} s, task {task:.2f} s ({rows / ours:,.0f} rows/s)")
+          f"{median(ours):.2f} s, task {median(tasks):.2f} s ({rows / median(ours):,.0f} rows/s)")
     print(f"ratio (our throughput / baseline throughput): {ratio:.2f}")
     return ratio, "ratio"

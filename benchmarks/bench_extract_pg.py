@@ -1,6 +1,7 @@
 """extract_pg: 1,000,000 rows x 10 mixed columns from PostgreSQL into storage by the db-extractor, as a ratio
 of our throughput to the raw tools' throughput on the same table in the same run. Goal (issue 11): >= 0.8.
-``python benchmarks/run.py extract_pg [ROWS] [--generic]`` (``--generic``: the SQLAlchemy row path).
+``python benchmarks/run.py extract_pg [ROWS] [--generic] [--runs N]`` (``--generic``: the SQLAlchemy row path;
+each side is timed N times, default 3, alternating, and the medians are compared).
 
 Ours: a whole `db-extractor` job through the engine (engine start and stop included), wall time.
 
@@ -46,6 +47,7 @@ def raw_path(tmp: Path, rows: int) -> tuple[float, float, float]:
 
 def main(argv: list[str]) -> tuple[float, str]:
     generic = "--generic" in argv
-    argv = [a for a in argv if a != "--generic"]
+    runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 3
+    argv = [a for i, a in enumerate(argv) if not a.startswith("--") and (i == 0 or argv[i - 1] != "--runs")]
     return compare_extract(int(argv[0]) if argv else ROWS, PG_URL, TABLE, make_pg_table, drop_pg_table, raw_path,
-                           "psql \\copy", {"fast": False} if generic else None)
+                           "psql \\copy", {"fast": False} if generic else None, runs)
