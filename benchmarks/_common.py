@@ -37,11 +37,13 @@ def drop_pg_table(name: str) -> None:
 MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 
 #: the same 10 columns as MIXED_10, in MariaDB (its Sequence engine makes the rows)
-MYSQL_MIXED_10 = ("(id BIGINT PRIMARY KEY, small SMALLINT, big BIGINT, amount DECIMAL(14,2), ratio DOUBLE, flag BOOLEAN, "
-                  "day DATE, at DATETIME(6), at_tz TIMESTAMP(6) NULL, label VARCHAR(64))")
+MYSQL_MIXED_10 = ("(id BIGINT PRIMARY KEY, small SMALLINT, big BIGINT, amount DECIMAL(14,2), ratio DOUBLE, "
+                  "flag BOOLEAN, day DATE, at DATETIME(6), at_tz TIMESTAMP(6) NULL, label VARCHAR(64))")
 MYSQL_MIXED_SELECT = ("SELECT seq, seq % 32000, seq * 1000, seq * 1.25, seq / 7e0, seq % 2 = 0, "
-                      "DATE '2020-01-01' + INTERVAL (seq % 2000) DAY, TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, "
-                      "TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, CONCAT('customer ', seq) FROM seq_1_to_{rows}")
+                      "DATE '2020-01-01' + INTERVAL (seq % 2000) DAY, "
+                      "TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, "
+                      "TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, "
+                      "CONCAT('customer ', seq) FROM seq_1_to_{rows}")
 
 
 def make_mysql_table(name: str, rows: int) -> None:

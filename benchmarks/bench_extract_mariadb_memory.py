@@ -1,8 +1,8 @@
 """extract_mariadb_memory: peak RSS (MB) of a `kbc-tui run` process extracting 5,000,000 rows x 10 mixed columns
-from MariaDB into storage (the child's ru_maxrss). No goal of its own: kept under extract_pg_memory's 300 MB, with
-storage's default ``memory_limit`` (256MB). ``python benchmarks/run.py extract_mariadb_memory [ROWS] [--generic]`` (``--generic``: the
-SQLAlchemy row path). An absolute figure, no baseline: run it with 1,000,000 rows too to see that memory does not
-grow with the table.
+from MariaDB into storage (the child's ru_maxrss). No goal of its own; the rows stream in 10,000-row Arrow batches
+(reading alone peaks at ~130 MB for any size); what grows with the table is DuckDB's side of the write, up to
+storage's ``memory_limit`` (256MB by default). ``python benchmarks/run.py extract_mariadb_memory [ROWS] [--generic]``
+(``--generic``: the SQLAlchemy row path). An absolute figure, no baseline.
 """
 
 from __future__ import annotations

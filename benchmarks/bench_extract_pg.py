@@ -32,7 +32,8 @@ def raw_path(tmp: Path, rows: int) -> tuple[float, float, float]:
     """(psql \\copy s, read_csv with sniffing s, read_csv with the exact types s)."""
     csv = tmp / "raw.csv"
     t0 = time.perf_counter()
-    copy = subprocess.run(["psql", "-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1",
+    copy = subprocess.run(["psql", "-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "test",
+                           "-v", "ON_ERROR_STOP=1",
                            "-c", f"\\copy (SELECT * FROM {TABLE}) TO '{csv}' WITH (FORMAT csv, HEADER)"],
                           capture_output=True, text=True)
     export = time.perf_counter() - t0

@@ -1,8 +1,8 @@
 """extract_pg_memory: peak RSS (MB) of a `kbc-tui run` process extracting 5,000,000 rows x 10 mixed columns from
-PostgreSQL into storage (the child's ru_maxrss). Goal (issue 11): <= 300 MB, with storage's default
-``memory_limit`` (256MB). ``python benchmarks/run.py extract_pg_memory [ROWS] [--generic]`` (``--generic``: the
-SQLAlchemy row path). An absolute figure, no baseline: run it with 1,000,000 rows too to see that memory does not
-grow with the table.
+PostgreSQL into storage (the child's ru_maxrss). Goal (issue 11): <= 300 MB, with storage's default ``memory_limit``
+(256MB). ``python benchmarks/run.py extract_pg_memory [ROWS] [--generic]`` (``--generic``: the SQLAlchemy row path).
+An absolute figure, no baseline. The rows stream (nothing of the table is held in Python); what grows with the
+table is DuckDB's buffer pool during the write, up to storage's ``memory_limit``: run it with other ROWS to see.
 """
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ def main(argv: list[str]) -> tuple[float, str]:
     ratio = whole[best] / median(ours)
     print(f"rows: {rows:,} x 8 columns; medians of {runs} alternating runs")
     for fmt in raw:
-        print(f"baseline {fmt}: Hyper start + create + COPY + stop {whole[fmt]:.2f} s (create + COPY {load[fmt]:.2f} s)")
+        print(f"baseline {fmt}: Hyper start + create + COPY + stop {whole[fmt]:.2f} s "
+              f"(create + COPY {load[fmt]:.2f} s)")
     print(f"tableau-writer from storage (whole job, Hyper start included): {median(ours):.2f} s, "
           f"task {median(tasks):.2f} s")
     print(f"ratio to the load alone (Hyper already running, {best}): {load[best] / median(ours):.2f}")

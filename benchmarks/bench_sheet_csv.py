@@ -31,7 +31,8 @@ from tests.servers.http import LocalServer  # noqa: E402
 
 SIZE = 50 * 1024 * 1024
 RUNS = 3
-TEXT = "{'id': 'VARCHAR', 'customer_name': 'VARCHAR', 'amount': 'VARCHAR', 'ordered_at': 'VARCHAR', 'comment': 'VARCHAR'}"
+TEXT = ("{'id': 'VARCHAR', 'customer_name': 'VARCHAR', 'amount': 'VARCHAR', 'ordered_at': 'VARCHAR', "
+        "'comment': 'VARCHAR'}")
 
 
 def make_csv(path: Path) -> int:

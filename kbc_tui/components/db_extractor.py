@@ -257,7 +257,8 @@ def _extract_copy(ctx: RunContext, url, reflected, table: dict, state: dict, duc
             written = feed.load(ctx.storage.write_select, table["output"],
                                 _pg_copy.select_sql(feed.path, reflected, duck_types),
                                 incremental=bool(table.get("incremental") or fetch_col),
-                                primary_key=table.get("primary_key", []), cancel=ctx.cancel, inspect=feed.inspect(inspect))
+                                primary_key=table.get("primary_key", []), cancel=ctx.cancel,
+                                inspect=feed.inspect(inspect))
         except (Cancelled, KbcError):
             raise
         except Exception as exc:  # the copy failed (psycopg's errors): say it in words
