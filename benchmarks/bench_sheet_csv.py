@@ -1,5 +1,19 @@
-"""sheet_csv: a 50 MB CSV served over local HTTP into storage by the sheet extractor, as a ratio of
-throughput to DuckDB ``read_csv`` of the same file on disk into a table. Goal (issue 4): >= 0.5.
+"""sheet_csv: a 50 MB CSV served over local HTTP into storage by the sheet extractor, as a ratio of our throughput to
+DuckDB loading the same file from disk into the same table. Goal (issue 11): >= 0.8.
+
+``python benchmarks/run.py sheet_csv [--runs N]``: each side is timed N times (default 3), alternating, and the
+medians are compared (one run of each on a busy 2-core machine varies by +-30%).
+
+Ours: a whole `sheet-extractor` job through the engine (engine start and stop included), wall time: the download
+over HTTP and the parsing overlap (DuckDB reads the download as it arrives).
+
+Baseline (independent of our code): DuckDB's ``CREATE TABLE t AS SELECT * FROM read_csv(file)`` from the file already
+on disk (no download at all), into a new database file, producing the same table as the extractor: every column
+text (VARCHAR), as Keboola loads CSV. Timed two ways, the faster counts: the column names and types given (no
+sniffing) and ``all_varchar = true`` with sniffing. Why it is the fastest honest one: it is DuckDB's own parallel
+CSV reader on a local file, with nothing of ours and no network; a load with sniffed types (numbers, timestamps)
+is faster still but makes a different table (``007`` becomes 7), which the extractor may not do, so it is
+printed for information only, with the ratio to it.
 """
 
 from __future__ import annotations
@@ -8,13 +22,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
-from _common import ROOT, project, run_config
+from _common import ROOT, duckdb_load, project, run_config, timed
 
 sys.path.insert(0, str(ROOT))
 from tests.servers.http import LocalServer  # noqa: E402
 
 SIZE = 50 * 1024 * 1024
+RUNS = 3
+TEXT = ("{'id': 'VARCHAR', 'customer_name': 'VARCHAR', 'amount': 'VARCHAR', 'ordered_at': 'VARCHAR', "
+        "'comment': 'VARCHAR'}")
 
 
 def make_csv(path: Path) -> int:
@@ -29,30 +47,39 @@ def make_csv(path: Path) -> int:
 
 
 def main(argv: list[str]) -> tuple[float, str]:
-    import duckdb
-
+    runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else RUNS
+    given, sniffed, typed, ours, tasks = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         csv = tmp / "big.csv"
         rows = make_csv(csv)
-        t0 = time.perf_counter()
-        con = duckdb.connect(str(tmp / "raw.duckdb"))
-        con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{csv}')")
-        assert con.execute("SELECT count(*) FROM t").fetchall()[0][0] == rows
-        con.close()
-        raw = time.perf_counter() - t0
-        root = project(tmp / "p")
+        db = tmp / "raw.duckdb"
         with LocalServer() as server:
             server.route("GET", "/big.csv", body=csv, headers={"Content-Type": "text/csv"})
-            t0 = time.perf_counter()
-            job, storage, _ = run_config(root, "sheet-extractor", "big", {"url": f"{server.url}/big.csv",
-                                                                          "output": "in.c-bench.big"})
-            ours = time.perf_counter() - t0
-        assert job.status.value == "success", job.message
-        assert storage.table("in.c-bench.big").rows == rows
-    ratio = raw / ours
-    print(f"file: {csv.stat().st_size / 1e6 if False else SIZE / 1048576:.0f} MB, {rows:,} rows")
-    print(f"DuckDB read_csv from disk into a table: {raw:.2f} s")
-    print(f"sheet-extractor over local HTTP into storage (whole job): {ours:.2f} s, task {job.tasks[0].duration_s:.2f} s")
-    print(f"ratio: {ratio:.2f}")
+            for run in range(runs):  # alternating, so that both sides see the same machine
+                for times, sql in ((given, f"SELECT * FROM read_csv('{csv}', header = true, auto_detect = false, "
+                                           f"columns = {TEXT})"),
+                                   (sniffed, f"SELECT * FROM read_csv('{csv}', all_varchar = true)"),
+                                   (typed, f"SELECT * FROM read_csv('{csv}')")):
+                    took, n = timed(duckdb_load, db, sql)
+                    assert n == rows, n
+                    times.append(took)
+                root = project(tmp / f"p{run}")
+                t0 = time.perf_counter()
+                job, storage, _ = run_config(root, "sheet-extractor", "big", {"url": f"{server.url}/big.csv",
+                                                                              "output": "in.c-bench.big"})
+                ours.append(time.perf_counter() - t0)
+                assert job.status.value == "success", job.message
+                assert storage.table("in.c-bench.big").rows == rows
+                tasks.append(job.tasks[0].duration_s)
+    raw = min(median(given), median(sniffed))
+    ratio = raw / median(ours)
+    print(f"file: {SIZE / 1048576:.0f} MB, {rows:,} rows; medians of {runs} alternating runs")
+    print(f"baseline: DuckDB read_csv from disk into a text table {raw:.2f} s (columns given {median(given):.2f} s, "
+          f"all_varchar sniffed {median(sniffed):.2f} s)")
+    print(f"for information: DuckDB read_csv with sniffed types (a different table) {median(typed):.2f} s, "
+          f"ratio to it {median(typed) / median(ours):.2f}")
+    print(f"sheet-extractor over local HTTP into storage (whole job): {median(ours):.2f} s, "
+          f"task {median(tasks):.2f} s")
+    print(f"ratio (our throughput / baseline throughput): {ratio:.2f}")
     return ratio, "ratio"

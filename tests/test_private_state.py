@@ -95,16 +95,20 @@ def test_a_loose_state_folder_is_reported_then_tightened(demo_project):
 
 
 def test_a_scratch_file_is_private_from_the_start(tmp_path):
-    from kbc_tui.components._pg_copy import scratch_file
+    """The pipe a COPY or a download streams through lives in this process's scratch folder, owner-only."""
+    from kbc_tui.components._feed import Feed
     from kbc_tui.components.base import CancelToken, RunContext
 
     ctx = RunContext(config=None, parameters={}, storage=None, log=None, cancel=CancelToken(),
                      project_root=tmp_path, state_dir=tmp_path / ".kbc")
     old = os.umask(0o022)
     try:
-        path = scratch_file(ctx)
+        feed = Feed(ctx.scratch_dir)
     finally:
         os.umask(old)
+    path = feed.path
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     for folder in (path.parent, path.parent.parent, path.parent.parent.parent):  # tmp/<pid>, tmp, .kbc
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    path.unlink()
+

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from kbc_tui.components.base import RunContext
 from kbc_tui.errors import ComponentError, KbcError
@@ -38,12 +38,24 @@ def load_csv(ctx: RunContext, path: Path, *, output: str, header: int = 1, delim
              primary_key: list[str] | None = None, incremental: bool = False, source: str = "") -> int:
     """Load a UTF-8 CSV file into a storage table (all columns text); returns rows written."""
     with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        head_rows = [next(reader, None) for _ in range(max(header, 1))]
-    head_rows = [r for r in head_rows if r is not None]
-    if not head_rows:
-        raise ComponentError(f"{source or path}: the file is empty")
-    raw_names = head_rows[-1] if header else [f"col_{i}" for i in range(1, len(head_rows[0]) + 1)]
+        names = column_names(ctx, head_rows(fh, header, delimiter), header, primary_key, source or str(path))
+    return load_select(ctx, csv_select(path, names, header, delimiter), output=output, primary_key=primary_key,
+                       incremental=incremental, source=source or str(path))
+
+
+def head_rows(lines: Iterable[str], header: int, delimiter: str) -> list[list[str]]:
+    """The file's first ``max(header, 1)`` records (fewer if it has fewer)."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    rows = [next(reader, None) for _ in range(max(header, 1))]
+    return [r for r in rows if r is not None]
+
+
+def column_names(ctx: RunContext, rows: list[list[str]], header: int, primary_key: list[str] | None,
+                 source: str) -> list[str]:
+    """Keboola-style column names from the head rows (``col_<n>`` without a header); renames are logged."""
+    if not rows:
+        raise ComponentError(f"{source}: the file is empty")
+    raw_names = rows[-1] if header else [f"col_{i}" for i in range(1, len(rows[0]) + 1)]
     names = sanitize(raw_names)
     for old, new in zip(raw_names, names):
         if old != new:
@@ -51,15 +63,25 @@ def load_csv(ctx: RunContext, path: Path, *, output: str, header: int = 1, delim
     missing = [k for k in primary_key or [] if k not in names]
     if missing:
         raise ComponentError(f"primary key column(s) {', '.join(missing)} not in the file's columns: {', '.join(names)}")
+    return names
+
+
+def csv_select(path: Path, names: list[str], header: int, delimiter: str, buffer: int | None = None) -> str:
+    """DuckDB's ``SELECT`` reading the file (or pipe) as text columns; ``buffer``: CSV buffer size in bytes."""
     columns = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
-    sql = (f"SELECT * FROM read_csv({_lit(str(path))}, header = false, skip = {int(header)}, "
-           f"delim = {_lit(delimiter)}, quote = '\"', escape = '\"', columns = {columns}, "
-           "allow_quoted_nulls = false, null_padding = true, auto_detect = false)")
+    return (f"SELECT * FROM read_csv({_lit(str(path))}, header = false, skip = {int(header)}, "
+            f"delim = {_lit(delimiter)}, quote = '\"', escape = '\"', columns = {columns}, "
+            "allow_quoted_nulls = false, null_padding = true, auto_detect = false"
+            + (f", buffer_size = {int(buffer)})" if buffer else ")"))
+
+
+def load_select(ctx: RunContext, sql: str, *, output: str, primary_key: list[str] | None, incremental: bool,
+                source: str, inspect: Any = None) -> int:
     try:
         return ctx.storage.write_select(output, sql, incremental=incremental, primary_key=primary_key or [],
-                                        cancel=ctx.cancel)
+                                        cancel=ctx.cancel, inspect=inspect)
     except KbcError as exc:
-        raise ComponentError(f"{source or path}: cannot load the CSV: {exc}") from None
+        raise ComponentError(f"{source}: cannot load the CSV: {exc}") from None
 
 
 def _lit(value: str) -> str:

@@ -1,5 +1,6 @@
-"""Fast path for PostgreSQL tables: ``COPY (SELECT …) TO STDOUT`` into a file, then storage loads it with
-DuckDB's CSV reader and explicit column types (from the table's definition): no Python in the data path.
+"""Fast path for PostgreSQL tables: ``COPY (SELECT …) TO STDOUT`` streams into a named pipe that storage reads
+at the same time with DuckDB's CSV reader and explicit column types (from the table's definition; see
+``_feed``): no Python object per value, no file on disk, the copy and the load overlap.
 
 Used only when every column has a type it can carry exactly (numbers, decimals, booleans, dates,
 timestamps with and without zone, text); otherwise the extractor's generic path runs. PostgreSQL
@@ -8,10 +9,10 @@ quotes empty strings in CSV and leaves NULL unquoted, so both survive.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
+from kbc_tui.components._feed import CSV_BUFFER
 from kbc_tui.components.base import RunContext
 
 
@@ -47,7 +48,8 @@ def copy_types(reflected) -> list[str] | None:
     return None if any(t is None for t in types) else types
 
 
-def copy_to_file(ctx: RunContext, url, reflected, fetch_col: str | None, last: Any, target: Path) -> None:
+def copy_to(ctx: RunContext, url, reflected, fetch_col: str | None, last: Any, feed: Any) -> None:
+    """COPY's CSV into ``feed`` (a ``_feed.Feed``: storage reads it as it comes)."""
     import psycopg
     from psycopg import sql
 
@@ -64,13 +66,39 @@ def copy_to_file(ctx: RunContext, url, reflected, fetch_col: str | None, last: A
         stop_query = ctx.cancel.on_cancel(conn.cancel)  # a COPY waiting on a lock stops on cancel too
         try:
             conn.execute("SET TIME ZONE 'UTC'")
-            with conn.cursor() as cur, cur.copy(copy) as stream, target.open("wb") as fh:
-                for n, chunk in enumerate(stream):
-                    fh.write(chunk)
-                    if n % 256 == 0:
-                        ctx.cancel.check()
+            with conn.cursor() as cur, cur.copy(copy):
+                _stream_rows(ctx, conn.pgconn, conn.info.encoding, feed)
         finally:
             stop_query()
+
+
+def _stream_rows(ctx: RunContext, pgconn, encoding: str, feed: Any) -> None:
+    """Write COPY's rows into the feed, reading them with libpq's own ``PQgetCopyData`` (psycopg's documented
+    low-level ``pgconn``): COPY gives one row per call, and psycopg's ``Copy.read`` costs about as much again
+    per row as this whole loop. Raises the server's error if the COPY failed."""
+    import select
+
+    from psycopg import errors, pq
+
+    write, get = feed.open().write, pgconn.get_copy_data
+    n = 0
+    while True:
+        nbytes, data = get(1)
+        if nbytes > 0:
+            write(data)
+            n += 1
+            if not n & 0x3FFF:
+                ctx.cancel.check()
+                feed.check()
+        elif nbytes == 0:  # nothing received yet: wait for the server (and look at cancel every second)
+            select.select([pgconn.socket], [], [], 1.0)
+            pgconn.consume_input()
+            ctx.cancel.check()
+        else:  # -1: the COPY has ended; its result says how
+            break
+    while (result := pgconn.get_result()) is not None:
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            raise errors.error_from_result(result, encoding=encoding)
 
 
 def select_sql(path: Path, reflected, types: list[str]) -> str:
@@ -79,10 +107,4 @@ def select_sql(path: Path, reflected, types: list[str]) -> str:
                            for c, t in zip(reflected.columns, types)) + "}"
     literal = "'" + str(path).replace("'", "''") + "'"
     return (f"SELECT * FROM read_csv({literal}, header = false, delim = ',', quote = '\"', escape = '\"', "
-            f"columns = {spec}, allow_quoted_nulls = false, auto_detect = false)")
-
-
-def scratch_file(ctx: RunContext) -> Path:
-    from kbc_tui.store.private import private_file
-
-    return private_file(ctx.scratch_dir / f"pg-copy-{uuid.uuid4().hex}.csv")
+            f"columns = {spec}, allow_quoted_nulls = false, auto_detect = false, buffer_size = {CSV_BUFFER})")

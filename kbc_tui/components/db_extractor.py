@@ -77,10 +77,7 @@ class DbExtractor(Component):
         return TaskResult(rows=total, message=f"{len(tables)} table(s)")
 
     def _extract(self, ctx: RunContext, engine, url, table: dict, state: dict, chunk_rows: int) -> int:
-        import pyarrow as pa
         import sqlalchemy as sa
-
-        from kbc_tui.components._arrow import arrow_type, rows_to_batch
 
         name = table["name"]
         fetch_col = table.get("incremental_fetching_column")
@@ -99,6 +96,9 @@ class DbExtractor(Component):
                     except sa.exc.NoSuchTableError:
                         raise ComponentError(f"table {table['table']!r} not found in "
                                              f"{url.drivername.split('+')[0]} database {url.database!r}") from None
+                    for column in reflected.columns:
+                        if isinstance(column.type, sa.Float):
+                            column.type.asdecimal = False  # MySQL's DOUBLE reflects as a 10-digit Decimal
                     statement = sa.select(reflected)
                     if fetch_col:
                         if fetch_col not in reflected.c:
@@ -107,15 +107,28 @@ class DbExtractor(Component):
                         if last is not None:
                             statement = statement.where(_since(reflected.c[fetch_col], last, engine.dialect.name))
                         statement = statement.order_by(reflected.c[fetch_col])
-                    types = [arrow_type(c.type) for c in reflected.columns]
                     source = f"table {table['table']}"
                     if engine.dialect.name == "postgresql" and not params_generic(table):
                         from kbc_tui.components import _pg_copy
 
                         duck_types = _pg_copy.copy_types(reflected)
-                        if duck_types is not None:
+                        if duck_types is not None:  # (no pyarrow in this path: its memory counts)
                             conn.close()
                             return _extract_copy(ctx, url, reflected, table, state, duck_types, source, last)
+                    from kbc_tui.components._arrow import arrow_type
+
+                    types = [arrow_type(c.type) for c in reflected.columns]
+                    if engine.dialect.name in ("mysql", "mariadb") and not params_generic(table):
+                        from kbc_tui.components import _mysql_arrow
+
+                        if _mysql_arrow.eligible(url, types):
+                            sql = _mysql_arrow.select_sql(statement, reflected, engine.dialect)
+                            conn.close()
+                            return _extract_arrow(ctx, url, sql, reflected, types, table, state, source, last)
+                import pyarrow as pa
+
+                from kbc_tui.components._arrow import rows_to_batch
+
                 stop_query = ctx.cancel.on_cancel(query_interrupter(conn, engine))
                 result = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(statement)
                 names = list(result.keys())
@@ -163,12 +176,19 @@ class DbExtractor(Component):
             if isinstance(exc, sa.exc.SQLAlchemyError):
                 raise ComponentError(describe_error(exc, url)) from None
             raise
-        if fetch_col and newest[0] is not None:
-            state[name] = _to_state(newest[0])
-        mode = "incremental" if (table.get("incremental") or fetch_col) else "full"
-        since = f" since {fetch_col} >= {last}" if fetch_col and last is not None else ""
-        ctx.log.info(f"{source} -> {table['output']}: {written:,} rows ({mode}{since})")
-        return written
+        return _finish(ctx, table, state, newest[0], written, source, last, "")
+
+
+def _finish(ctx: RunContext, table: dict, state: dict, newest: Any, written: int, source: str, last: Any,
+            how: str) -> int:
+    """Keep the newest incremental value as state and log what was loaded; returns rows written."""
+    fetch_col = table.get("incremental_fetching_column")
+    if fetch_col and newest is not None:
+        state[table["name"]] = _to_state(newest)
+    mode = "incremental" if (table.get("incremental") or fetch_col) else "full"
+    since = f" since {fetch_col} >= {last}" if fetch_col and last is not None else ""
+    ctx.log.info(f"{source} -> {table['output']}: {written:,} rows ({mode}{since}{how})")
+    return written
 
 
 def params_generic(table: dict) -> bool:
@@ -235,37 +255,67 @@ def test_connection(parameters: dict[str, Any], project_root) -> str:
 
 def _extract_copy(ctx: RunContext, url, reflected, table: dict, state: dict, duck_types: list[str],
                   source: str, last: Any) -> int:
-    """PostgreSQL: COPY to a file; storage loads it with DuckDB's CSV reader and the exact types."""
+    """PostgreSQL: COPY streams through a named pipe into storage's CSV reader (see ``_pg_copy``)."""
     from kbc_tui.components import _pg_copy
+    from kbc_tui.components._feed import Feed
 
     fetch_col = table.get("incremental_fetching_column")
-    path = _pg_copy.scratch_file(ctx)
-    try:
+    newest: list[Any] = [None]
+
+    def inspect(con, stage: str) -> None:
+        if fetch_col:
+            newest[0] = con.execute(f'SELECT max("{fetch_col}") FROM {stage}').fetchall()[0][0]
+
+    with Feed(ctx.scratch_dir) as feed:
+        feed.start(lambda out: _pg_copy.copy_to(ctx, url, reflected, fetch_col, last, out))
         try:
-            _pg_copy.copy_to_file(ctx, url, reflected, fetch_col, last, path)
-        except Exception as exc:  # psycopg errors: say them in words
+            written = feed.load(ctx.storage.write_select, table["output"],
+                                _pg_copy.select_sql(feed.path, reflected, duck_types),
+                                incremental=bool(table.get("incremental") or fetch_col),
+                                primary_key=table.get("primary_key", []), cancel=ctx.cancel,
+                                inspect=feed.inspect(inspect))
+        except (Cancelled, KbcError):
+            raise
+        except Exception as exc:  # the copy failed (psycopg's errors): say it in words
             if ctx.cancel.cancelled:
                 raise Cancelled(ctx.cancel.reason) from None
             raise ComponentError(f"postgresql at {url.host}:{url.port or 5432}: {' '.join(str(exc).split())[:300]}") \
                 from None
-        newest: list[Any] = [None]
+    return _finish(ctx, table, state, newest[0], written, source, last, "; COPY")
 
-        def inspect(con, stage: str) -> None:
-            if fetch_col:
-                newest[0] = con.execute(f'SELECT max("{fetch_col}") FROM {stage}').fetchall()[0][0]
 
-        written = ctx.storage.write_select(table["output"], _pg_copy.select_sql(path, reflected, duck_types),
-                                           incremental=bool(table.get("incremental") or fetch_col),
-                                           primary_key=table.get("primary_key", []), cancel=ctx.cancel,
-                                           inspect=inspect)
-    finally:
-        path.unlink(missing_ok=True)
-    if fetch_col and newest[0] is not None:
-        state[table["name"]] = _to_state(newest[0])
-    mode = "incremental" if (table.get("incremental") or fetch_col) else "full"
-    since = f" since {fetch_col} >= {last}" if fetch_col and last is not None else ""
-    ctx.log.info(f"{source} -> {table['output']}: {written:,} rows ({mode}{since}; COPY)")
-    return written
+def _extract_arrow(ctx: RunContext, url, sql: str, reflected, types: list, table: dict, state: dict, source: str,
+                   last: Any) -> int:
+    """MySQL / MariaDB: ConnectorX streams Arrow batches, storage loads them (see ``_mysql_arrow``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from kbc_tui.components import _mysql_arrow
+
+    fetch_col = table.get("incremental_fetching_column")
+    schema = pa.schema([pa.field(c.name, t) for c, t in zip(reflected.columns, types)])
+    newest: list[Any] = [None]
+    failure: list[BaseException] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in _mysql_arrow.read_batches(url, sql, schema, ctx.cancel):
+                if fetch_col:
+                    newest[0] = _newest(newest[0], [(pc.max(batch.column(fetch_col)).as_py(),)], 0)
+                yield batch
+        except Exception as exc:  # storage reports it as its own error: keep the words of the real one
+            failure.append(exc)
+            raise
+
+    try:
+        written = ctx.storage.write_arrow(table["output"], pa.RecordBatchReader.from_batches(schema, batches()),
+                                          incremental=bool(table.get("incremental") or fetch_col),
+                                          primary_key=table.get("primary_key", []), cancel=ctx.cancel)
+    except KbcError:
+        if failure:
+            raise failure[0] from None
+        raise
+    return _finish(ctx, table, state, newest[0], written, source, last, "; ConnectorX")
 
 
 COMPONENT = DbExtractor()

@@ -1,8 +1,9 @@
 """``tableau-writer``: storage tables -> Tableau ``.hyper`` extracts (Tableau Hyper API), optionally
 published to Tableau Server / Cloud through its REST API.
 
-Each table streams from storage into a Parquet file, and Hyper builds the extract from it
-(``CREATE TABLE ... AS SELECT * FROM external(...)``), keeping column types. The extract is written
+Each table streams from storage into an Arrow IPC file (Hyper's fastest input: faster than Parquet or CSV), and
+Hyper, started meanwhile, builds the extract from it (``CREATE TABLE ... AS SELECT * FROM external(...)``),
+keeping column types. The extract is written
 to a temporary file and renamed over the old one (atomic). Hyper's logs go to ``.kbc/hyper/``.
 """
 
@@ -65,63 +66,100 @@ class TableauWriter(Component):
         return TaskResult(rows=rows, message=f"{len(files)} extract(s)" + (", published" if publish else ""))
 
     def _write_all(self, ctx: RunContext) -> tuple[list[Path], int]:
-        from tableauhyperapi import HyperProcess, Telemetry
+        from concurrent.futures import ThreadPoolExecutor
 
         params = ctx.parameters
         out_dir = ctx.resolve_path(params["output_dir"], "parameters.output_dir")
         out_dir.mkdir(parents=True, exist_ok=True)
         log_dir = private_dir(ctx.state_dir / "hyper")
+        scratch = ctx.scratch_dir
         files, total = [], 0
-        with HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU,
-                          parameters={"log_dir": str(log_dir), "default_database_version": "4"}) as hyper:
-            for item in params["tables"]:
-                ctx.cancel.check()
-                target = out_dir / (item.get("file") or f"{TableId.parse(item['source']).name}.hyper")
-                rows = self._write(ctx, hyper, item, target)
-                files.append(target)
-                total += rows
+        with ThreadPoolExecutor(2, thread_name_prefix="tableau-writer") as pool:
+            starting = pool.submit(_start_hyper, log_dir)  # Hyper starts while the first table is exported
+            try:
+                for item in params["tables"]:
+                    ctx.cancel.check()
+                    target = out_dir / (item.get("file") or f"{TableId.parse(item['source']).name}.hyper")
+                    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+                        data, columns = Path(tmp) / "table.arrow", Path(tmp) / "columns.parquet"
+                        try:
+                            reader = ctx.storage.read_arrow(item["source"])
+                        except KbcError as exc:
+                            raise ComponentError(str(exc)) from None
+                        exporting = pool.submit(self._export, ctx, reader, data)  # while Hyper creates the table
+                        try:
+                            _columns_file(reader.schema, columns)
+                            rows = self._load(ctx, starting, item, exporting, data, columns, target)
+                        finally:
+                            exporting.exception()  # (wait for it: its file is in ``tmp``)
+                    files.append(target)
+                    total += rows
+            finally:
+                try:
+                    starting.result().close()
+                except Exception:  # it did not start: the loop has raised that already
+                    pass
         for log in log_dir.iterdir():  # hyperd writes its logs with the umask's mode (the folder is 0700 meanwhile)
             tighten(log)
         return files, total
 
-    def _write(self, ctx: RunContext, hyper, item: dict, target: Path) -> int:
-        import pyarrow.parquet as pq
+    @staticmethod
+    def _export(ctx: RunContext, reader, path: Path) -> None:
+        """The rows as an Arrow IPC file: Hyper's fastest input (no encoding, no compression)."""
+        import pyarrow as pa
+
+        schema = _hyper_schema(reader.schema)
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+            for batch in reader:
+                ctx.cancel.check()
+                writer.write_batch(_hyper_batch(batch, schema))
+
+    @staticmethod
+    def _load(ctx: RunContext, starting, item: dict, exporting, data: Path, columns: Path, target: Path) -> int:
+        """Hyper creates the table (from ``columns``) while the rows are exported, then loads them (``data``), in a
+        temporary file that replaces ``target`` (atomic)."""
         from tableauhyperapi import Connection, CreateMode, HyperException, TableName, escape_string_literal
 
         table_name = item.get("table_name", "Extract")
-        with tempfile.TemporaryDirectory(dir=ctx.scratch_dir) as tmp:
-            parquet = Path(tmp) / "table.parquet"
-            try:
-                reader = ctx.storage.read_arrow(item["source"])
-            except KbcError as exc:
-                raise ComponentError(str(exc)) from None
-            with pq.ParquetWriter(parquet, _hyper_schema(reader.schema)) as writer:
-                for batch in reader:
-                    ctx.cancel.check()
-                    writer.write_batch(_hyper_batch(batch))
-            partial = ctx.partial_path(target)
-            try:
-                with Connection(hyper.endpoint, str(partial), CreateMode.CREATE_AND_REPLACE) as conn:
-                    remove = ctx.cancel.on_cancel(conn.cancel)
-                    try:
-                        conn.catalog.create_schema_if_not_exists("Extract")
-                        name = TableName("Extract", table_name)
-                        conn.execute_command(f"CREATE TABLE {name} AS (SELECT * FROM external("
-                                             f"{escape_string_literal(str(parquet))}, FORMAT => 'parquet'))")
-                        rows = conn.execute_scalar_query(f"SELECT COUNT(*) FROM {name}")
-                    finally:
-                        remove()
-                os.replace(partial, target)
-            except HyperException as exc:
-                partial.unlink(missing_ok=True)
-                if ctx.cancel.cancelled:
-                    raise Cancelled(ctx.cancel.reason) from None
-                raise ComponentError(f"writing {target.name} failed: {str(exc).splitlines()[0]}") from None
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
+        partial = ctx.partial_path(target)
+        try:
+            with Connection(starting.result().endpoint, str(partial), CreateMode.CREATE_AND_REPLACE) as conn:
+                remove = ctx.cancel.on_cancel(conn.cancel)
+                try:
+                    conn.catalog.create_schema_if_not_exists("Extract")
+                    name = TableName("Extract", table_name)
+                    conn.execute_command(f"CREATE TABLE {name} AS (SELECT * FROM external("
+                                         f"{escape_string_literal(str(columns))}, FORMAT => 'parquet'))")
+                    exporting.result()
+                    rows = conn.execute_command(f"COPY {name} FROM {escape_string_literal(str(data))} "
+                                                "WITH (FORMAT arrowfile)")
+                finally:
+                    remove()
+            os.replace(partial, target)
+        except HyperException as exc:
+            partial.unlink(missing_ok=True)
+            if ctx.cancel.cancelled:
+                raise Cancelled(ctx.cancel.reason) from None
+            raise ComponentError(f"writing {target.name} failed: {str(exc).splitlines()[0]}") from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         ctx.log.info(f"{item['source']} -> {target}: {rows:,} rows")
         return rows
+
+
+def _columns_file(schema, path: Path) -> None:
+    """The columns as an empty Parquet file: Hyper infers column types from Parquet (not from Arrow)."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(_hyper_schema(schema).empty_table(), path)
+
+
+def _start_hyper(log_dir: Path):
+    from tableauhyperapi import HyperProcess, Telemetry
+
+    return HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU,
+                        parameters={"log_dir": str(log_dir), "default_database_version": "4"})
 
 
 def _hyper_schema(schema):
@@ -131,7 +169,7 @@ def _hyper_schema(schema):
 
 
 def _hyper_type(t):
-    """Hyper reads most Parquet types; a few need widening (unsigned ints, decimals above 38)."""
+    """Hyper reads most Arrow types; a few need widening (unsigned ints, nanoseconds, large strings)."""
     import pyarrow as pa
 
     if pa.types.is_unsigned_integer(t):
@@ -143,8 +181,7 @@ def _hyper_type(t):
     return t
 
 
-def _hyper_batch(batch):
-    schema = _hyper_schema(batch.schema)
+def _hyper_batch(batch, schema):
     return batch if schema == batch.schema else batch.cast(schema)
 
 

@@ -35,3 +35,28 @@ def run_config(root: Path, component: str, config: str, parameters: dict[str, An
             await engine.stop(grace=0)
 
     return asyncio.run(go())
+
+
+async def cancel_mid_task(root: Path, orchestration: str, after: float):
+    """Run ``orchestration`` on a real engine and cancel it ``after`` seconds into its first task.
+    Returns (the finished job, seconds from the cancel to the job's end, the engine's storage)."""
+    import time
+
+    from kbc_tui.model.job import TaskStatus
+
+    engine = Engine(root, poll_seconds=0.1)
+    await engine.start(scheduler=False)
+    try:
+        job = await engine.enqueue(orchestration)
+        for _ in range(500):
+            current = engine.get_job(job.id)
+            if current.tasks and current.tasks[0].status is TaskStatus.PROCESSING:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(after)
+        asked = time.monotonic()
+        await engine.cancel(job.id)
+        done = await asyncio.wait_for(engine.wait(job.id), 10)
+        return done, time.monotonic() - asked, engine.storage
+    finally:
+        await engine.stop(grace=0)

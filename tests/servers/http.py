@@ -15,6 +15,8 @@ class Route:
     body: bytes | Path | Callable[[dict], bytes] = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    chunk_delay: float = 0.0  # a Path body is sent 1 MB at a time, with this pause between chunks
+    cut_after: int | None = None  # a Path body stops after this many bytes (Content-Length says the whole file)
 
 
 @dataclass
@@ -52,9 +54,20 @@ class LocalServer:
                 if isinstance(payload, Path):
                     self.send_header("Content-Length", str(payload.stat().st_size))
                     self.end_headers()
+                    sent = 0
                     with payload.open("rb") as fh:
                         while chunk := fh.read(1 << 20):
+                            if route.cut_after is not None and sent + len(chunk) > route.cut_after:
+                                self.wfile.write(chunk[:route.cut_after - sent])
+                                self.wfile.flush()
+                                self.close_connection = True
+                                return
                             self.wfile.write(chunk)
+                            sent += len(chunk)
+                            if route.chunk_delay:
+                                import time
+
+                                time.sleep(route.chunk_delay)
                 else:
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
