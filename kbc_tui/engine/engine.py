@@ -155,8 +155,9 @@ class Engine:
     def _recover(self) -> None:
         """Jobs left ``processing`` by a runner that died become ``terminated`` (we hold the lock now), and
         what dead processes left behind is removed: scratch files, partial outputs, storage leftovers."""
-        self.reap_orphans()
-        clean_leftovers(self.state_dir, self.storage)
+        reaped = self.reap_orphans()
+        if reaped or not self.lock.previous_stopped_cleanly:  # the runner before us died: clean up after it
+            clean_leftovers(self.state_dir, self.storage)
 
     def reap_orphans(self, orchestration: str | None = None) -> list[int]:
         """Jobs marked ``processing`` that no runner executes become ``terminated``, and alert (runner only).

@@ -1,4 +1,8 @@
-"""The project's runner lock: one process per project executes jobs (``.kbc/runner.lock``, fcntl)."""
+"""The project's runner lock: one process per project executes jobs (``.kbc/runner.lock``, fcntl).
+
+The file holds the holder's pid; a holder that releases the lock writes ``stopped`` after it, so the next
+holder knows whether the one before it stopped cleanly or died (then it cleans up after it).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,13 @@ from kbc_tui.store.private import FILE_MODE, private_dir, tighten
 
 
 class RunnerLock:
+    STOPPED = "stopped"
+
     def __init__(self, path: Path):
         self.path = path
         self._fd: int | None = None
+        #: after ``try_acquire``: whether the previous holder released the lock (False: it died, or none ran)
+        self.previous_stopped_cleanly = False
 
     @property
     def held(self) -> bool:
@@ -29,14 +37,20 @@ class RunnerLock:
         except OSError:
             os.close(fd)
             return False
+        before = os.pread(fd, 64, 0).decode(errors="replace").split()
+        self.previous_stopped_cleanly = before[1:2] == [self.STOPPED]
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         return True
 
     def release(self) -> None:
         if self._fd is not None:
             try:
+                try:
+                    os.pwrite(self._fd, f"{os.getpid()}\n{self.STOPPED}\n".encode(), 0)
+                except OSError:
+                    pass  # a full disk: the next holder cleans up as after a crash
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             finally:
                 os.close(self._fd)
@@ -44,6 +58,6 @@ class RunnerLock:
 
     def holder_pid(self) -> int | None:
         try:
-            return int(self.path.read_text().strip() or 0) or None
-        except (OSError, ValueError):
+            return int(self.path.read_text().split()[0]) or None
+        except (OSError, ValueError, IndexError):
             return None
