@@ -5,6 +5,7 @@ the real app in a tmux terminal, driven with keys and read with capture-pane.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -54,11 +55,12 @@ def make_project(root: Path, lines: int = LINES) -> int:
 class Terminal:
     """The app in a tmux session of 120x40: keys in, screen text out."""
 
-    def __init__(self, project: Path) -> None:
+    def __init__(self, project: Path, command: list[str] | None = None) -> None:
+        """``command``: what runs in the terminal (default ``python -m kbc_tui --project PROJECT``)."""
         self.session = f"kbcbench-{uuid.uuid4().hex[:8]}"
         self.keeper = f"kbcbench-keeper-{uuid.uuid4().hex[:8]}"  # keeps the tmux server up between sessions
         subprocess.run(["tmux", "new-session", "-d", "-s", self.keeper, "sleep 600"], check=True)
-        command = " ".join([sys.executable, "-m", "kbc_tui", "--project", str(project)])
+        command = shlex.join(command or [sys.executable, "-m", "kbc_tui", "--project", str(project)])
         subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", "120", "-y", "40", command],
                        check=True)
         self.pid = int(subprocess.run(["tmux", "display", "-p", "-t", self.session, "#{pane_pid}"],

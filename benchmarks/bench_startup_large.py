@@ -1,24 +1,32 @@
-"""startup_large: like startup, on a generated project of 1,000 orchestrations and 100,000 jobs in history,
-as a ratio to the minimal Textual app with one DataTable. Goal (issue 5): <= 1.6.
+"""startup_large: like startup, on a generated project of 1,000 orchestrations and 100,000 jobs in history:
+process start to the first full frame of the home screen, as a ratio to the reference app showing the same
+frame (its first screenful of 40 rows), both in tmux at 120x40. Goal (issue 5): <= 1.6.
+
+The reference is bench_startup's (``_minimal_app.py``: Header, one DataTable, Footer, the frame's content
+compiled in as literals), the fastest honest baseline for the same reason: it draws the same frame with
+Textual and does nothing else. kbc-tui's first frame also shows one screenful and adds the other 960 rows
+after it, so both draw the same 40 rows first; what the ratio adds over startup's is kbc-tui's cost of a big
+project (1,000 orchestration files and their cache, the last job of each shown orchestration in a 100,000-job
+history). Fairness as in startup (``_startup.py``).
 """
 
 from __future__ import annotations
 
 import random
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from _common import ROOT
-from _startup import compare, quote
+from _startup import compare, report
 
 from kbc_tui.store.history import JobHistory  # noqa: E402
 from kbc_tui.store.toml_io import dumps_toml  # noqa: E402
 
 ORCHESTRATIONS = 1000
 JOBS = 100_000
+RUNS = 15
 
 
 def generate(root: Path) -> None:
@@ -53,10 +61,6 @@ def main(argv: list[str]) -> tuple[float, str]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "large"
         generate(root)
-        ours, ref = compare(quote(sys.executable, "-m", "kbc_tui", "--project", str(root)), "Pipeline 0000",
-                            quote(sys.executable, str(ROOT / "benchmarks" / "_minimal_app.py")), "READY-MARKER")
+        pairs = compare(root, "Pipeline 0000", Path(tmp), RUNS)
     print(f"project: {ORCHESTRATIONS:,} orchestrations, {JOBS:,} jobs in history")
-    print(f"kbc-tui home screen: {ours * 1000:.0f} ms (median of 9)")
-    print(f"minimal Textual app with one DataTable: {ref * 1000:.0f} ms (median of 9)")
-    print(f"ratio: {ours / ref:.2f}")
-    return ours / ref, "ratio"
+    return report(pairs, "kbc-tui home screen"), "ratio"

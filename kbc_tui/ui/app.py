@@ -20,7 +20,11 @@ from kbc_tui.ui.messages import EngineEvent, JobLogGrew, ProjectReloaded
 WATCH_SECONDS = 2.0
 VALIDATE_AFTER_SECONDS = 0.5
 UI_SWITCH_INTERVAL = 0.001
-GC_THRESHOLD = 20_000
+# the collector's thresholds: a young pass every 10,000 new objects, a middle one after every 5th young one
+# (it scans at most ~60,000 objects: ~20 ms on a busy machine), a full one after every 201st middle one
+# (~10 million objects; 20,000 / 20 / 20 gave ~9 million, but let the middle generation gather ~440,000
+# objects: passes of ~100 ms)
+GC_THRESHOLDS = (10_000, 4, 200)
 SCHEDULER_START_DELAY = 1.0
 
 
@@ -83,10 +87,12 @@ class KbcApp(App[None]):
         if self.engine.problem:  # e.g. a damaged job history: the app works on the files and says why not jobs
             self.notify(self.engine.problem, title="Jobs", severity="error", timeout=12)
         self.set_timer(VALIDATE_AFTER_SECONDS, self.validate_in_background)  # after the first frame
-        # the app's long-lived objects leave the collector's scans, and collections get rarer: a job's
-        # millions of short-lived row objects otherwise trigger full passes that pause the UI for 30+ ms
+        # the app's long-lived objects leave the collector's scans, and full collections get rarer: a job's
+        # millions of short-lived row objects otherwise trigger full passes that pause the UI for 30+ ms;
+        # what a session keeps for a while (a job's imported modules, screens, drawn rows) is scanned in
+        # small middle-generation passes (GC_THRESHOLDS)
         self.call_after_refresh(self._after_first_frame)
-        gc.set_threshold(GC_THRESHOLD, 20, 20)
+        gc.set_threshold(*GC_THRESHOLDS)
         if self.watch_files:
             self.set_interval(WATCH_SECONDS, self._check_files)
 

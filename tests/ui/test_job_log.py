@@ -3,6 +3,7 @@
 import gc
 import weakref
 
+from textual.strip import Strip
 from textual.widgets import Static
 
 from kbc_tui.engine.events import LogBatch
@@ -181,6 +182,27 @@ async def test_a_flood_of_log_batches_is_merged(make_app, demo_project, monkeypa
         await pilot.pause()
         await pilot.pause()
         assert 1 <= len(handled) <= 5
+
+
+def live_strips() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, Strip))
+
+
+async def test_following_keeps_the_drawn_rows_of_a_few_screens_only(make_app, demo_project):
+    """Drawn rows are kept to scroll back a little, not for the whole flood: each is a Strip of ~16 objects
+    the garbage collector scans, and many kept for long make its passes stall the UI (benchmark ui_stall)."""
+    job_id = big_job(demo_project, 100)
+    app = make_app(watch_files=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(app, pilot, job_id)
+        before = live_strips()
+        for burst in range(60):  # 60 screenfuls arrive, each drawn while following
+            for i in range(40):
+                app.engine.add_log(job_id, "info", f"burst {burst} line {i}")
+            await wait_until(pilot, lambda: f"burst {burst} line 39" in visible(app), message=f"burst {burst}")
+        kept = live_strips() - before
+    assert kept <= 2000, f"{kept:,} drawn rows kept after following 2,400 lines"
 
 
 async def test_mouse_selection_copies_the_lines_from_the_history(make_app, demo_project):

@@ -29,6 +29,9 @@ TEXT_STYLE = {"debug": "dim", "warning": "yellow", "error": "red"}
 PREFIX_WIDTH = len("00:00:00 WARNING ")
 MIN_INDENTED_WIDTH = PREFIX_WIDTH + 20  # narrower than this, wrapped rows start at the left edge
 SELECTION_MAX = 10_000  # lines a mouse selection copies at most
+# records whose drawn rows are kept (a few screens): each row is a Strip of ~16 objects the garbage collector
+# scans, and rows kept for long reach its older generations, whose passes stall the UI in proportion
+RECORDS_KEPT = 256
 
 
 def format_line(line: LogLine) -> str:
@@ -78,7 +81,7 @@ class LogLines(ScrollView, can_focus=True):
         self.wrap = False
         self.follow = True
         self.match_id: int | None = None  # the record of the current search match, highlighted
-        self._rows: LRUCache[tuple, list[Strip]] = LRUCache(1024)
+        self._rows: LRUCache[tuple, list[Strip]] = LRUCache(RECORDS_KEPT)
         self._max_width = 0
         self._frame_key: tuple | None = None
         self._frame: list[Strip] = []
