@@ -84,6 +84,7 @@ class Engine:
         self._runs: dict[int, "JobRun"] = {}
         self._own: set[int] = set()  # jobs this process ran: their events are emitted directly
         self._run_tasks: set[asyncio.Task] = set()
+        self._cleanup: asyncio.Future | None = None  # the take-over's clean-up (a thread), before the first job
         self._bg: list[asyncio.Task] = []
         self._wake = asyncio.Event()
         self._stopping = False
@@ -154,10 +155,12 @@ class Engine:
 
     def _recover(self) -> None:
         """Jobs left ``processing`` by a runner that died become ``terminated`` (we hold the lock now), and
-        what dead processes left behind is removed: scratch files, partial outputs, storage leftovers."""
+        what dead processes left behind is removed (scratch files, partial outputs, storage leftovers) in a
+        thread: the runner starts jobs once that is done, the app draws meanwhile."""
         reaped = self.reap_orphans()
+        self._cleanup = None
         if reaped or not self.lock.previous_stopped_cleanly:  # the runner before us died: clean up after it
-            clean_leftovers(self.state_dir, self.storage)
+            self._cleanup = asyncio.ensure_future(asyncio.to_thread(clean_leftovers, self.state_dir, self.storage))
 
     def reap_orphans(self, orchestration: str | None = None) -> list[int]:
         """Jobs marked ``processing`` that no runner executes become ``terminated``, and alert (runner only).
@@ -216,6 +219,7 @@ class Engine:
             await asyncio.wait(set(self._run_tasks), timeout=STEP_DOWN_SECONDS)
         for task in [t for t in self._bg if t.get_name() == "kbc-engine-runner"]:
             task.cancel()
+        await self._cleanup_done()
         self.lock.release()
         self.is_runner = False
         self._last_lock_try = time.monotonic()
@@ -259,6 +263,7 @@ class Engine:
         self._bg.clear()
         self._flush_log()
         self.events.flush()
+        await self._cleanup_done()  # never hand over the lock while the storage file is being rewritten
         self.lock.release()
         self.is_runner = False
         self.history.close()
@@ -424,7 +429,12 @@ class Engine:
                 self._flush_log()
 
     # -- internals: runner ------------------------------------------------------------------------
+    async def _cleanup_done(self) -> None:
+        if self._cleanup is not None:
+            await asyncio.gather(self._cleanup, return_exceptions=True)
+
     async def _runner_loop(self) -> None:
+        await self._cleanup_done()  # no job may write storage while leftovers are dropped or it is compacted
         while not self._stopping and self._fault is None:
             try:
                 self._dispatch()

@@ -82,6 +82,7 @@ class KbcApp(App[None]):
         # jobs' worker threads run Python too (row conversion): hand the GIL back to the UI thread
         # every millisecond instead of every 5 ms, so typing and redraws stay smooth while a job runs
         sys.setswitchinterval(UI_SWITCH_INTERVAL)
+        self._exit_on_hangup()
         self._unsubscribe = self.engine.events.subscribe(self._engine_listener)
         await self.engine.start()
         if self.engine.problem:  # e.g. a damaged job history: the app works on the files and says why not jobs
@@ -95,6 +96,19 @@ class KbcApp(App[None]):
         gc.set_threshold(*GC_THRESHOLDS)
         if self.watch_files:
             self.set_interval(WATCH_SECONDS, self._check_files)
+
+    def _exit_on_hangup(self) -> None:
+        """The terminal went away (an SSH connection dropped, tmux killed) or the process was asked to stop:
+        quit as ``q`` would, so jobs of this process end ``cancelled`` and the next runner finds a clean stop."""
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.exit)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal
+                pass
 
     @staticmethod
     def _after_first_frame() -> None:
