@@ -524,14 +524,16 @@ class Engine:
                 continue
             self._seen[job.id] = key
             self.events.emit(JobChanged(job))
-        ours = self._own
-        lines = self.history.log_since(self._last_log_id)
-        if lines:
-            self._last_log_id = lines[-1].id or self._last_log_id
+        top = self.history.max_log_id()
+        if top > self._last_log_id:
+            # other processes' lines only: this runner's own jobs (which may log 10,000 lines a second)
+            # emitted theirs when they were written, so they are not even read back
+            limit = 10_000
+            lines = self.history.log_since(self._last_log_id, limit, upto=top, exclude_jobs=self._own)
+            self._last_log_id = lines[-1].id if len(lines) >= limit else top
             by_job: dict[int, list[LogLine]] = {}
             for line in lines:
-                if line.job_id not in ours:
-                    by_job.setdefault(line.job_id, []).append(line)
+                by_job.setdefault(line.job_id, []).append(line)
             for job_id, batch in by_job.items():
                 self.events.emit(LogBatch(job_id, tuple(batch)))
         if self.is_runner:
