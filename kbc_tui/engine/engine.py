@@ -76,7 +76,9 @@ class Engine:
                 raise
             self.history = UnavailableHistory(self.state_dir / "jobs.sqlite", exc)
             self.problem = f"jobs are unavailable: {exc}"
-        self.storage = DuckDBStorage(storage_path, memory_limit=self.project.settings.storage.memory_limit)
+        # DuckDB (and so every SQL script) reads and writes files only in the project and its state folder
+        self.storage = DuckDBStorage(storage_path, memory_limit=self.project.settings.storage.memory_limit,
+                                     confine_to=(self.root, self.state_dir))
         self.lock = RunnerLock(self.state_dir / "runner.lock")
         self.reserve = SpaceReserve(self.state_dir)
         self.notifier = None
