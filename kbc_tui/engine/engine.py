@@ -486,15 +486,17 @@ class Engine:
             run.finish(JobStatus.ERROR, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             self._runs.pop(run.job.id, None)
-            self._run_tasks.discard(asyncio.current_task())
-            await asyncio.to_thread(self.storage.release)  # closing may checkpoint: not on the loop
-            if self.notifier is not None:
-                self.notifier.job_finished(run.job.id, run.masker)
-            try:
-                self.history.apply_retention(run.job.orchestration, self.project.settings.jobs.retention)
-            except Exception:
-                pass
-            self._wake.set()
+            try:  # stop() waits for this task until here: a `kbc-tui run` must not exit before the e-mail is queued
+                await asyncio.to_thread(self.storage.release)  # closing may checkpoint: not on the loop
+                if self.notifier is not None:
+                    self.notifier.job_finished(run.job.id, run.masker)
+                try:
+                    self.history.apply_retention(run.job.orchestration, self.project.settings.jobs.retention)
+                except Exception:
+                    pass
+            finally:
+                self._run_tasks.discard(asyncio.current_task())
+                self._wake.set()
 
     # -- internals: watching other processes ---------------------------------------------------------
     async def _poll_loop(self) -> None:
