@@ -82,9 +82,13 @@ class UnsavedModal(ModalScreen[str]):
     BINDINGS = [Binding("escape", "choose('keep')", "Keep editing"), Binding("k", "choose('keep')", "Keep editing"),
                 Binding("d", "choose('discard')", "Discard"), Binding("s", "choose('save')", "Save")]
 
+    def __init__(self, message: str = "You have unsaved changes.") -> None:
+        super().__init__()
+        self.message = message
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("You have unsaved changes.", classes="question")
+            yield Label(printable(self.message), classes="question", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Keep editing [k]", id="keep", variant="primary")
                 yield Button("Discard [d]", id="discard", variant="error")
