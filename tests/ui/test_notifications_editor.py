@@ -241,3 +241,35 @@ async def test_escape_with_only_a_typed_address_asks_and_discard_keeps_the_file(
         await pilot.pause()
         assert isinstance(app.screen, OrchestrationScreen)
     assert path.read_bytes() == original
+
+
+async def test_clearing_your_e_mail_asks_first_and_keeps_the_other_settings(make_app, demo_project):
+    """Issue 12: emptying "Your e-mail" and saving used to delete [user] without a word."""
+    from kbc_tui.ui.widgets.dialogs import ConfirmModal
+
+    path = demo_project / "kbc.toml"
+    before = path.read_bytes()
+    assert tomllib.loads(before.decode())["user"]["email"] == "you@example.com"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_smtp_settings(app, pilot)
+        await pilot.press(*"mail.example.com")  # the host (focused first)
+        screen.query_one("#user-email", Input).focus()
+        await pilot.press("ctrl+a", "ctrl+k", "ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        question = str(app.screen.query_one(".question", Label).render())
+        assert "removes you@example.com ([user] email)" in question and "manual runs will e-mail nobody" in question
+        assert path.read_bytes() == before  # nothing saved yet
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is screen and screen.query_one("#user-email", Input).has_focus
+        assert screen.query_one("#host", Input).value == "mail.example.com"  # the form is as it was
+        assert path.read_bytes() == before
+        await pilot.press("ctrl+s", "y")
+        await pilot.pause()
+        assert not isinstance(app.screen, (SmtpSettingsScreen, ConfirmModal))
+        assert any("without your e-mail" in str(n.message) for n in app._notifications)
+    data = tomllib.loads(path.read_text())
+    assert "email" not in data.get("user", {})
+    assert data["smtp"]["host"] == "mail.example.com"  # the rest is saved
