@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import tomllib
 
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from kbc_tui.ui.screens.notifications_editor import AddressList, NotificationsEditor
 from kbc_tui.ui.screens.orchestration import OrchestrationScreen
@@ -237,6 +237,8 @@ async def test_escape_with_only_a_typed_address_asks_and_discard_keeps_the_file(
         await pilot.press(*"late@example.com", "escape")
         await pilot.pause()
         assert isinstance(app.screen, UnsavedModal)  # it used to leave without a word
+        # the keys are shown on the buttons (they used to be eaten as markup: "Keep editing ")
+        assert [str(b.label) for b in app.screen.query(Button)] == ["Keep editing [k]", "Discard [d]", "Save [s]"]
         await pilot.press("d")
         await pilot.pause()
         assert isinstance(app.screen, OrchestrationScreen)
@@ -261,6 +263,7 @@ async def test_clearing_your_e_mail_asks_first_and_keeps_the_other_settings(make
         question = str(app.screen.query_one(".question", Label).render())
         assert "removes you@example.com ([user] email)" in question and "manual runs will e-mail nobody" in question
         assert path.read_bytes() == before  # nothing saved yet
+        assert [str(b.label) for b in app.screen.query(Button)] == ["Save without it [y]", "Keep editing [n]"]
         await pilot.press("n")
         await pilot.pause()
         assert app.screen is screen and screen.query_one("#user-email", Input).has_focus

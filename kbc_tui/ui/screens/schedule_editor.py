@@ -133,7 +133,7 @@ class ScheduleEditor(EditorScreen):
         if index is None or preset_cron(index, self.query_one("#at", Input).value) is not None:
             return None
         at = self.query_one("#at", Input).value.strip()
-        return f"Time {at!r}: expected HH:MM, e.g. 06:30 (the preset {PRESETS[index][0]!r} needs it)"
+        return f"Time {at!r}: expected HH:MM, e.g. 06:30"
 
     def problem(self) -> str | None:
         return self.time_problem() or schedule_problem(self.current())
@@ -144,7 +144,9 @@ class ScheduleEditor(EditorScreen):
         return (s.cron, s.timezone, s.enabled) != self.initial
 
     def update_preview(self) -> None:
-        self.query_one("#at-error", Static).update(self.time_problem() or "")
+        time_problem = self.time_problem()
+        self.query_one("#at-error", Static).update(time_problem or "")
+        self.query_one("#at-error", Static).display = bool(time_problem)  # no room taken when all is well
         error, words, runs = preview(self.current())
         self.query_one("#cron-error", Static).update(error or "")
         self.query_one("#words", Static).update(words)
