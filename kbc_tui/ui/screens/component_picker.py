@@ -39,9 +39,9 @@ class ComponentPicker(ModalScreen[list[ComponentConfig]]):
                                          disabled=True))
             for cfg in configs:
                 label = plain(f"  {cfg.name}")
-                label.append(f"  {one_line(cfg.ref)}", style="dim")
-                if cfg.ref in self.in_use:
+                if cfg.ref in self.in_use:  # before the reference: still seen when a narrow dialog cuts the row
                     label.append("  (already a task)", style="bold yellow")
+                label.append(f"  {one_line(cfg.ref)}", style="dim")
                 options.append(Selection(label, cfg.ref))
                 self.configs[cfg.ref] = cfg
         with Vertical(classes="dialog picker"):

@@ -59,7 +59,7 @@ class TaskLimitsModal(ModalScreen[dict | None]):
         task = self.edited
         shown = {"timeout_minutes": f"{task.timeout_minutes:g}" if task.timeout_minutes else "",
                  "retries": str(task.retries), "retry_delay_seconds": f"{task.retry_delay_seconds:g}"}
-        hints = {"timeout_minutes": "empty: none", "retries": "0-100", "retry_delay_seconds": "seconds"}
+        hints = {"timeout_minutes": "none", "retries": "0-100", "retry_delay_seconds": "seconds"}
         with Vertical(classes="dialog"):
             yield Label(plain(self.title_text), classes="question")
             for name in LIMIT_FIELDS:
