@@ -123,7 +123,7 @@ async def test_a_task_s_timeout_and_retries_are_edited_with_reasons_next_to_the_
         assert app.screen is editor
         task = editor.phases[0].tasks[0]
         assert (task.timeout_minutes, task.retries, task.retry_delay_seconds) == (45, 3, 10)
-        assert "stop, 3 retries 10s apart, timeout 45 min" in rows(editor)[0]
+        assert "stop, retry 3×/10s, timeout 45m" in rows(editor)[0]
         await pilot.press("e", "escape")  # escape: nothing changes
         await pilot.pause()
         assert app.screen is editor and task.retries == 3

@@ -33,9 +33,9 @@ def limits_text(task: Task) -> str:
     """A task's run limits in a few words ("" for the defaults)."""
     parts = []
     if task.retries:
-        parts.append(f"{task.retries} retr{'y' if task.retries == 1 else 'ies'} {task.retry_delay_seconds:g}s apart")
+        parts.append(f"retry {task.retries}×/{task.retry_delay_seconds:g}s")
     if task.timeout_minutes:
-        parts.append(f"timeout {task.timeout_minutes:g} min")
+        parts.append(f"timeout {task.timeout_minutes:g}m")
     return ", ".join(parts)
 
 
