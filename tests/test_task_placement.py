@@ -46,7 +46,7 @@ def test_an_unnamed_phase_holding_only_that_kind_is_reused_a_mixed_one_is_not():
     assert stage_phase(phases, Kind.EXTRACTOR) == 0
     assert stage_phase(phases, Kind.TRANSFORMATION) is None and stage_phase(phases, Kind.WRITER) is None
     assert place_task(phases, EXTRACTOR2) == 0
-    assert place_task(phases, Task("db-writer", "other")) == 2  # after the mixed phase that starts with a transformation
+    assert place_task(phases, Task("db-writer", "other")) == 2  # after the mixed phase (it starts with a T)
     assert shape(phases) == [("", ["shop", "targets"]), ("", ["report", "warehouse"]), ("Load", ["other"])]
 
 
