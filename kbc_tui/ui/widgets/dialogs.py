@@ -8,6 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -28,8 +29,8 @@ class ConfirmModal(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Label(printable(self.question), classes="question", markup=False)  # it quotes names
             with Horizontal(classes="buttons"):
-                yield Button(f"{self.yes} [y]", id="yes", variant="error")
-                yield Button(f"{self.no} [n]", id="no")
+                yield Button(Content(f"{self.yes} [y]"), id="yes", variant="error")  # not markup: [y] shows
+                yield Button(Content(f"{self.no} [n]"), id="no")
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -82,13 +83,17 @@ class UnsavedModal(ModalScreen[str]):
     BINDINGS = [Binding("escape", "choose('keep')", "Keep editing"), Binding("k", "choose('keep')", "Keep editing"),
                 Binding("d", "choose('discard')", "Discard"), Binding("s", "choose('save')", "Save")]
 
+    def __init__(self, message: str = "You have unsaved changes.") -> None:
+        super().__init__()
+        self.message = message
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("You have unsaved changes.", classes="question")
+            yield Label(printable(self.message), classes="question", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Keep editing [k]", id="keep", variant="primary")
-                yield Button("Discard [d]", id="discard", variant="error")
-                yield Button("Save [s]", id="save", variant="success")
+                yield Button(Content("Keep editing [k]"), id="keep", variant="primary")  # not markup: [k] shows
+                yield Button(Content("Discard [d]"), id="discard", variant="error")
+                yield Button(Content("Save [s]"), id="save", variant="success")
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
