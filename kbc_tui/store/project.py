@@ -21,7 +21,7 @@ from kbc_tui.model.paths import config_file, orchestration_file
 from kbc_tui.model.project import ProjectSettings
 from kbc_tui.store.private import FILE_MODE, loose_mode, private_dir
 from kbc_tui.store.secrets import Secrets, plain_text_secrets
-from kbc_tui.store.toml_io import dumps_toml, read_toml, with_lines, write_bytes_atomic
+from kbc_tui.store.toml_io import edit_toml, read_toml, with_lines, write_bytes_atomic
 
 SETTINGS_FILE = "kbc.toml"
 SUMMARY_CACHE = "orchestrations-cache.json"
@@ -282,11 +282,13 @@ class Project:
         return path in self._broken
 
     # -- saving --------------------------------------------------------------------
-    def _save(self, path: Path, data: dict, *, new: bool = False) -> bool:
-        """Write ``data`` to ``path`` if it differs; True when written."""
+    def _save(self, path: Path, data: dict, *, new: bool = False,
+              meaning: Callable[[dict], dict] | None = None) -> bool:
+        """Write ``data`` to ``path`` if it differs; True when written. An existing file is edited in place
+        (its comments and layout stay; ``meaning`` says what the model makes of a parsed file), a new one is
+        written canonically."""
         if path in self._broken:
             raise ConfigError(Problem(path, "the file has problems; fix it on disk first, it is not overwritten"))
-        content = dumps_toml(data)
         current = path.read_bytes() if path.exists() else None
         if new:
             if current is not None:
@@ -294,6 +296,7 @@ class Project:
         elif path in self._loaded and _digest(current) != self._loaded[path]:
             raise ConflictError(f"{self.rel(path)} changed on disk since it was loaded; "
                                 "reload to see the change (your edit was not saved)")
+        content = edit_toml(current, data, meaning)
         if current == content:
             return False
         write_bytes_atomic(path, content)
@@ -304,9 +307,13 @@ class Project:
     def orchestration_path(self, orch_id: str) -> Path:
         return orchestration_file(self.root, orch_id)
 
+    @staticmethod
+    def _orchestration_meaning(orch_id: str, path: Path) -> Callable[[dict], dict]:
+        return lambda data: Orchestration.from_toml(data, orch_id=orch_id, path=path, problems=[]).to_toml()
+
     def save_orchestration(self, orch: Orchestration) -> bool:
         path = self.orchestration_path(orch.id)
-        written = self._save(path, orch.to_toml())
+        written = self._save(path, orch.to_toml(), meaning=self._orchestration_meaning(orch.id, path))
         orch.path = path
         self.orchestrations[orch.id] = orch
         return written
@@ -340,7 +347,7 @@ class Project:
             if new_path.exists():
                 raise ConflictError(f"orchestration {new_id!r} already exists")
             old_path = self.orchestration_path(orch_id)
-            self._save(old_path, orch.to_toml())
+            self._save(old_path, orch.to_toml(), meaning=self._orchestration_meaning(orch_id, old_path))
             os.replace(old_path, new_path)
             self._loaded[new_path] = self._loaded.pop(old_path, None)
             self._stats.pop(old_path, None)
@@ -373,7 +380,8 @@ class Project:
             raise KbcError(f"unknown component type {cfg.component!r}")
         cfg.parameters, _ = self.secrets.encrypt_tree(cfg.parameters)
         path = config_file(self.root, cfg.component, cfg.id)
-        written = self._save(path, cfg.to_toml(), new=new)
+        written = self._save(path, cfg.to_toml(), new=new, meaning=lambda data: ComponentConfig.from_toml(
+            data, component=cfg.component, config_id=cfg.id, path=path, problems=[]).to_toml())
         cfg.path = path
         self.components[cfg.ref] = cfg
         return written
@@ -382,7 +390,8 @@ class Project:
         """Save ``kbc.toml``; a plain SMTP password is encrypted first."""
         settings.smtp.password = self.secrets.encrypt(settings.smtp.password)
         path = self.root / SETTINGS_FILE
-        written = self._save(path, settings.to_toml())
+        written = self._save(path, settings.to_toml(), meaning=lambda data: ProjectSettings.from_toml(
+            data, path=path, problems=[]).to_toml())
         settings.path = path
         self.settings = settings
         return written

@@ -16,7 +16,7 @@ import re
 import tempfile
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from kbc_tui.errors import ConfigError, FileWriteError, Problem, os_error_words
 
@@ -225,3 +225,176 @@ def with_lines(problems: list[Problem], text: str) -> list[Problem]:
             p = Problem(p.path, p.message, line=line, key=p.key, column=p.column)
         out.append(p)
     return out
+
+
+# -- editing a file in place ---------------------------------------------------------
+
+_MISSING = object()
+
+
+def update_toml(text: str, base: dict[str, Any], new: dict[str, Any]) -> bytes:
+    """``text`` edited so that it says ``new`` where it said ``base``, keeping everything else the user wrote.
+
+    ``base`` is what the file meant as the model reads it (its canonical dict: defaults left out), ``new`` what
+    it should mean now. Only keys whose value differs between the two are touched, in the parsed tomlkit
+    document: comments, blank lines, key order, quoting and inline tables stay as they were. A key the model
+    does not write (an explicit default) stays unless it changes. Entries of an array of tables are matched
+    (same content, else most keys in common) so a toggled, moved, added or removed task changes its own lines;
+    a moved entry keeps its comments."""
+    import tomlkit
+
+    doc = tomlkit.parse(text)
+    _merge_table(doc, base, new)
+    return tomlkit.dumps(doc).encode("utf-8")
+
+
+def _merge_table(container: Any, base: dict[str, Any], new: dict[str, Any]) -> None:
+    from tomlkit.items import AoT, Array, InlineTable
+
+    inline = isinstance(container, InlineTable)
+    for key in list(base):
+        if key not in new and key in container:
+            del container[key]
+    for key, value in new.items():
+        old = base.get(key, _MISSING)
+        if key in container and old is not _MISSING:
+            if old == value:
+                continue
+            current = container[key]
+            if isinstance(value, dict) and isinstance(old, dict) and isinstance(current, dict):
+                _merge_table(current, old, value)
+                continue
+            if (isinstance(value, list) and isinstance(old, list) and isinstance(current, (AoT, Array))
+                    and len(current) == len(old)):
+                _merge_list(current, old, value)
+                continue
+        elif old is _MISSING and key in container and _plain(container[key]) == value:
+            continue  # an explicit value the model left out, unchanged
+        container[key] = _fresh(value, inline or isinstance(container, Array))
+
+
+def _plain(item: Any) -> Any:
+    return item.unwrap() if hasattr(item, "unwrap") else item
+
+
+def _fresh(value: Any, inline: bool) -> Any:
+    """A new tomlkit item for ``value``; inside an inline table or array, tables are inline."""
+    import tomlkit
+
+    if not inline:
+        return _toml_item(value)
+    if isinstance(value, dict):
+        table = tomlkit.inline_table()
+        for key, item in value.items():
+            table[key] = _fresh(item, True)
+        return table
+    if isinstance(value, list):
+        array = tomlkit.array()
+        array.extend(_fresh(item, True) for item in value)
+        return array
+    return _toml_item(value)
+
+
+def _score(a: Any, b: Any) -> int:
+    """How alike two entries are: equal scalar keys, and entries their lists share."""
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return 0
+    score = 0
+    for key, value in a.items():
+        other = b.get(key, _MISSING)
+        if isinstance(value, list) and isinstance(other, list):
+            score += sum(1 for item in value if item in other)
+        elif not isinstance(value, dict) and value == other:
+            score += 1
+    return score
+
+
+def _merge_list(current: Any, old: list, new: list) -> None:
+    """Edit ``current`` (an array or array of tables that says ``old``) to say ``new``."""
+    from difflib import SequenceMatcher
+
+    from tomlkit.items import AoT
+
+    n, m = len(old), len(new)
+    match: list[int | None] = [None] * m
+    used: set[int] = set()
+
+    def take(i: int, j: int) -> None:
+        match[i] = j
+        used.add(j)
+
+    for i in range(min(n, m)):  # unchanged in place
+        if old[i] == new[i]:
+            take(i, i)
+    for i in range(m):  # unchanged, moved
+        if match[i] is None:
+            j = next((j for j in range(n) if j not in used and old[j] == new[i]), None)
+            if j is not None:
+                take(i, j)
+    if any(isinstance(v, dict) for v in new):  # changed entries: the most alike old one
+        pairs = sorted(((_score(old[j], new[i]), -abs(i - j), i, j)
+                        for i in range(m) if match[i] is None for j in range(n) if j not in used), reverse=True)
+        for score, _, i, j in pairs:
+            if score > 0 and match[i] is None and j not in used:
+                take(i, j)
+    items = list(current)
+    for i, j in enumerate(match):
+        if j is not None and old[j] != new[i]:
+            if isinstance(new[i], dict) and isinstance(old[j], dict) and isinstance(items[j], dict):
+                _merge_table(items[j], old[j], new[i])
+            else:
+                match[i] = None  # a changed scalar: a new value
+    wanted = [j if j is not None else -1 - i for i, j in enumerate(match)]
+    if wanted == list(range(n)):
+        return
+    aot = isinstance(current, AoT)
+    ops = SequenceMatcher(None, list(range(n)), wanted, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in reversed(ops):
+        if tag == "equal":
+            continue
+        for k in reversed(range(i1, i2)):
+            del current[k]
+        for offset, w in enumerate(wanted[j1:j2]):
+            if w >= 0:
+                item = items[w]
+            else:
+                item = _fresh(new[-1 - w], not aot)
+                if aot and items:
+                    _copy_spacing(item, items[i1 - 1] if i1 > 0 else items[0])
+            current.insert(i1 + offset, item)
+
+
+def _copy_spacing(table: Any, neighbour: Any) -> None:
+    """A new ``[[table]]`` ends with a blank line when its neighbour does (the file's style)."""
+    import tomlkit
+    from tomlkit.items import AoT, Table
+
+    if neighbour is None or not neighbour.as_string().endswith("\n\n"):
+        return
+    leaf = table
+    while True:  # the blank line goes after the last line the table prints: in its last sub-table
+        last = next(reversed(list(leaf.value.body)), (None, None))[1] if leaf.value.body else None
+        if isinstance(last, AoT) and len(last):
+            leaf = last[-1]
+        elif isinstance(last, Table):
+            leaf = last
+        else:
+            break
+    leaf.add(tomlkit.nl())
+
+
+def edit_toml(current: bytes | None, data: dict[str, Any], meaning: Callable[[dict], dict] | None) -> bytes:
+    """The bytes to save so that a file holding ``current`` says ``data``: the file edited in place
+    (``update_toml``), or canonical TOML for a new file. ``meaning`` turns a parsed file into what the model
+    makes of it (its canonical dict). If the edit would not read back as exactly ``data`` (a layout the
+    in-place edit cannot follow), the file is written canonically: its meaning is never at risk."""
+    if current is None or meaning is None:
+        return dumps_toml(data)
+    try:
+        text = current.decode("utf-8")
+        content = update_toml(text, meaning(tomllib.loads(text)), data)
+        if meaning(tomllib.loads(content.decode("utf-8"))) == data:
+            return content
+    except Exception:  # noqa: BLE001 - any surprise in an odd layout: the canonical file says the same
+        pass
+    return dumps_toml(data)
