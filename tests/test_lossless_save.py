@@ -266,3 +266,20 @@ def test_an_unchanged_model_reproduces_the_file_byte_for_byte():
 
     assert update_toml(ORCHESTRATION, tomllib.loads(ORCHESTRATION), tomllib.loads(ORCHESTRATION)).decode() \
         == ORCHESTRATION
+
+
+def test_duplicate_copies_the_file_with_its_comments_and_disables_the_schedule(project_dir):
+    source = project_dir / "orchestrations" / "sales.toml"
+    project = Project.load(project_dir)
+    copy = project.duplicate_orchestration("sales", "sales-copy", "Sales (copy)")
+    path = project_dir / "orchestrations" / "sales-copy.toml"
+    assert source.read_text() == ORCHESTRATION  # the original is untouched
+    assert changes(ORCHESTRATION, path.read_text()) == [
+        '-name = "Sales"  # shown on the home screen', '+name = "Sales (copy)"  # shown on the home screen',
+        "+enabled = false"]
+    again = Project.load(project_dir)
+    assert not again.problems
+    assert again.orchestrations["sales-copy"] == copy
+    assert copy.schedule.enabled is False and again.orchestrations["sales"].schedule.enabled is True
+    with pytest.raises(Exception, match="already exists"):
+        again.duplicate_orchestration("sales", "sales-copy", "Again")

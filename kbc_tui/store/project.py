@@ -332,6 +332,39 @@ class Project:
         self.orchestrations[orch_id] = orch
         return orch
 
+    def duplicate_orchestration(self, orch_id: str, new_id: str, name: str) -> Orchestration:
+        """A copy of an orchestration as ``orchestrations/<new_id>.toml``: the file copied with its comments and
+        layout, with the new name and its schedule disabled (the copy must not run at the original's times
+        before someone means it to)."""
+        import copy
+
+        error = check_id(new_id, "orchestration id")
+        if error:
+            raise KbcError(error)
+        if not name.strip():
+            raise KbcError("an orchestration needs a name")
+        source = self.orchestrations[orch_id]
+        source_path = source.path or self.orchestration_path(orch_id)
+        if source_path in self._broken:
+            raise ConfigError(Problem(source_path, "the file has problems; fix it on disk first, it is not copied"))
+        path = self.orchestration_path(new_id)
+        if new_id in self.orchestrations or path.exists():
+            raise ConflictError(f"orchestration {new_id!r} already exists ({self.rel(path)})")
+        current = source_path.read_bytes() if source_path.exists() else None
+        if source_path in self._loaded and _digest(current) != self._loaded[source_path]:
+            raise ConflictError(f"{self.rel(source_path)} changed on disk since it was loaded; "
+                                "reload to see the change (nothing was copied)")
+        orch = copy.deepcopy(source)
+        orch.id, orch.name, orch.path = new_id, name.strip(), path
+        if orch.schedule is not None:
+            orch.schedule.enabled = False
+        content = edit_toml(current, orch.to_toml(), self._orchestration_meaning(new_id, path))
+        write_bytes_atomic(path, content)
+        self._loaded[path] = _digest(content)
+        self._stats[path] = _stat(path)
+        self.orchestrations[new_id] = orch
+        return orch
+
     def rename_orchestration(self, orch_id: str, *, name: str | None = None,
                              new_id: str | None = None) -> Orchestration:
         orch = self.orchestrations[orch_id]
