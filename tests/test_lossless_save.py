@@ -283,3 +283,85 @@ def test_duplicate_copies_the_file_with_its_comments_and_disables_the_schedule(p
     assert copy.schedule.enabled is False and again.orchestrations["sales"].schedule.enabled is True
     with pytest.raises(Exception, match="already exists"):
         again.duplicate_orchestration("sales", "sales-copy", "Again")
+
+
+# -- random edits: the in-place edit itself says exactly what the model says ---------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+REFS = [("db-extractor", "shop"), ("sheet-extractor", "sales-targets"), ("db-writer", "warehouse"),
+        ("tableau-writer", "sales-dashboard"), ("sql-transformation", "sales-report")]
+OPS = st.lists(st.tuples(st.sampled_from(["toggle_cof", "toggle_active", "move", "remove", "add", "add_phase",
+                                          "rename_phase", "retries", "cron", "enabled", "tz", "emails", "name"]),
+                         st.integers(0, 20), st.integers(0, 20)), max_size=8)
+
+
+def _apply(orch, op, a, b):
+    from kbc_tui.model.orchestration import Schedule
+
+    tasks = [(p, t) for p in orch.phases for t in p.tasks]
+    if op in ("toggle_cof", "toggle_active", "retries") and tasks:
+        _, task = tasks[a % len(tasks)]
+        if op == "retries":
+            task.retries = b % 4
+        else:
+            attr = "continue_on_failure" if op == "toggle_cof" else "active"
+            setattr(task, attr, not getattr(task, attr))
+    elif op == "move" and tasks:
+        phase, task = tasks[a % len(tasks)]
+        phase.tasks.remove(task)
+        target = orch.phases[b % len(orch.phases)]
+        target.tasks.insert(b % (len(target.tasks) + 1), task)
+    elif op == "remove" and tasks:
+        phase, task = tasks[a % len(tasks)]
+        phase.tasks.remove(task)
+    elif op == "add" and orch.phases:
+        phase = orch.phases[a % len(orch.phases)]
+        phase.tasks.insert(b % (len(phase.tasks) + 1), Task(*REFS[a % len(REFS)]))
+    elif op == "add_phase":
+        orch.phases.insert(a % (len(orch.phases) + 1), Phase(f"P{b}", [Task(*REFS[b % len(REFS)])]))
+    elif op == "rename_phase" and orch.phases:
+        orch.phases[a % len(orch.phases)].name = f"Phase {b}"
+    elif op == "cron":
+        if orch.schedule is None:
+            orch.schedule = Schedule(f"{b % 60} 6 * * *")
+        else:
+            orch.schedule.cron = f"{b % 60} {a % 24} * * *"
+    elif op == "enabled" and orch.schedule is not None:
+        orch.schedule.enabled = not orch.schedule.enabled
+    elif op == "tz" and orch.schedule is not None:
+        orch.schedule.timezone = ["UTC", "Europe/Prague", "Asia/Tokyo"][a % 3]
+    elif op == "emails":
+        event = ["error", "warning", "success", "processing"][a % 4]
+        addresses = getattr(orch.notifications, event)
+        if addresses and b % 2:
+            addresses.pop(b % len(addresses))
+        else:
+            addresses.insert(b % (len(addresses) + 1), f"u{b}@example.com")
+    elif op == "name":
+        orch.name = f"Sales {a}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=OPS)
+def test_random_edits_are_applied_in_place(ops):
+    import tomllib
+
+    def meaning(text: str) -> dict:
+        from kbc_tui.model import Orchestration
+
+        return Orchestration.from_toml(tomllib.loads(text), orch_id="sales", path=Path("sales.toml"),
+                                       problems=[]).to_toml()
+
+    from kbc_tui.model import Orchestration
+
+    orch = Orchestration.from_toml(tomllib.loads(ORCHESTRATION), orch_id="sales", path=Path("sales.toml"),
+                                   problems=[])
+    for op, a, b in ops:
+        _apply(orch, op, a, b)
+    out = update_toml(ORCHESTRATION, meaning(ORCHESTRATION), orch.to_toml()).decode()
+    assert meaning(out) == orch.to_toml()  # no canonical fallback needed
+    assert out.startswith("# Owner: data team, ask before disabling\n")
+    assert "# every morning, Prague time\n" in out
+    if orch.to_toml() == meaning(ORCHESTRATION):
+        assert out == ORCHESTRATION
