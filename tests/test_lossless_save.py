@@ -365,3 +365,32 @@ def test_random_edits_are_applied_in_place(ops):
     assert "# every morning, Prague time\n" in out
     if orch.to_toml() == meaning(ORCHESTRATION):
         assert out == ORCHESTRATION
+
+
+def test_emptied_tables_keep_their_comments_where_empty_means_none(project_dir):
+    def clear(orch):
+        orch.notifications.error = []
+        orch.notifications.warning = []
+
+    assert edit_orchestration(project_dir, clear) == [
+        "-error = [", '-    "ops@example.com",  # pager', "-]", '-warning = ["data@example.com"]']
+    text = (project_dir / "orchestrations" / "sales.toml").read_text()
+    assert text.endswith("[notifications]\n# the on-call list\n")
+
+
+def test_a_removed_schedule_removes_its_table(project_dir):
+    def unschedule(orch):
+        orch.schedule = None
+
+    diff = edit_orchestration(project_dir, unschedule)  # an empty [schedule] would be invalid: it goes
+    assert diff == ["-[schedule]", "-# every morning, Prague time", "-cron = \"0 6 * * *\"  # six o'clock",
+                    '-timezone = "Europe/Prague"', "-"]
+
+
+def test_clearing_the_user_email_keeps_the_user_table_comment(project_dir):
+    path = project_dir / "kbc.toml"
+    before = path.read_text()
+    project = Project.load(project_dir)
+    project.settings.user.email = ""
+    project.save_settings(project.settings)
+    assert changes(before, path.read_text()) == ['-email = "me@example.com"  # work address']

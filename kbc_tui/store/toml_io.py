@@ -232,7 +232,7 @@ def with_lines(problems: list[Problem], text: str) -> list[Problem]:
 _MISSING = object()
 
 
-def update_toml(text: str, base: dict[str, Any], new: dict[str, Any]) -> bytes:
+def update_toml(text: str, base: dict[str, Any], new: dict[str, Any], *, keep_empty_tables: bool = False) -> bytes:
     """``text`` edited so that it says ``new`` where it said ``base``, keeping everything else the user wrote.
 
     ``base`` is what the file meant as the model reads it (its canonical dict: defaults left out), ``new`` what
@@ -240,29 +240,37 @@ def update_toml(text: str, base: dict[str, Any], new: dict[str, Any]) -> bytes:
     document: comments, blank lines, key order, quoting and inline tables stay as they were. A key the model
     does not write (an explicit default) stays unless it changes. Entries of an array of tables are matched
     (same content, else most keys in common) so a toggled, moved, added or removed task changes its own lines;
-    a moved entry keeps its comments."""
+    a moved entry keeps its comments. ``keep_empty_tables``: a ``[table]`` the model no longer writes keeps its
+    header and comments, emptied of its keys (only where an empty table means the same as none)."""
     import tomlkit
 
     doc = tomlkit.parse(text)
-    _merge_table(doc, base, new)
+    _merge_table(doc, base, new, keep_empty_tables)
     return tomlkit.dumps(doc).encode("utf-8")
 
 
-def _merge_table(container: Any, base: dict[str, Any], new: dict[str, Any]) -> None:
-    from tomlkit.items import AoT, Array, InlineTable
+def _merge_table(container: Any, base: dict[str, Any], new: dict[str, Any], keep_empty: bool = False) -> None:
+    from tomlkit.items import AoT, Array, InlineTable, Table
 
     inline = isinstance(container, InlineTable)
     for key in list(base):
         if key not in new and key in container:
-            del container[key]
+            current = container[key]
+            if keep_empty and isinstance(current, Table) and isinstance(base[key], dict):
+                _merge_table(current, base[key], {}, keep_empty)
+            else:
+                del container[key]
     for key, value in new.items():
         old = base.get(key, _MISSING)
+        if key in container and old is _MISSING and isinstance(value, dict) and isinstance(container[key], dict):
+            _merge_table(container[key], {}, value, keep_empty)  # a table the model did not write (empty): fill it
+            continue
         if key in container and old is not _MISSING:
             if old == value:
                 continue
             current = container[key]
             if isinstance(value, dict) and isinstance(old, dict) and isinstance(current, dict):
-                _merge_table(current, old, value)
+                _merge_table(current, old, value, keep_empty)
                 continue
             if (isinstance(value, list) and isinstance(old, list) and isinstance(current, (AoT, Array))
                     and len(current) == len(old)):
@@ -392,9 +400,14 @@ def edit_toml(current: bytes | None, data: dict[str, Any], meaning: Callable[[di
         return dumps_toml(data)
     try:
         text = current.decode("utf-8")
-        content = update_toml(text, meaning(tomllib.loads(text)), data)
-        if meaning(tomllib.loads(content.decode("utf-8"))) == data:
-            return content
-    except Exception:  # noqa: BLE001 - any surprise in an odd layout: the canonical file says the same
-        pass
+        base = meaning(tomllib.loads(text))
+    except Exception:  # noqa: BLE001 - unreadable: the canonical file says the same
+        return dumps_toml(data)
+    for keep_empty_tables in (True, False):  # an emptied [table] keeps its comments, unless empty means something
+        try:
+            content = update_toml(text, base, data, keep_empty_tables=keep_empty_tables)
+            if meaning(tomllib.loads(content.decode("utf-8"))) == data:
+                return content
+        except Exception:  # noqa: BLE001 - any surprise in an odd layout: the canonical file says the same
+            pass
     return dumps_toml(data)
