@@ -122,3 +122,22 @@ async def test_smtp_settings_keep_comments(make_app, demo_project):
         await pilot.pause()
         assert not isinstance(app.screen, SmtpSettingsScreen)
     assert changes(before, path.read_text()) == ["+port = 2525"]
+
+
+async def test_task_editor_disable_remove_and_move_keep_comments(make_app, demo_project):
+    path, before = commented(demo_project)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_orchestration(app, pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        editor = app.screen
+        assert isinstance(editor, TaskEditor)
+        await pilot.press("space")  # db-extractor/shop: inactive
+        await pilot.press("down", "delete")  # sheet-extractor/sales-targets: removed
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await wait_until(pilot, lambda: path.read_text() != before, message="the save")
+    assert sorted(changes(before, path.read_text())) == sorted([
+        "+active = false", "-", "-[[phases.tasks]]", '-component = "sheet-extractor"', '-config = "sales-targets"'])
+    assert f"{OWNER}\n" in path.read_text() and 'config = "shop"  # the shop database' in path.read_text()
