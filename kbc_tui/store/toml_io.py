@@ -263,7 +263,10 @@ def _merge_table(container: Any, base: dict[str, Any], new: dict[str, Any], keep
     for key, value in new.items():
         old = base.get(key, _MISSING)
         if key in container and old is _MISSING and isinstance(value, dict) and isinstance(container[key], dict):
-            _merge_table(container[key], {}, value, keep_empty)  # a table the model did not write (empty): fill it
+            current = container[key]
+            _merge_table(current, {}, value, keep_empty)  # a table the model did not write (empty): fill it
+            if isinstance(current, InlineTable):
+                container[key] = _tidy_inline(current)
             continue
         if key in container and old is not _MISSING:
             if old == value:
@@ -271,6 +274,8 @@ def _merge_table(container: Any, base: dict[str, Any], new: dict[str, Any], keep
             current = container[key]
             if isinstance(value, dict) and isinstance(old, dict) and isinstance(current, dict):
                 _merge_table(current, old, value, keep_empty)
+                if isinstance(current, InlineTable):
+                    container[key] = _tidy_inline(current)
                 continue
             if (isinstance(value, list) and isinstance(old, list) and isinstance(current, (AoT, Array))
                     and len(current) == len(old)):
@@ -279,6 +284,17 @@ def _merge_table(container: Any, base: dict[str, Any], new: dict[str, Any], keep
         elif old is _MISSING and key in container and _plain(container[key]) == value:
             continue  # an explicit value the model left out, unchanged
         container[key] = _fresh(value, inline or isinstance(container, Array))
+
+
+def _tidy_inline(table: Any, like: Any = None) -> Any:
+    """An edited inline table written again in its own style (``{ a = 1 }`` or ``{a = 1}``): tomlkit leaves
+    ``{ a = 1, b = 2}`` or ``{a = 1,b = 2}`` after adding a key. Keys and values keep their quoting."""
+    import tomlkit
+
+    pad = " " if (like if like is not None else table).as_string().startswith("{ ") else ""
+    parts = [f"{key.as_string().strip()} = {item.as_string()}" for key, item in table.value.body if key is not None]
+    text = "{" + pad + ", ".join(parts) + pad + "}" if parts else "{}"
+    return tomlkit.parse(f"x = {text}\n")["x"]
 
 
 def _plain(item: Any) -> Any:
@@ -321,7 +337,7 @@ def _merge_list(current: Any, old: list, new: list) -> None:
     """Edit ``current`` (an array or array of tables that says ``old``) to say ``new``."""
     from difflib import SequenceMatcher
 
-    from tomlkit.items import AoT
+    from tomlkit.items import AoT, InlineTable
 
     n, m = len(old), len(new)
     match: list[int | None] = [None] * m
@@ -350,6 +366,8 @@ def _merge_list(current: Any, old: list, new: list) -> None:
         if j is not None and old[j] != new[i]:
             if isinstance(new[i], dict) and isinstance(old[j], dict) and isinstance(items[j], dict):
                 _merge_table(items[j], old[j], new[i])
+                if isinstance(items[j], InlineTable):
+                    items[j] = current[j] = _tidy_inline(items[j])
             else:
                 match[i] = None  # a changed scalar: a new value
     wanted = [j if j is not None else -1 - i for i, j in enumerate(match)]
@@ -367,8 +385,11 @@ def _merge_list(current: Any, old: list, new: list) -> None:
                 item = items[w]
             else:
                 item = _fresh(new[-1 - w], not aot)
-                if aot and items:
-                    _copy_spacing(item, items[i1 - 1] if i1 > 0 else items[0])
+                neighbour = (items[i1 - 1] if i1 > 0 else items[0]) if items else None
+                if aot and neighbour is not None:
+                    _copy_spacing(item, neighbour)
+                elif isinstance(item, InlineTable) and isinstance(neighbour, InlineTable):
+                    item = _tidy_inline(item, like=neighbour)  # { a = 1 } like its neighbours
             current.insert(i1 + offset, item)
 
 
