@@ -2,7 +2,8 @@
 
 ``Project.load(root)`` never raises for a bad file: each unreadable or invalid file becomes
 a ``Problem`` (path:line: key: message) in ``project.problems`` and the rest still loads.
-Saving writes atomically, only when the content changes, and refuses (``ConflictError``)
+Saving writes atomically, only when the content changes, editing the file in place (comments and layout
+stay), and refuses (``ConflictError``)
 when the file changed on disk since it was loaded, or (``ConfigError``) when the file on
 disk has problems that a rewrite would paper over.
 """

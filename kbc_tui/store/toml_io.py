@@ -7,6 +7,8 @@
   never a torn one, even if the process is killed mid-write.
 - ``locate_key`` finds the line of a dotted key path (``phases[1].tasks[0].config``)
   so that validation problems can point at a line.
+- ``edit_toml`` / ``update_toml`` save an existing file by editing its tomlkit document in place: the
+  user's comments and layout stay, only the lines of changed keys change; new files are canonical.
 """
 
 from __future__ import annotations
