@@ -279,13 +279,29 @@ def _merge_table(container: Any, base: dict[str, Any], new: dict[str, Any], keep
                 if isinstance(current, InlineTable):
                     container[key] = _tidy_inline(current)
                 continue
-            if (isinstance(value, list) and isinstance(old, list) and isinstance(current, (AoT, Array))
-                    and len(current) == len(old)):
-                _merge_list(current, old, value)
-                continue
+            if isinstance(value, list) and isinstance(old, list) and isinstance(current, (AoT, Array)):
+                aligned = old if len(current) == len(old) else _align(old, [_plain(item) for item in current])
+                if aligned is not None:
+                    _merge_list(current, aligned, value)
+                    continue
         elif old is _MISSING and key in container and _plain(container[key]) == value:
             continue  # an explicit value the model left out, unchanged
         container[key] = _fresh(value, inline or isinstance(container, Array))
+
+
+def _align(old: list, written: list) -> list | None:
+    """``old`` (what the model made of a list: entries it drops, such as an empty phase, are missing) laid
+    against ``written`` (the list in the file), in order: each written entry gets its ``old`` entry, or a
+    marker no new entry matches (so it is removed). None when they do not line up."""
+    aligned: list = []
+    k = 0
+    for index, entry in enumerate(written):
+        if k < len(old) and (entry == old[k] or _score(entry, old[k]) > 0):
+            aligned.append(old[k])
+            k += 1
+        else:
+            aligned.append({"\0dropped": index})
+    return aligned if k == len(old) else None
 
 
 def _tidy_inline(table: Any, like: Any = None) -> Any:
