@@ -141,3 +141,29 @@ async def test_task_editor_disable_remove_and_move_keep_comments(make_app, demo_
     assert sorted(changes(before, path.read_text())) == sorted([
         "+active = false", "-", "-[[phases.tasks]]", '-component = "sheet-extractor"', '-config = "sales-targets"'])
     assert f"{OWNER}\n" in path.read_text() and 'config = "shop"  # the shop database' in path.read_text()
+
+
+async def test_task_editor_add_task_keeps_comments(make_app, demo_project):
+    from textual.widgets import SelectionList
+
+    from kbc_tui.ui.screens.component_picker import ComponentPicker
+
+    path, before = commented(demo_project)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_orchestration(app, pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        await pilot.press("end", "a")  # after the last task (Load)
+        assert isinstance(app.screen, ComponentPicker)
+        picker = app.screen.query_one(SelectionList)
+        while picker.get_option_at_index(picker.highlighted).value != "db-writer/warehouse":
+            await pilot.press("down")
+        await pilot.press("space", "enter")
+        assert isinstance(app.screen, TaskEditor)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await wait_until(pilot, lambda: path.read_text() != before, message="the save")
+    diff = changes(before, path.read_text())
+    assert sorted(diff) == sorted(["+", "+[[phases.tasks]]", '+component = "db-writer"', '+config = "warehouse"'])
+    assert path.read_text().startswith(OWNER)
