@@ -39,3 +39,108 @@ def test_project_given_before_the_command_is_the_one_used(demo_project, tmp_path
     out = kbc("--project", str(demo_project), "validate", cwd=other)
     assert "decoy" not in out.stdout + out.stderr
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+ORCHESTRATION = '''\
+# top comment
+name = "Sales"  # name comment
+
+[[phases]]
+name = "Extract"
+
+[[phases.tasks]]
+component = "db-extractor"  # the shop
+config = "shop"
+
+[[phases]]
+name = "Load"
+
+[[phases.tasks]]
+component = "db-writer"
+config = "warehouse"  # flaky
+
+[schedule]
+cron = "0 6 * * *"  # six o'clock
+'''
+
+
+def save_orchestration(root: Path, content: bytes, change) -> bytes:
+    """Write ``content`` as orchestrations/x.toml, change it through the store, return the bytes saved; the
+    saved file must load without problems as exactly the changed model."""
+    path = root / "orchestrations" / "x.toml"
+    path.write_bytes(content)
+    project = Project.load(root)
+    assert not project.problems_for(path), project.problems_for(path)
+    orch = project.orchestrations["x"]
+    change(orch)
+    assert project.save_orchestration(orch)
+    again = Project.load(root)
+    assert not again.problems_for(path), again.problems_for(path)
+    assert again.orchestrations["x"].to_toml() == orch.to_toml()
+    return path.read_bytes()
+
+
+def disable_first_task(orch):
+    orch.phases[0].tasks[0].active = False
+
+
+def test_a_file_with_a_byte_order_mark_keeps_it_and_its_comments(demo_project):
+    """Windows editors write a BOM; the file loads (rtoml accepts it), so the save edits it in place too
+    (was: rewritten canonically, every comment and the BOM lost)."""
+    saved = save_orchestration(demo_project, b"\xef\xbb\xbf" + ORCHESTRATION.encode(), disable_first_task)
+    assert saved.startswith(b"\xef\xbb\xbf")
+    assert changes(ORCHESTRATION, saved[3:].decode()) == ["+active = false"]
+
+
+def test_a_crlf_file_stays_crlf(demo_project):
+    """A file with Windows line endings (git autocrlf) gets its new lines with CRLF too (was: LF, a file of
+    mixed line endings)."""
+    crlf = ORCHESTRATION.replace("\n", "\r\n").encode()
+    saved = save_orchestration(demo_project, crlf, disable_first_task)
+    assert saved.count(b"\n") == saved.count(b"\r\n")
+    assert changes(ORCHESTRATION, saved.decode().replace("\r\n", "\n")) == ["+active = false"]
+
+
+def test_a_crlf_file_with_a_multi_line_string_keeps_its_comments(demo_project):
+    """A CRLF file with a multi-line SQL script: the script's line breaks read as CRLF (rtoml keeps them), so
+    the check that the edited file says the same reads it the same way (was: tomllib read LF, the check
+    failed and the file was rewritten canonically: its comments lost)."""
+    path = demo_project / "components" / "sql-transformation" / "crlf.toml"
+    text = ('# owner: finance\r\nname = "Report"  # shown in lists\r\n\r\n[parameters]\r\n'
+            'script = """\r\nselect 1;\r\nselect 2;\r\n"""  # two statements\r\n')
+    path.write_bytes(text.encode())
+    project = Project.load(demo_project)
+    assert not project.problems_for(path), project.problems_for(path)
+    cfg = project.components["sql-transformation/crlf"]
+    cfg.description = "Monthly numbers"
+    assert project.save_component(cfg)
+    saved = path.read_bytes()
+    assert changes(text.replace("\r\n", "\n"), saved.decode().replace("\r\n", "\n")) == [
+        '+description = "Monthly numbers"']
+    assert saved.count(b"\n") == saved.count(b"\r\n")
+    again = Project.load(demo_project).components["sql-transformation/crlf"]
+    assert again.to_toml() == cfg.to_toml()
+
+
+def test_a_task_edited_in_an_unnamed_phase_keeps_its_comments_and_key_order(demo_project):
+    """A phase without a name whose only task changes is the same phase, edited in place (was: it shared no
+    key with its new self, so it was replaced by a canonical one: the task's comment and key order lost)."""
+    text = ('name = "Sales"\n\n[[phases]]\n\n[[phases.tasks]]\nconfig = "shop"  # the shop\n'
+            'component = "db-extractor"\n\n[[phases]]\nname = "Load"\n\n[[phases.tasks]]\n'
+            'component = "db-writer"\nconfig = "warehouse"\n')
+    saved = save_orchestration(demo_project, text.encode(), disable_first_task)
+    assert changes(text, saved.decode()) == ["+active = false"]
+
+
+def test_encrypt_in_a_file_with_nan_changes_only_the_secret(demo_project):
+    """``x = nan`` is valid TOML; NaN never equals itself, so the check that the edited file says the same
+    failed and encrypt rewrote the whole file canonically (comments lost). Now only the secret's line."""
+    path = demo_project / "components" / "db-extractor" / "shop.toml"
+    before = path.read_text().replace("[parameters]\n", '[parameters]\n# keep me\nratio = nan  # unknown yet\n'
+                                      '"#password" = "hunter2"  # rotate yearly\n')
+    path.write_text(before)
+    out = kbc("encrypt", "--project", str(demo_project), cwd=demo_project)
+    assert out.returncode == 0, out.stderr
+    diff = changes(before, path.read_text())
+    assert len(diff) == 2 and diff[0] == '-"#password" = "hunter2"  # rotate yearly', diff
+    assert diff[1].startswith('+"#password" = "KBC::Encrypted::') and diff[1].endswith('"  # rotate yearly')

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from kbc_tui.errors import ConfigError, FileWriteError, Problem, os_error_words
 
+BOM = "\ufeff"
 _TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
@@ -36,11 +37,7 @@ def read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(Problem(path, "file is not valid UTF-8 text", line=line)) from None
     try:
-        return _fast_parse(text), raw
-    except Exception:  # rtoml refused it (or is missing): tomllib decides, and words the error
-        pass
-    try:
-        data = tomllib.loads(text)
+        return parse_toml(text), raw
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         line = column = None
@@ -51,7 +48,16 @@ def read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
         raise ConfigError(Problem(path, f"invalid TOML: {message}", line=line, column=column)) from None
     except (RecursionError, ValueError) as exc:  # pathological nesting / odd values
         raise ConfigError(Problem(path, f"invalid TOML: {exc}")) from None
-    return data, raw
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """``text`` parsed as the project reads its files: rtoml, else (it refused the text, or is missing) tomllib,
+    which raises the error. (They differ where TOML lets them: rtoml keeps a CRLF in a multi-line string.)"""
+    text = text.removeprefix(BOM)  # a byte order mark (Windows editors) is no part of the TOML
+    try:
+        return _fast_parse(text)
+    except Exception:  # noqa: BLE001 - tomllib decides, and words the error
+        return tomllib.loads(text)
 
 
 def _fast_parse(text: str) -> dict[str, Any]:
@@ -345,7 +351,8 @@ def _score(a: Any, b: Any) -> int:
     for key, value in a.items():
         other = b.get(key, _MISSING)
         if isinstance(value, list) and isinstance(other, list):
-            score += sum(1 for item in value if item in other)
+            shared = sum(1 for item in value if item in other)  # (a phase whose only task changed: still alike)
+            score += shared or int(any(_score(x, y) > 0 for x in value for y in other))
         elif not isinstance(value, dict) and value == other:
             score += 1
     return score
@@ -434,19 +441,35 @@ def edit_toml(current: bytes | None, data: dict[str, Any], meaning: Callable[[di
     """The bytes to save so that a file holding ``current`` says ``data``: the file edited in place
     (``update_toml``), or canonical TOML for a new file. ``meaning`` turns a parsed file into what the model
     makes of it (its canonical dict). If the edit would not read back as exactly ``data`` (a layout the
-    in-place edit cannot follow), the file is written canonically: its meaning is never at risk."""
+    in-place edit cannot follow), the file is written canonically: its meaning is never at risk. A byte order
+    mark stays, and a file of CRLF line endings gets its new lines with CRLF (unless that would change a
+    multi-line string's value)."""
     if current is None or meaning is None:
         return dumps_toml(data)
     try:
         text = current.decode("utf-8")
-        base = meaning(tomllib.loads(text))
+        bom, text = (BOM, text[1:]) if text.startswith(BOM) else ("", text)
+        base = meaning(parse_toml(text))
     except Exception:  # noqa: BLE001 - unreadable: the canonical file says the same
         return dumps_toml(data)
+    crlf = "\r\n" in text and text.count("\n") == text.count("\r\n")
     for keep_empty_tables in (True, False):  # an emptied [table] keeps its comments, unless empty means something
         try:
-            content = update_toml(text, base, data, keep_empty_tables=keep_empty_tables)
-            if meaning(tomllib.loads(content.decode("utf-8"))) == data:
-                return content
+            content = update_toml(text, base, data, keep_empty_tables=keep_empty_tables).decode("utf-8")
+            for candidate in ([re.sub(r"\r?\n", "\r\n", content), content] if crlf else [content]):
+                if _same(meaning(parse_toml(candidate)), data):
+                    return (bom + candidate).encode("utf-8")
         except Exception:  # noqa: BLE001 - any surprise in an odd layout: the canonical file says the same
             pass
     return dumps_toml(data)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a == b``, where a NaN equals a NaN (``x = nan`` read twice is the same value)."""
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
