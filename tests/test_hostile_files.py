@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kbc_tui.store import Project
 
 
@@ -144,3 +146,34 @@ def test_encrypt_in_a_file_with_nan_changes_only_the_secret(demo_project):
     diff = changes(before, path.read_text())
     assert len(diff) == 2 and diff[0] == '-"#password" = "hunter2"  # rotate yearly', diff
     assert diff[1].startswith('+"#password" = "KBC::Encrypted::') and diff[1].endswith('"  # rotate yearly')
+
+
+NAME_WITH_TAB = "Sales\tQ1"  # pasted from a spreadsheet: a text field keeps the tab
+
+
+def test_a_name_the_loader_would_refuse_is_not_saved(demo_project):
+    """A control character in a name (a tab pasted from a spreadsheet) made the store write a file that the
+    next load calls broken ("fix it on disk first"): a rename broke the orchestration it renamed. Now the
+    save is refused in words and the file, and the model, stay as they were."""
+    from kbc_tui.errors import KbcError
+
+    project = Project.load(demo_project)
+    source = demo_project / "orchestrations" / "sales-to-tableau.toml"
+    before = source.read_bytes()
+    with pytest.raises(KbcError, match=r"name: contains the control character \\t"):
+        project.duplicate_orchestration("sales-to-tableau", "sales-q1", NAME_WITH_TAB)
+    assert not (demo_project / "orchestrations" / "sales-q1.toml").exists()
+    with pytest.raises(KbcError, match=r"name: contains the control character \\t"):
+        project.create_orchestration("sales-q1", NAME_WITH_TAB)
+    assert not (demo_project / "orchestrations" / "sales-q1.toml").exists()
+    with pytest.raises(KbcError, match=r"name: contains the control character \\t"):
+        project.rename_orchestration("sales-to-tableau", name=NAME_WITH_TAB)
+    assert project.orchestrations["sales-to-tableau"].name == "Sales to Tableau"
+    orch = project.orchestrations["sales-to-tableau"]
+    orch.phases[0].name = "Extract\x1b[2J"
+    with pytest.raises(KbcError, match=r"phases\[0\]\.name: contains the control character \\x1b"):
+        project.save_orchestration(orch)
+    assert source.read_bytes() == before
+    again = Project.load(demo_project)
+    assert not again.problems, again.problems
+    assert set(again.orchestrations) == {"sales-to-tableau", "sales-to-gooddata"}

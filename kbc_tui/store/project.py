@@ -312,8 +312,19 @@ class Project:
     def _orchestration_meaning(orch_id: str, path: Path) -> Callable[[dict], dict]:
         return lambda data: Orchestration.from_toml(data, orch_id=orch_id, path=path, problems=[]).to_toml()
 
+    def _check_orchestration(self, orch: Orchestration, path: Path) -> None:
+        """Refuse (``KbcError``, in words) to write what the next load would call broken (a tab pasted into a
+        name, say): such a file could then only be fixed on disk."""
+        if path in self._broken:
+            return  # the save refuses in its own words
+        problems: list[Problem] = []
+        Orchestration.from_toml(orch.to_toml(), orch_id=orch.id, path=path, problems=problems)
+        if problems:
+            raise KbcError("; ".join(f"{p.key}: {p.message}" if p.key else p.message for p in problems[:3]))
+
     def save_orchestration(self, orch: Orchestration) -> bool:
         path = self.orchestration_path(orch.id)
+        self._check_orchestration(orch, path)
         written = self._save(path, orch.to_toml(), meaning=self._orchestration_meaning(orch.id, path))
         orch.path = path
         self.orchestrations[orch.id] = orch
@@ -329,6 +340,7 @@ class Project:
         if orch_id in self.orchestrations or path.exists():
             raise ConflictError(f"orchestration {orch_id!r} already exists ({self.rel(path)})")
         orch = Orchestration(orch_id, name.strip(), path=path)
+        self._check_orchestration(orch, path)
         self._save(path, orch.to_toml(), new=True)
         self.orchestrations[orch_id] = orch
         return orch
@@ -359,6 +371,7 @@ class Project:
         orch.id, orch.name, orch.path = new_id, name.strip(), path
         if orch.schedule is not None:
             orch.schedule.enabled = False
+        self._check_orchestration(orch, path)
         content = edit_toml(current, orch.to_toml(), self._orchestration_meaning(new_id, path))
         write_bytes_atomic(path, content)
         self._loaded[path] = _digest(content)
@@ -368,11 +381,14 @@ class Project:
 
     def rename_orchestration(self, orch_id: str, *, name: str | None = None,
                              new_id: str | None = None) -> Orchestration:
-        orch = self.orchestrations[orch_id]
+        import copy
+
+        orch = copy.deepcopy(self.orchestrations[orch_id])  # the model changes only once the file has
         if name is not None:
             if not name.strip():
                 raise KbcError("an orchestration needs a name")
             orch.name = name.strip()
+            self._check_orchestration(orch, orch.path or self.orchestration_path(orch_id))
         if new_id and new_id != orch_id:
             error = check_id(new_id, "orchestration id")
             if error:
