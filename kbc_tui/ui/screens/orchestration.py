@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from kbc_tui.engine.events import JobChanged
 from kbc_tui.errors import KbcError
-from kbc_tui.model.text import one_line
+from kbc_tui.model.text import check_no_control, one_line
 from kbc_tui.ui.format import duration, plain, plain_lines, schedule_summary, status_text, when
 from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
 
@@ -173,4 +173,4 @@ class OrchestrationScreen(Screen):
                 return
             self.refresh_all()
 
-        self.app.push_screen(PromptModal("New name", value=orch.name), done)
+        self.app.push_screen(PromptModal("New name", value=orch.name, check=check_no_control), done)

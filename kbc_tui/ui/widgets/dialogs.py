@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from kbc_tui.model.text import one_line, printable
+from kbc_tui.model.text import check_no_control, one_line, printable
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -136,6 +136,8 @@ class NameAndIdModal(ModalScreen[tuple[str, str] | None]):
         name, new_id = self._values()
         if not name:
             return "the name cannot be empty"
+        if check_no_control(name):
+            return f"the name {check_no_control(name)}"
         if not new_id:
             return "the id cannot be empty"
         return self.check_id(new_id)
