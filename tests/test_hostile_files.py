@@ -177,3 +177,20 @@ def test_a_name_the_loader_would_refuse_is_not_saved(demo_project):
     again = Project.load(demo_project)
     assert not again.problems, again.problems
     assert set(again.orchestrations) == {"sales-to-tableau", "sales-to-gooddata"}
+
+
+def test_a_moved_entry_of_a_multi_line_array_keeps_its_comment(demo_project):
+    """Tasks written as inline tables in a multi-line array, a comment after each: swapping them moves each
+    comment with its task (was: the task moved down the list kept its comment, the one moved up lost it)."""
+    text = ('name = "Sales"\n\n[[phases]]\nname = "Extract"\ntasks = [\n'
+            '  { component = "db-extractor", config = "shop" },  # nightly dump\n'
+            '  { component = "sheet-extractor", config = "sales-targets" },  # edited by finance\n]\n')
+
+    def swap(orch):
+        orch.phases[0].tasks.reverse()
+
+    saved = save_orchestration(demo_project, text.encode(), swap).decode()
+    assert ('  { component = "sheet-extractor", config = "sales-targets" },  # edited by finance\n'
+            '  { component = "db-extractor", config = "shop" },  # nightly dump\n]\n') in saved
+    assert changes(text, saved) == ['+  { component = "sheet-extractor", config = "sales-targets" },  # edited by finance',
+                                    '-  { component = "sheet-extractor", config = "sales-targets" },  # edited by finance']

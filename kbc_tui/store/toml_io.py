@@ -399,6 +399,7 @@ def _merge_list(current: Any, old: list, new: list) -> None:
     if wanted == list(range(n)):
         return
     aot = isinstance(current, AoT)
+    comments = {} if aot else _array_comments(current)
     ops = SequenceMatcher(None, list(range(n)), wanted, autojunk=False).get_opcodes()
     for tag, i1, i2, j1, j2 in reversed(ops):
         if tag == "equal":
@@ -416,6 +417,21 @@ def _merge_list(current: Any, old: list, new: list) -> None:
                 elif isinstance(item, InlineTable) and isinstance(neighbour, InlineTable):
                     item = _tidy_inline(item, like=neighbour)  # { a = 1 } like its neighbours
             current.insert(i1 + offset, item)
+    for i, w in enumerate(wanted):  # a moved entry of a multi-line array keeps the comment after it
+        if comments.get(w) is not None:
+            group = current._value[current._index_map[i]]
+            if group.comment is None:
+                group.comment = comments[w]
+
+
+def _array_comments(array: Any) -> dict[int, Any]:
+    """The comment after each entry of a multi-line array (``{ ... },  # the shop``), by index. tomlkit keeps
+    it with the entry's place, not the entry: a moved entry would lose it. (tomlkit's own fields: if they
+    change, entries move without their comments; the check in ``edit_toml`` still guards the meaning.)"""
+    try:
+        return {k: array._value[array._index_map[k]].comment for k in range(len(array))}
+    except (AttributeError, KeyError, IndexError):
+        return {}
 
 
 def _copy_spacing(table: Any, neighbour: Any) -> None:
