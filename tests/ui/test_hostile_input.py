@@ -1,5 +1,6 @@
-"""Names pasted with a tab or an escape (copied from a spreadsheet, a terminal) are refused where they are typed,
-in words, before anything is written: such a name makes a file the next load calls broken."""
+"""Hostile but realistic input through the app: names pasted with a tab or an escape (copied from a
+spreadsheet, a terminal) are refused where they are typed, in words, before anything is written (such a name
+makes a file the next load calls broken); a file saved by a Windows editor is edited in its own style."""
 
 from __future__ import annotations
 
@@ -60,3 +61,27 @@ async def test_rename_with_a_pasted_escape_is_refused_in_the_dialog(make_app, de
         assert isinstance(app.screen, PromptModal)
     assert path.read_bytes() == before
     assert not Project.load(demo_project).problems
+
+
+async def test_task_editor_save_of_a_windows_file_keeps_its_bom_line_endings_and_comments(make_app, demo_project):
+    """A file saved by a Windows editor (BOM, CRLF): toggling a task in the app changes one line, and the
+    file stays BOM + CRLF (was: rewritten canonically, comments, BOM and CRLF gone)."""
+    from tests.ui.test_lossless_editors import ORCH, changes, commented
+    from kbc_tui.ui.screens.task_editor import TaskEditor
+    from tests.ui.conftest import wait_until
+
+    path, text = commented(demo_project)
+    before = b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()
+    path.write_bytes(before)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(OrchestrationScreen(ORCH))
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, TaskEditor)
+        await pilot.press("c", "ctrl+s")  # the first task: db-extractor/shop
+        await wait_until(pilot, lambda: path.read_bytes() != before, message="the save")
+    saved = path.read_bytes()
+    assert saved.startswith(b"\xef\xbb\xbf") and saved.count(b"\n") == saved.count(b"\r\n")
+    assert changes(text, saved[3:].decode().replace("\r\n", "\n")) == ["+continue_on_failure = true"]
