@@ -194,3 +194,24 @@ def test_a_moved_entry_of_a_multi_line_array_keeps_its_comment(demo_project):
             '  { component = "db-extractor", config = "shop" },  # nightly dump\n]\n') in saved
     assert changes(text, saved) == ['+  { component = "sheet-extractor", config = "sales-targets" },  # edited by finance',
                                     '-  { component = "sheet-extractor", config = "sales-targets" },  # edited by finance']
+
+
+def test_settings_and_duplicate_refuse_when_the_file_changed_on_disk(demo_project):
+    """A git pull (or another editor) changed kbc.toml / an orchestration after the app loaded it: saving
+    the settings, or duplicating the orchestration, refuses in words and leaves the other change alone."""
+    from kbc_tui.errors import ConflictError
+
+    project = Project.load(demo_project)
+    settings_path = demo_project / "kbc.toml"
+    theirs = settings_path.read_text() + "# pulled from git\n"
+    settings_path.write_text(theirs)
+    project.settings.user.email = "me@example.com"
+    with pytest.raises(ConflictError, match="kbc.toml changed on disk since it was loaded"):
+        project.save_settings(project.settings)
+    assert settings_path.read_text() == theirs
+    source = demo_project / "orchestrations" / "sales-to-tableau.toml"
+    source.write_text(source.read_text().replace('name = "Sales to Tableau"', 'name = "Renamed upstream"'))
+    with pytest.raises(ConflictError, match="changed on disk since it was loaded; reload to see the change "
+                                            r"\(nothing was copied\)"):
+        project.duplicate_orchestration("sales-to-tableau", "copy", "Copy")
+    assert not (demo_project / "orchestrations" / "copy.toml").exists()
