@@ -215,3 +215,21 @@ def test_settings_and_duplicate_refuse_when_the_file_changed_on_disk(demo_projec
                                             r"\(nothing was copied\)"):
         project.duplicate_orchestration("sales-to-tableau", "copy", "Copy")
     assert not (demo_project / "orchestrations" / "copy.toml").exists()
+
+
+def test_saving_a_symlinked_file_writes_through_the_link(demo_project, tmp_path):
+    """orchestrations/x.toml is a symlink to a file shared between projects: the save changes the shared file
+    and the link stays a link (was: the atomic replace put a regular file in the link's place, silently
+    forking the copy)."""
+    shared = tmp_path / "shared" / "x.toml"
+    shared.parent.mkdir()
+    shared.write_text(ORCHESTRATION)
+    link = demo_project / "orchestrations" / "x.toml"
+    link.symlink_to(shared)
+    project = Project.load(demo_project)
+    orch = project.orchestrations["x"]
+    disable_first_task(orch)
+    assert project.save_orchestration(orch)
+    assert link.is_symlink() and link.resolve() == shared
+    assert changes(ORCHESTRATION, shared.read_text()) == ["+active = false"]
+    assert not list(shared.parent.glob(".*.tmp")) and not list(link.parent.glob(".*.tmp"))

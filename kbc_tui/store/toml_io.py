@@ -105,7 +105,11 @@ def write_bytes_atomic(path: Path, content: bytes, mode: int | None = None) -> N
     """Write ``content`` to ``path`` atomically: the old file or the new one, never half of either. The file
     keeps its mode (new: 0644), or gets ``mode``.
 
+    A symlinked project file (``mode`` None) is written where the link points, and stays a link.
+
     Raises ``FileWriteError`` (in words: read-only, disk full...) and leaves the file as it was."""
+    if mode is None and path.is_symlink() and path.exists():  # (a dangling link is replaced)
+        path = Path(os.path.realpath(path))
     try:
         _write_bytes_atomic(path, content, mode)
     except FileWriteError:
