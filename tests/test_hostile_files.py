@@ -233,3 +233,21 @@ def test_saving_a_symlinked_file_writes_through_the_link(demo_project, tmp_path)
     assert link.is_symlink() and link.resolve() == shared
     assert changes(ORCHESTRATION, shared.read_text()) == ["+active = false"]
     assert not list(shared.parent.glob(".*.tmp")) and not list(link.parent.glob(".*.tmp"))
+
+
+def test_a_file_without_a_final_newline_gets_a_phase_added_in_place(demo_project):
+    """The last line has no line break (some editors, `echo -n`): a phase added at the end went straight after
+    it (``config = "warehouse"[[phases]]``), invalid TOML, so the file was rewritten canonically, comments
+    lost. Now the new lines follow a line break and the file still ends without one."""
+    text = ORCHESTRATION.removesuffix("\n").replace('[schedule]\ncron = "0 6 * * *"  # six o\'clock', "")
+    text = text.rstrip("\n") + "  # last line"
+
+    def add_phase(orch):
+        from kbc_tui.model import Phase, Task
+
+        orch.phases.append(Phase("Publish", [Task("tableau-writer", "sales-dashboard")]))
+
+    saved = save_orchestration(demo_project, text.encode(), add_phase).decode()
+    assert changes(text, saved) == ['+[[phases]]', '+name = "Publish"', '+', '+[[phases.tasks]]',
+                                    '+component = "tableau-writer"', '+config = "sales-dashboard"']
+    assert not saved.endswith("\n")

@@ -256,9 +256,11 @@ def update_toml(text: str, base: dict[str, Any], new: dict[str, Any], *, keep_em
     header and comments, emptied of its keys (only where an empty table means the same as none)."""
     import tomlkit
 
-    doc = tomlkit.parse(text)
+    unterminated = bool(text) and not text.endswith("\n")  # a new table must not follow the last line on it
+    doc = tomlkit.parse(text + "\n" if unterminated else text)
     _merge_table(doc, base, new, keep_empty_tables)
-    return tomlkit.dumps(doc).encode("utf-8")
+    out = tomlkit.dumps(doc)
+    return (out[:-1] if unterminated and out.endswith("\n") else out).encode("utf-8")
 
 
 def _merge_table(container: Any, base: dict[str, Any], new: dict[str, Any], keep_empty: bool = False) -> None:
