@@ -251,3 +251,17 @@ def test_a_file_without_a_final_newline_gets_a_phase_added_in_place(demo_project
     assert changes(text, saved) == ['+[[phases]]', '+name = "Publish"', '+', '+[[phases.tasks]]',
                                     '+component = "tableau-writer"', '+config = "sales-dashboard"']
     assert not saved.endswith("\n")
+
+
+def test_a_crlf_file_without_a_final_newline_can_lose_its_last_table(demo_project):
+    """CRLF and no final line break, and the edit removes the last table: the file must not end in a lone CR
+    (was: invalid TOML, so a canonical rewrite)."""
+    text = ORCHESTRATION.replace("\n", "\r\n").removesuffix("\r\n")
+
+    def unschedule(orch):
+        orch.schedule = None
+
+    saved = save_orchestration(demo_project, text.encode(), unschedule).decode()
+    assert "# top comment" in saved and not saved.endswith("\r")
+    assert changes(text.replace("\r\n", "\n"), saved.replace("\r\n", "\n")) == [
+        "-", "-[schedule]", "-cron = \"0 6 * * *\"  # six o'clock"]

@@ -256,11 +256,13 @@ def update_toml(text: str, base: dict[str, Any], new: dict[str, Any], *, keep_em
     header and comments, emptied of its keys (only where an empty table means the same as none)."""
     import tomlkit
 
-    unterminated = bool(text) and not text.endswith("\n")  # a new table must not follow the last line on it
-    doc = tomlkit.parse(text + "\n" if unterminated else text)
+    # no line break after the last line: one is added for the edit (a new table must not go onto that line)
+    # and taken away after it
+    end = ("\r\n" if "\r\n" in text else "\n") if text and not text.endswith("\n") else ""
+    doc = tomlkit.parse(text + end)
     _merge_table(doc, base, new, keep_empty_tables)
     out = tomlkit.dumps(doc)
-    return (out[:-1] if unterminated and out.endswith("\n") else out).encode("utf-8")
+    return (out.removesuffix(end) if end else out).encode("utf-8")
 
 
 def _merge_table(container: Any, base: dict[str, Any], new: dict[str, Any], keep_empty: bool = False) -> None:
