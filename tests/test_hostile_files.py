@@ -265,3 +265,14 @@ def test_a_crlf_file_without_a_final_newline_can_lose_its_last_table(demo_projec
     assert "# top comment" in saved and not saved.endswith("\r")
     assert changes(text.replace("\r\n", "\n"), saved.replace("\r\n", "\n")) == [
         "-", "-[schedule]", "-cron = \"0 6 * * *\"  # six o'clock"]
+
+
+def test_duplicate_or_rename_of_a_vanished_orchestration_says_so(demo_project):
+    from kbc_tui.errors import KbcError
+
+    project = Project.load(demo_project)
+    del project.orchestrations["sales-to-gooddata"]  # what a reload after a git checkout leaves
+    with pytest.raises(KbcError, match="'sales-to-gooddata' no longer exists"):
+        project.duplicate_orchestration("sales-to-gooddata", "copy", "Copy")
+    with pytest.raises(KbcError, match="'sales-to-gooddata' no longer exists"):
+        project.rename_orchestration("sales-to-gooddata", name="Other")

@@ -305,6 +305,13 @@ class Project:
         self._stats[path] = _stat(path)  # our own write: nothing to re-read on the next poll
         return True
 
+    def _existing(self, orch_id: str) -> Orchestration:
+        """The orchestration, or ``KbcError`` in words: it can vanish under an open dialog (a git checkout)."""
+        orch = self.orchestrations.get(orch_id)
+        if orch is None:
+            raise KbcError(f"orchestration {orch_id!r} no longer exists (its file was removed or renamed on disk)")
+        return orch
+
     def orchestration_path(self, orch_id: str) -> Path:
         return orchestration_file(self.root, orch_id)
 
@@ -356,7 +363,7 @@ class Project:
             raise KbcError(error)
         if not name.strip():
             raise KbcError("an orchestration needs a name")
-        source = self.orchestrations[orch_id]
+        source = self._existing(orch_id)
         source_path = source.path or self.orchestration_path(orch_id)
         if source_path in self._broken:
             raise ConfigError(Problem(source_path, "the file has problems; fix it on disk first, it is not copied"))
@@ -383,7 +390,7 @@ class Project:
                              new_id: str | None = None) -> Orchestration:
         import copy
 
-        orch = copy.deepcopy(self.orchestrations[orch_id])  # the model changes only once the file has
+        orch = copy.deepcopy(self._existing(orch_id))  # the model changes only once the file has
         if name is not None:
             if not name.strip():
                 raise KbcError("an orchestration needs a name")

@@ -85,3 +85,21 @@ async def test_task_editor_save_of_a_windows_file_keeps_its_bom_line_endings_and
     saved = path.read_bytes()
     assert saved.startswith(b"\xef\xbb\xbf") and saved.count(b"\n") == saved.count(b"\r\n")
     assert changes(text, saved[3:].decode().replace("\r\n", "\n")) == ["+continue_on_failure = true"]
+
+
+async def test_duplicate_of_an_orchestration_deleted_on_disk_meanwhile_says_so(make_app, demo_project):
+    """The D dialog is open when a git checkout removes the file (the app reloads the project under a dialog):
+    Enter says the orchestration no longer exists (was: a KeyError that ended the app)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.screen.selected_id() == "sales-to-gooddata"
+        await pilot.press("D")
+        assert isinstance(app.screen, NameAndIdModal)
+        (demo_project / "orchestrations" / "sales-to-gooddata.toml").unlink()
+        app.reload_project()  # what the file poll does
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen) and app.is_running
+        assert any("no longer exists" in str(n.message) for n in app._notifications)
+    assert not (demo_project / "orchestrations" / "sales-to-gooddata-copy.toml").exists()
