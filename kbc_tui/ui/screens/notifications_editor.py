@@ -10,13 +10,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Input, Label, OptionList, Static
+from textual.widgets import Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from kbc_tui.model.orchestration import EVENTS, Notifications
 from kbc_tui.model.validate import check_email
 from kbc_tui.ui.format import plain
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen, send_test_email_into
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 EVENT_LABELS = {"error": "On error", "warning": "On warning", "success": "On success",
                 "processing": "Long-running"}
@@ -104,7 +105,7 @@ class NotificationsEditor(EditorScreen):
             yield Static("", id="test-result")
             yield Static("enter: add · delete: remove · ctrl+t: test e-mail to the highlighted address · "
                          "ctrl+s: save · escape: back", classes="hint")
-        yield Footer()
+        yield KbcFooter()
 
     def on_mount(self) -> None:
         self.query_one("#add-error", Input).focus()

@@ -10,12 +10,13 @@ import re
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header, Input, Label, OptionList, Select, Static, Switch
+from textual.widgets import Header, Input, Label, OptionList, Select, Static, Switch
 
 from kbc_tui.model.orchestration import Schedule
 from kbc_tui.model.validate import check_cron, check_timezone, timezone_names
 from kbc_tui.ui.format import plain
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 PRESETS = [
     ("Every hour", "0 * * * *"),
@@ -80,7 +81,7 @@ class ScheduleEditor(EditorScreen):
             yield Static("", id="words", classes="section")
             yield Static("", id="preview")
             yield Static("ctrl+s: save · escape: back", classes="hint")
-        yield Footer()
+        yield KbcFooter()
 
     def on_mount(self) -> None:
         self.query_one("#cron", Input).focus()

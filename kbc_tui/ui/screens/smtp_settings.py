@@ -14,13 +14,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
+from textual.widgets import Header, Input, Label, Select, Static, Switch
 
 from kbc_tui.errors import KbcError
 from kbc_tui.model.fields import number_problem
 from kbc_tui.model.project import SMTP_SECURITY, ProjectSettings, check_file
 from kbc_tui.model.validate import check_email
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen, send_test_email_into
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 SECURITY_LABELS = {"none": "none (plain, port 25)", "starttls": "STARTTLS (port 587)", "tls": "TLS (port 465)"}
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
@@ -67,7 +68,7 @@ class SmtpSettingsScreen(EditorScreen):
             yield Static("", id="problem", classes="error")
             yield Static("", id="test-result")
             yield Static("ctrl+t: send a test e-mail to your address · ctrl+s: save · escape: back", classes="hint")
-        yield Footer()
+        yield KbcFooter()
 
     def on_mount(self) -> None:
         self.query_one("#host", Input).focus()

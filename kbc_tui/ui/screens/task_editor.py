@@ -13,13 +13,15 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from kbc_tui.model.orchestration import Phase, Task
 from kbc_tui.model.text import one_line
 from kbc_tui.ui.format import plain
 from kbc_tui.ui.screens._editor import EditorScreen
-from kbc_tui.ui.screens.orchestration import kind_label
+from kbc_tui.ui.screens.orchestration import TASK_COLUMNS, kind_label
+from kbc_tui.ui.widgets.fit_table import FitTable
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 
 class TaskEditor(EditorScreen):
@@ -55,15 +57,14 @@ class TaskEditor(EditorScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="editor-title", classes="title")
-        yield DataTable(id="editor", cursor_type="row", zebra_stripes=False)
         yield Static("a: add · ctrl/shift+↑↓: move (across phases) · p: new phase · space: active · "
-                     "c: continue on failure · delete: remove · ctrl+s: save", classes="hint")
-        yield Footer()
+                     "c: continue on failure · delete: remove · ctrl+s: save", classes="hint", id="editor-hint")
+        yield FitTable(TASK_COLUMNS, id="editor", cursor_type="row", zebra_stripes=False)
+        yield Static("", id="task-problem", classes="error hidden")
+        yield KbcFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label in ("Phase", "Type", "Configuration", "Active", "On failure", "Problem"):
-            table.add_column(label)
         self.render_rows()
         table.focus()
 
@@ -93,6 +94,7 @@ class TaskEditor(EditorScreen):
                 self.rows.append((pi, ti))
         if current in self.rows:
             table.move_cursor(row=self.rows.index(current))
+        self.show_task_problem()
         orch = self.app.project.orchestrations.get(self.orch_id)
         title = plain(f"Tasks of {orch.name if orch else self.orch_id}", style="bold")
         if self.dirty:
@@ -208,6 +210,19 @@ class TaskEditor(EditorScreen):
         self.render_rows()
         self.notify(f"Saved orchestrations/{self.orch_id}.toml")
         return True
+
+    @on(DataTable.RowHighlighted)
+    def show_task_problem(self) -> None:
+        """The highlighted task's problem in full, under the table (its column is narrow at 80 columns)."""
+        sel = self.selected_task()
+        problem = None
+        if sel is not None:
+            task = self.phases[sel[0]].tasks[sel[1]]
+            problem = self.app.project.task_problem(task)
+            problem = problem and plain(f"{one_line(task.ref)}: {problem}")
+        shown = self.query_one("#task-problem", Static)
+        shown.update(problem or "")
+        shown.set_class(not problem, "hidden")
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:
