@@ -9,7 +9,7 @@ import re
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Header, Input, Label, OptionList, Select, Static, Switch
 
 from kbc_tui.model.orchestration import Schedule
@@ -61,8 +61,9 @@ class ScheduleEditor(EditorScreen):
     def compose(self) -> ComposeResult:
         cron, tz, enabled = self.initial
         yield Header()
-        with Vertical(id="schedule-editor"):
+        with VerticalScroll(id="schedule-editor"):
             yield Static(plain(f"Schedule of {self.app.project.orchestrations[self.orch_id].name}"), classes="title")
+            yield Static("ctrl+s: save · escape: back", classes="hint")
             with Horizontal(classes="row"):
                 yield Label("Cron", classes="field-label")
                 yield Input(cron, id="cron", placeholder="minute hour day-of-month month day-of-week")
@@ -74,13 +75,11 @@ class ScheduleEditor(EditorScreen):
             with Horizontal(classes="row"):
                 yield Label("Time zone", classes="field-label")
                 yield Input(tz, id="tz", placeholder="type to search, e.g. prague")
-            yield OptionList(id="tz-matches", classes="hidden")
-            with Horizontal(classes="row"):
-                yield Label("Enabled", classes="field-label")
+                yield Label("Enabled", classes="switch-label")
                 yield Switch(enabled, id="enabled")
+            yield OptionList(id="tz-matches", classes="hidden")
             yield Static("", id="words", classes="section")
             yield Static("", id="preview")
-            yield Static("ctrl+s: save · escape: back", classes="hint")
         yield KbcFooter()
 
     def on_mount(self) -> None:

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Header, Input, Label, Select, Static, Switch
 
 from kbc_tui.errors import KbcError
@@ -49,8 +49,12 @@ class SmtpSettingsScreen(EditorScreen):
             return Horizontal(Label(label, classes="field-label"), widget, classes="row")
 
         yield Header()
-        with VerticalScroll(id="smtp-settings"):
+        with Vertical(id="smtp-head"):  # what ctrl+t and ctrl+s answer stays on screen while the form scrolls
             yield Static("E-mail server (SMTP) for notifications — kbc.toml [smtp]", classes="title", markup=False)
+            yield Static("ctrl+t: send a test e-mail to your address · ctrl+s: save · escape: back", classes="hint")
+            yield Static("", id="problem", classes="error")
+            yield Static("", id="test-result")
+        with VerticalScroll(id="smtp-settings"):
             yield row("Host", Input(smtp.host, id="host", placeholder="smtp.example.com"))
             yield row("Security", Select([(SECURITY_LABELS[s], s) for s in SMTP_SECURITY], value=smtp.security,
                                          id="security", allow_blank=False))
@@ -65,9 +69,6 @@ class SmtpSettingsScreen(EditorScreen):
             yield Static("You — manual runs e-mail only the person who ran them ([user] email; KBC_USER_EMAIL wins)",
                          classes="section", markup=False)
             yield row("Your e-mail", Input(user.email, id="user-email", placeholder="you@example.com"))
-            yield Static("", id="problem", classes="error")
-            yield Static("", id="test-result")
-            yield Static("ctrl+t: send a test e-mail to your address · ctrl+s: save · escape: back", classes="hint")
         yield KbcFooter()
 
     def on_mount(self) -> None:
