@@ -36,6 +36,7 @@ def password_hint(raw: str) -> str:
 
 
 class SmtpSettingsScreen(EditorScreen):
+    HELP_NAME = "SMTP settings"
     BINDINGS = [*SAVE_AND_LEAVE, Binding("ctrl+t", "test_email", "Send test e-mail")]
 
     def __init__(self) -> None:
