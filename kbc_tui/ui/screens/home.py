@@ -24,8 +24,7 @@ from kbc_tui.ui.widgets.footer import KbcFooter
 
 CHUNK_ROWS = 250
 # fixed widths that fit 80 columns (a thousand rows need no measuring of every cell); name and schedule grow
-COLUMNS = [Col("Orchestration", "name", 18, grow=3), Col("Tasks", "tasks", 5, 5),
-           Col("Schedule", "schedule", 13, grow=2), Col("Last job", "last", 10, 12), Col("When", "when", 14, 16), Col("Took", "took", 6, 11)]
+COLUMNS = [Col("Orchestration", "name", 18), Col("Tasks", "tasks", 5, 5), Col("Schedule", "schedule", 13), Col("Last job", "last", 10, 12), Col("When", "when", 14, 16), Col("Took", "took", 6, 11)]
 SAVE_CACHE_SECONDS = 1.0
 
 

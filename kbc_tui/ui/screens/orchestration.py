@@ -65,6 +65,7 @@ class OrchestrationScreen(Screen):
 
     def on_mount(self) -> None:
         self.refresh_all()
+        self.query_one("#tasks", DataTable).focus()  # up / down go through the tasks (and show their problems)
 
     @property
     def orch(self):
