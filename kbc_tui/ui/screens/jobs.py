@@ -16,7 +16,7 @@ from kbc_tui.ui.widgets.footer import KbcFooter
 
 LIMIT = 500
 COLUMNS = [Col("Job", "job", 4, 7), Col("Orchestration", "orchestration", 13, grow=2), Col("Status", "status", 10, 12),
-           Col("Trigger", "trigger", 8, 8), Col("By", "by", 8, grow=1), Col("Started", "started", 14, 16),
+           Col("Trigger", "trigger", 8, 8), Col("By", "by", 6, grow=1), Col("Started", "started", 16, 16),
            Col("Took", "took", 6, 11)]
 
 

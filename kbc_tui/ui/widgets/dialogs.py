@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,8 +29,8 @@ class ConfirmModal(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Label(printable(self.question), classes="question", markup=False)  # it quotes names
             with Horizontal(classes="buttons"):
-                yield Button(f"{self.yes} [y]", id="yes", variant="error")
-                yield Button(f"{self.no} [n]", id="no")
+                yield Button(Text(f"{self.yes} [y]"), id="yes", variant="error")  # text: "[y]" is no markup
+                yield Button(Text(f"{self.no} [n]"), id="no")
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -86,9 +87,9 @@ class UnsavedModal(ModalScreen[str]):
         with Vertical(classes="dialog"):
             yield Label("You have unsaved changes.", classes="question")
             with Horizontal(classes="buttons"):
-                yield Button("Keep editing [k]", id="keep", variant="primary")
-                yield Button("Discard [d]", id="discard", variant="error")
-                yield Button("Save [s]", id="save", variant="success")
+                yield Button(Text("Keep editing [k]"), id="keep", variant="primary")
+                yield Button(Text("Discard [d]"), id="discard", variant="error")
+                yield Button(Text("Save [s]"), id="save", variant="success")
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
