@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from kbc_tui import __version__
 
 KBC = [sys.executable, "-m", "kbc_tui"]
@@ -120,3 +122,18 @@ def test_a_password_sent_without_encryption_is_a_warning(demo_project):
     settings.write_text(text.replace('username = "bot"', 'username = "bot"\nsecurity = "starttls"'))
     out = kbc("validate", "--project", str(demo_project))
     assert out.returncode == 0 and "warning" not in out.stdout
+
+
+@pytest.mark.parametrize("command, words", [
+    (["run", "--help"], ["ORCH", "file name in orchestrations/"]),
+    (["jobs", "--help"], ["--orchestration ID", "only this orchestration's jobs", "at most N jobs"]),
+    (["job", "--help"], ["ID", "the job's number"]),
+    (["cancel", "--help"], ["the job's number"]),
+    (["schedule", "--help"], ["file name in orchestrations/", "how many fire times"]),
+])
+def test_cli_help_explains_every_argument(command, words):
+    """Every positional argument and option says what it is (ORCH, ID, -o, -n were bare names)."""
+    out = subprocess.run([sys.executable, "-m", "kbc_tui", *command], capture_output=True, text=True,
+                         check=True).stdout
+    for word in words:
+        assert word in " ".join(out.split()), (word, out)
