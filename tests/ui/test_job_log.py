@@ -236,3 +236,21 @@ async def test_pager_key_writes_the_log_and_cleans_up_without_a_terminal(make_ap
         await wait_until(pilot, lambda: any("Cannot open less -R" in str(n.message) for n in app._notifications),
                          message="the pager's notice")  # a headless test has no terminal to hand over
         assert list(spool.iterdir()) == []
+
+
+async def test_a_job_screen_open_until_the_job_ends_shows_each_line_once(make_app):
+    """A running job's screen left open until the job ends: every line once ("Log: 18 lines" showed 10 twice)."""
+    app = make_app(watch_files=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        job_id = await app.run_orchestration("sales-to-tableau")
+        await open_job(app, pilot, job_id)
+        await wait_until(pilot, lambda: app.engine.get_job(job_id).status.finished, message="the job's end")
+        await pilot.pause(0.5)
+        logged = app.engine.job_log(job_id)
+        assert len(logged) > 5
+        assert f"Log: {len(logged):,} lines" in status(app)
+        rows = [row for row in visible(app).splitlines() if row.strip()]  # the whole log fits on the screen
+        assert len(rows) == len(logged), "\n".join(rows)
+        for row, line in zip(rows, logged):
+            assert line.text[:40] in row
