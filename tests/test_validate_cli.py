@@ -58,6 +58,28 @@ def test_an_empty_task_config_is_reported_once(demo_project):
     ]
 
 
+def test_a_component_file_with_a_toml_error_is_reported_once(demo_project):
+    """Not a second time as "configuration ... does not exist" for every task that uses it."""
+    path = demo_project / "components" / "db-extractor" / "shop.toml"
+    path.write_text(path.read_text() + 'name = "broken\n')
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 1
+    [line] = out.stdout.splitlines()
+    assert line.startswith("components/db-extractor/shop.toml:") and "invalid TOML" in line, out.stdout
+    assert "1 problem(s)" in out.stderr
+
+
+def test_a_task_on_an_unreadable_component_file_says_so(demo_project):
+    from kbc_tui.store import Project
+
+    path = demo_project / "components" / "db-extractor" / "shop.toml"
+    path.write_text(path.read_text() + 'name = "broken\n')
+    project = Project.load(demo_project)
+    task = project.orchestrations["sales-to-tableau"].tasks[0]
+    assert project.task_problem(task) == (
+        "configuration 'db-extractor/shop' cannot be read: components/db-extractor/shop.toml has errors")
+
+
 def test_project_from_environment_and_default(demo_project, tmp_path, monkeypatch):
     monkeypatch.setenv("KBC_PROJECT", str(demo_project))
     assert kbc("validate").returncode == 0
