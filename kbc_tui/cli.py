@@ -14,8 +14,9 @@ from kbc_tui import __version__
 from kbc_tui.errors import KbcError
 
 
-def _project(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--project", "-p", metavar="DIR",
+def _project(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # a command's own --project leaves the one given before the command alone when it is not given itself
+    p.add_argument("--project", "-p", metavar="DIR", default=None if top else argparse.SUPPRESS,
                    help="project folder (default: $KBC_PROJECT, else ./configs)")
 
 
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kbc-tui",
         description="Keboola-style orchestrations in your terminal. With no command, opens the TUI.")
     parser.add_argument("--version", action="version", version=f"kbc-tui {__version__}")
-    _project(parser)
+    _project(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check every project file; print problems as path:line: key: message")
