@@ -163,6 +163,8 @@ def test_cli_help_explains_every_argument(command, words):
 
 def test_project_before_the_command_counts(demo_project, tmp_path):
     """``kbc-tui --project DIR validate`` used ./configs: the command's own --project default replaced DIR."""
-    out = kbc("--project", str(demo_project), "validate", cwd=tmp_path)
+    elsewhere = tmp_path / "elsewhere"  # (tmp_path/configs is the demo: ./configs would be right by chance)
+    elsewhere.mkdir()
+    out = kbc("--project", str(demo_project), "validate", cwd=elsewhere)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "OK: 2 orchestration(s)" in out.stdout
