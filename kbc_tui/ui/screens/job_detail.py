@@ -173,6 +173,7 @@ class JobDetailScreen(Screen):
         search = self.query_one("#search", Input)
         if not search.has_class("hidden"):
             search.add_class("hidden")
+            search.display = False
             self.query_one(LogLines).focus()
             return
         self.app.pop_screen()
@@ -190,7 +191,10 @@ class JobDetailScreen(Screen):
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
         search.remove_class("hidden")
-        search.focus()
+        # shown and focused now, not after the keys already queued: after "/", fast typing (or tmux send-keys)
+        # went to the screen's keys (w: wrap off, n: next match) instead of the field
+        search.display = True
+        self.set_focus(search)
 
     @on(Input.Submitted, "#search")
     def _find(self, event: Input.Submitted) -> None:
