@@ -292,3 +292,6 @@ async def test_keys_typed_fast_after_slash_do_not_turn_wrap_off(make_app, demo_p
         await pilot.pause(0.3)
         assert log.wrap and "wrap on" in status(app)
         assert app.focused is app.screen.query_one("#search")
+        assert app.focused.value == "wrap"  # every key typed reached the field
+        await pilot.press(*"/x")
+        assert app.focused.value == "wrap/x"  # "/" in the field is text

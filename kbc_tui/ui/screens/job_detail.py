@@ -59,7 +59,8 @@ class JobDetailScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("f", "toggle_follow", "Follow"),
         Binding("w", "toggle_wrap", "Wrap"),
-        Binding("slash", "search", "Search", key_display="/"),
+        # priority: handled as the key arrives, so the keys typed right after it already go to the search field
+        Binding("slash", "search", "Search", key_display="/", priority=True),
         Binding("n", "next_match", "Next match", show=False),
         Binding("N", "previous_match", "Previous match", show=False),
         Binding("c", "cancel_job", "Cancel job"),
@@ -190,6 +191,9 @@ class JobDetailScreen(Screen):
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
+        if self.focused is search:  # a "/" typed in the search itself
+            search.insert_text_at_cursor("/")
+            return
         search.remove_class("hidden")
         # shown and focused now, not after the keys already queued: after "/", fast typing (or tmux send-keys)
         # went to the screen's keys (w: wrap off, n: next match) instead of the field
