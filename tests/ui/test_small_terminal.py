@@ -203,3 +203,21 @@ async def test_help_names_the_screen_and_lists_only_our_keys(demo_project):
         assert "Send test e-mail" in rows and "Remove address" in rows
         assert not [r for r in rows if "cursor" in r.lower()], rows  # Input's keys are Textual's
         assert "Keys: Notifications editor" in screen_text(app)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x40"])
+async def test_toasts_leave_the_key_hints_readable(demo_project, size):
+    """A toast sits at the bottom right: the editors' key hints are under their titles, where it never is."""
+    app = KbcApp(demo_project, watch_files=False)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await open_screen(pilot, "task editor")
+        await pilot.press("space", "ctrl+s")  # "Saved orchestrations/….toml"
+        await pilot.pause(0.5)
+        from textual.widgets import Static
+        from textual.widgets._toast import Toast
+
+        toasts = list(app.screen.query(Toast))
+        assert toasts, "no toast shown"
+        [hint] = [w for w in app.screen.query(Static) if "ctrl+s: save" in str(w.render())]
+        assert not [t for t in toasts if t.region.overlaps(hint.region)], (hint.region, [t.region for t in toasts])
+        assert "delete: remove · ctrl+s: save" in " ".join(screen_text(app).split())
