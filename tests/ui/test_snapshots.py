@@ -68,7 +68,7 @@ SCREENS = {
     "job_detail": ([], True),
     "help": (["down", "enter", "t", "question_mark"], False),
     "confirm_dialog": (["d"], False),
-    "prompt_dialog_error": (["n", *"Sales to Tableau"], False),
+    "prompt_dialog_error": (["n", *"Sales", "tab", "end", "!"], False),
     "unsaved_dialog": (["down", "enter", "t", "space", "escape"], False),
 }
 

@@ -22,7 +22,7 @@ RECENT_JOBS = 8
 # the task tables (here and in the task editor): every column on screen at 80 columns
 TASK_COLUMNS = [Col("Phase", "phase", 10, 12), Col("Type", "type", 9, 14),
                 Col("Configuration", "config", 16, grow=3), Col("Active", "active", 6, 6),
-                Col("On failure", "failure", 10, 10), Col("Problem", "problem", 8, grow=1)]
+                Col("On failure", "failure", 10, 24), Col("Problem", "problem", 8, grow=1)]
 JOB_COLUMNS = [Col("Job", "job", 4, 7), Col("Status", "status", 10, 12), Col("Trigger", "trigger", 8, 8),
                Col("By", "by", 8, grow=1), Col("Started", "started", 14, 16), Col("Took", "took", 6, 11)]
 
