@@ -40,24 +40,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run an orchestration now; exit code 0 success, 3 warning, 1 otherwise")
     _project(p)
-    p.add_argument("orchestration", metavar="ORCH")
+    p.add_argument("orchestration", metavar="ORCH", help="the orchestration's id: its file name in orchestrations/, "
+                   "without .toml")
     p.add_argument("--no-wait", action="store_true", help="enqueue and exit; print the job id")
 
     p = sub.add_parser("jobs", help="list jobs, latest first")
     _project(p)
-    p.add_argument("--orchestration", "-o", metavar="ID")
-    p.add_argument("--limit", "-n", type=int, default=20, metavar="N")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--orchestration", "-o", metavar="ID", help="only this orchestration's jobs (its id)")
+    p.add_argument("--limit", "-n", type=int, default=20, metavar="N", help="at most N jobs (default: 20)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     p = sub.add_parser("job", help="one job: its tasks and log")
     _project(p)
-    p.add_argument("job_id", type=int, metavar="ID")
+    p.add_argument("job_id", type=int, metavar="ID", help="the job's number (kbc-tui jobs lists them)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     p = sub.add_parser("cancel", help="cancel a waiting or running job")
     _project(p)
-    p.add_argument("job_id", type=int, metavar="ID")
+    p.add_argument("job_id", type=int, metavar="ID", help="the job's number (kbc-tui jobs lists them)")
 
     p = sub.add_parser("scheduler", help="daemon: run schedules and queued jobs (foreground, logs to stdout)")
     _project(p)
@@ -70,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schedule", help="print an orchestration's next fire times (ISO-8601)")
     _project(p)
-    p.add_argument("orchestration", metavar="ORCH")
-    p.add_argument("--count", "-n", type=int, default=5, metavar="N")
+    p.add_argument("orchestration", metavar="ORCH", help="the orchestration's id: its file name in orchestrations/, "
+                   "without .toml")
+    p.add_argument("--count", "-n", type=int, default=5, metavar="N", help="how many fire times (default: 5)")
     p.add_argument("--after", metavar="ISO-TIME", help="start from this time instead of now")
     return parser
 

@@ -140,3 +140,25 @@ def _iso(epoch: float) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+
+
+def test_the_daemon_says_each_job_status_once():
+    """The same status announced again (a waiting job seen again by the queue) printed "job N: waiting" again."""
+    from datetime import datetime, timezone
+
+    from kbc_tui.commands.scheduler import Reporter
+    from kbc_tui.engine.events import JobChanged
+    from kbc_tui.model.job import Job, JobStatus, Trigger
+
+    lines: list[str] = []
+    report = Reporter(lines.append)
+    job = Job(id=7, orchestration="nightly", trigger=Trigger.SCHEDULE, triggered_by="scheduler",
+              status=JobStatus.WAITING, created_at=datetime.now(timezone.utc))
+    for status in (JobStatus.WAITING, JobStatus.WAITING, JobStatus.PROCESSING, JobStatus.PROCESSING,
+                   JobStatus.SUCCESS, JobStatus.SUCCESS):
+        job.status = status
+        if status.finished:
+            job.finished_at = job.started_at = job.created_at
+        report(JobChanged(job))
+    assert lines[:2] == ["job 7 (nightly, schedule): waiting", "job 7 (nightly, schedule): processing"]
+    assert len(lines) == 3 and lines[2].startswith("job 7 (nightly): success")

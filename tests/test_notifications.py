@@ -386,3 +386,20 @@ def test_a_missing_ca_file_is_a_project_problem(tmp_path):
     root = make_project(tmp_path, 25, security="starttls", ca_file="certs/missing.pem")
     problems = [str(p) for p in Project.load(root).problems]
     assert any("smtp.ca_file" in p and "no such file" in p and "certs/missing.pem" in p for p in problems), problems
+
+
+async def test_a_stop_logs_not_sent_yet_only_for_the_mail_it_tried(tmp_path, engines, monkeypatch):
+    """Every process stop added another "not sent yet" line per pending e-mail, tried or not."""
+    monkeypatch.setattr(Notifier, "retry_delays", (60, 60))  # the next try is far off: later runners wait
+    root = make_project(tmp_path, free_port())  # the server is down
+    orchestration(root, "fine", [["ok"]], notifications=LISTS)
+    engine = await engines(root)
+    job = await run_job(engine, "fine")
+    await log_text(engine, job.id, "attempt 1 of 3 failed")
+    await engine.stop()
+    for _ in range(2):  # runners that start and stop before the next try is due
+        later = await engines(root)
+        await asyncio.sleep(0.3)
+        await later.stop()
+    lines = [ln.text for ln in JobHistory(root / ".kbc" / "jobs.sqlite").log(job.id) if "not sent yet" in ln.text]
+    assert len(lines) == 1, lines

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from kbc_tui import __version__
 
 KBC = [sys.executable, "-m", "kbc_tui"]
@@ -54,6 +56,28 @@ def test_an_empty_task_config_is_reported_once(demo_project):
     assert out.stdout.splitlines() == [
         f"orchestrations/sales-to-tableau.toml:{line}: phases[0].tasks[1].config: must not be empty",
     ]
+
+
+def test_a_component_file_with_a_toml_error_is_reported_once(demo_project):
+    """Not a second time as "configuration ... does not exist" for every task that uses it."""
+    path = demo_project / "components" / "db-extractor" / "shop.toml"
+    path.write_text(path.read_text() + 'name = "broken\n')
+    out = kbc("validate", "--project", str(demo_project))
+    assert out.returncode == 1
+    [line] = out.stdout.splitlines()
+    assert line.startswith("components/db-extractor/shop.toml:") and "invalid TOML" in line, out.stdout
+    assert "1 problem(s)" in out.stderr
+
+
+def test_a_task_on_an_unreadable_component_file_says_so(demo_project):
+    from kbc_tui.store import Project
+
+    path = demo_project / "components" / "db-extractor" / "shop.toml"
+    path.write_text(path.read_text() + 'name = "broken\n')
+    project = Project.load(demo_project)
+    task = project.orchestrations["sales-to-tableau"].tasks[0]
+    assert project.task_problem(task) == (
+        "configuration 'db-extractor/shop' cannot be read: components/db-extractor/shop.toml has errors")
 
 
 def test_project_from_environment_and_default(demo_project, tmp_path, monkeypatch):
@@ -120,3 +144,27 @@ def test_a_password_sent_without_encryption_is_a_warning(demo_project):
     settings.write_text(text.replace('username = "bot"', 'username = "bot"\nsecurity = "starttls"'))
     out = kbc("validate", "--project", str(demo_project))
     assert out.returncode == 0 and "warning" not in out.stdout
+
+
+@pytest.mark.parametrize("command, words", [
+    (["run", "--help"], ["ORCH", "file name in orchestrations/"]),
+    (["jobs", "--help"], ["--orchestration ID", "only this orchestration's jobs", "at most N jobs"]),
+    (["job", "--help"], ["ID", "the job's number"]),
+    (["cancel", "--help"], ["the job's number"]),
+    (["schedule", "--help"], ["file name in orchestrations/", "how many fire times"]),
+])
+def test_cli_help_explains_every_argument(command, words):
+    """Every positional argument and option says what it is (ORCH, ID, -o, -n were bare names)."""
+    out = subprocess.run([sys.executable, "-m", "kbc_tui", *command], capture_output=True, text=True,
+                         check=True).stdout
+    for word in words:
+        assert word in " ".join(out.split()), (word, out)
+
+
+def test_project_before_the_command_counts(demo_project, tmp_path):
+    """``kbc-tui --project DIR validate`` used ./configs: the command's own --project default replaced DIR."""
+    elsewhere = tmp_path / "elsewhere"  # (tmp_path/configs is the demo: ./configs would be right by chance)
+    elsewhere.mkdir()
+    out = kbc("--project", str(demo_project), "validate", cwd=elsewhere)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "OK: 2 orchestration(s)" in out.stdout

@@ -21,23 +21,36 @@ def say(text: str) -> None:
     print(f"{datetime.now().astimezone().strftime('%Y-%m-%d %H:%M:%S%z')} {text}", flush=True)
 
 
+class Reporter:
+    """The daemon's lines about jobs: one per job and status (the same status announced again, e.g. a waiting
+    job seen again by the queue, is not a new line: "job N: waiting" was printed over and over)."""
+
+    def __init__(self, say=say) -> None:
+        self.say = say
+        self._said: dict[int, str] = {}
+
+    def __call__(self, event) -> None:
+        if isinstance(event, EngineProblem):
+            self.say(f"PROBLEM: {event.message}" if event.message else "problem solved: running jobs again")
+        elif isinstance(event, JobChanged):
+            job = event.job
+            status = job.status.value
+            if self._said.get(job.id) == status:
+                return
+            self._said[job.id] = status
+            if status in ("processing", "waiting") and job.finished_at is None:
+                self.say(f"job {job.id} ({job.orchestration}, {job.trigger.value}): {status}")
+            elif job.status.finished:
+                took = f" in {job.duration_s:.1f} s" if job.duration_s is not None else ""
+                self.say(f"job {job.id} ({job.orchestration}): {status}{took}"
+                         + (f": {job.message}" if job.message and status != "success" else ""))
+
+
 async def _main(args) -> int:
     root = resolve_project_dir(args.project)
     engine = Engine(Project.load(root), scheduler_say=say)
 
-    def on_event(event) -> None:
-        if isinstance(event, EngineProblem):
-            say(f"PROBLEM: {event.message}" if event.message else "problem solved: running jobs again")
-        elif isinstance(event, JobChanged):
-            job = event.job
-            if job.status.value in ("processing", "waiting") and job.finished_at is None:
-                say(f"job {job.id} ({job.orchestration}, {job.trigger.value}): {job.status.value}")
-            elif job.status.finished:
-                took = f" in {job.duration_s:.1f} s" if job.duration_s is not None else ""
-                say(f"job {job.id} ({job.orchestration}): {job.status.value}{took}"
-                    + (f": {job.message}" if job.message and job.status.value != "success" else ""))
-
-    engine.events.subscribe(on_event)
+    engine.events.subscribe(Reporter(say))
     await engine.start()
     scheduled = sorted(o.id for o in engine.project.orchestrations.values() if o.schedule and o.schedule.enabled)
     say(f"kbc-tui scheduler on {root}: {len(scheduled)} enabled schedule(s)"

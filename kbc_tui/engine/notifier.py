@@ -60,6 +60,9 @@ class Notifier:
         self._stopping = False
         #: jobs that ended while the history could not be written: their e-mail is queued once it can be
         self._unqueued: dict[int, Masker | None] = {}
+        #: the e-mails this process tried to send: at stop, only these are logged as not sent yet (a process that
+        #: never tried one, e.g. before its retry time, adds no line: each stop added one per pending e-mail)
+        self._tried: set[int] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -89,6 +92,8 @@ class Notifier:
         except Exception:
             unsent = []
         for note in unsent:
+            if note.id not in self._tried:
+                continue
             self.engine.add_log(note.job_id, "warning",
                                 f"The {note.event} e-mail to {', '.join(note.recipients)} is not sent yet: kbc-tui "
                                 "stopped; it is sent when kbc-tui next runs jobs in this project")
@@ -270,6 +275,7 @@ class Notifier:
     def _send_due(self) -> None:
         for note in self.engine.history.notifications(due_before=time.time()):
             if note.id not in self._sending:
+                self._tried.add(note.id)
                 self._sending[note.id] = asyncio.create_task(self._send(note), name=f"kbc-mail-{note.id}")
 
     def _message(self, note: Notification, smtp: "SmtpSettings") -> EmailMessage:

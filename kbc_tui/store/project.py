@@ -226,6 +226,8 @@ class Project:
             for key, task in self._task_keys(orch):
                 if check_id(task.component) or check_id(task.config):
                     continue  # already reported: "is required", or not an id
+                if self._component_path(task) in self._broken:
+                    continue  # its file's errors are reported there, once
                 reason = self.task_problem(task)
                 if reason:
                     problems.append(Problem(orch.path, reason, key=key))
@@ -259,8 +261,13 @@ class Project:
         if not ctype.automatable:
             return f"{task.component!r} is a manual component and cannot be orchestrated"
         if task.ref not in self.components:
+            if self._component_path(task) in self._broken:
+                return f"configuration {task.ref!r} cannot be read: components/{task.ref}.toml has errors"
             return f"configuration {task.ref!r} does not exist (components/{task.ref}.toml)"
         return None
+
+    def _component_path(self, task: Task) -> Path:
+        return self.root / "components" / task.component / f"{task.config}.toml"
 
     def automatable_components(self) -> dict[Kind, list[ComponentConfig]]:
         """Every configuration a task can use, grouped Extractors / Transformations / Writers."""

@@ -51,8 +51,26 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
+def next_run(moment: datetime, now: datetime | None = None) -> str:
+    """When a schedule fires next, in local time as ``when`` shows the past: 'today 06:00', 'tomorrow 06:00',
+    'Mon 06:00' (within a week), '3 Nov 06:00', '2027-01-04 06:00'."""
+    now = now or datetime.now(timezone.utc)
+    local, today = moment.astimezone(), now.astimezone()
+    days = (local.date() - today.date()).days
+    if days == 0:
+        return local.strftime("today %H:%M")
+    if days == 1:
+        return local.strftime("tomorrow %H:%M")
+    if 1 < days < 7:
+        return local.strftime("%a %H:%M")
+    if local.year == today.year:
+        return local.strftime("%-d %b %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
 def schedule_summary(schedule, cache=None) -> str:
-    """'next Mon 30 Mar 06:00 · At 06:00, Monday through Friday (Europe/Prague)', 'disabled: …' or 'not scheduled'.
+    """'next Mon 06:00 · At 06:00, Monday through Friday (Europe/Prague)', 'disabled: …' or 'not scheduled'.
+    The next run is in local time, as the jobs' times are; the words name the schedule's own zone.
     ``cache``: a ``ScheduleCache`` (words and next fire time remembered between starts)."""
     if schedule is None:
         return "not scheduled"
@@ -72,4 +90,4 @@ def schedule_summary(schedule, cache=None) -> str:
             cache.put(schedule.cron, schedule.timezone, words, nxt)
     if not schedule.enabled:
         return f"disabled: {words}"  # the state first: a narrow column cuts the end
-    return f"next {nxt.strftime('%a %-d %b %H:%M')} · {words}" if nxt else words
+    return f"next {next_run(nxt)} · {words}" if nxt else words

@@ -236,3 +236,62 @@ async def test_pager_key_writes_the_log_and_cleans_up_without_a_terminal(make_ap
         await wait_until(pilot, lambda: any("Cannot open less -R" in str(n.message) for n in app._notifications),
                          message="the pager's notice")  # a headless test has no terminal to hand over
         assert list(spool.iterdir()) == []
+
+
+async def test_a_job_screen_open_until_the_job_ends_shows_each_line_once(make_app):
+    """A running job's screen left open until the job ends: every line once ("Log: 18 lines" showed 10 twice)."""
+    app = make_app(watch_files=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        job_id = await app.run_orchestration("sales-to-tableau")
+        await open_job(app, pilot, job_id)
+        await wait_until(pilot, lambda: app.engine.get_job(job_id).status.finished, message="the job's end")
+        await pilot.pause(0.5)
+        logged = app.engine.job_log(job_id)
+        assert len(logged) > 5
+        assert f"Log: {len(logged):,} lines" in status(app)
+        rows = [row for row in visible(app).splitlines() if row.strip()]  # the whole log fits on the screen
+        assert len(rows) == len(logged), "\n".join(rows)
+        for row, line in zip(rows, logged):
+            assert line.text[:40] in row
+
+
+async def test_a_search_keeps_wrap_as_it_was(make_app, demo_project):
+    """Submitting a search (with a 'w' in it, and after it) leaves wrap on, and off, as the user set it."""
+    job_id = big_job(demo_project, 2000, special={1500: ("info", "a wide window")})
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(app, pilot, job_id)
+        for wrap in (True, False):
+            await pilot.press("w")
+            await pilot.pause()
+            assert app.screen.query_one("#log").wrap is wrap
+            app.screen.query_one("#search").value = ""
+            await pilot.press("slash", *"wide window", "enter")
+            await wait_until(pilot, lambda: "match 1 of 1" in status(app), message="the search")
+            assert app.screen.query_one("#log").wrap is wrap
+            assert ("wrap on" if wrap else "wrap off") in status(app)
+            await pilot.press("escape")
+            await pilot.pause()
+
+
+async def test_keys_typed_fast_after_slash_do_not_turn_wrap_off(make_app, demo_project):
+    """A terminal delivers fast typing (or tmux send-keys) as one burst: "/wrap" turned wrap off."""
+    from textual import events
+
+    job_id = big_job(demo_project, 200)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_job(app, pilot, job_id)
+        await pilot.press("w")
+        await pilot.pause()
+        log = app.screen.query_one("#log")
+        assert log.wrap
+        for char in "/wrap":  # queued before the first is handled
+            app.post_message(events.Key("slash" if char == "/" else char, char))
+        await pilot.pause(0.3)
+        assert log.wrap and "wrap on" in status(app)
+        assert app.focused is app.screen.query_one("#search")
+        assert app.focused.value == "wrap"  # every key typed reached the field
+        await pilot.press(*"/x")
+        assert app.focused.value == "wrap/x"  # "/" in the field is text

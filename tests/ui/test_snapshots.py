@@ -1,4 +1,5 @@
-"""Snapshots of the screens that matter, at 120x40. Job data is fixed so the pictures are stable."""
+"""Snapshots of every screen at 80x24 (what it is designed for) and 120x40 (how it grows), editors with an
+error shown. Job data is fixed, and no picture shows a time that moves with the clock."""
 
 from datetime import datetime, timezone
 
@@ -8,7 +9,7 @@ from kbc_tui.model.job import JobStatus, LogLine, TaskRun, TaskStatus, Trigger
 from kbc_tui.store.history import JobHistory
 from kbc_tui.ui.app import KbcApp
 
-SIZE = (120, 40)
+SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 
 
 @pytest.fixture(autouse=True)
@@ -47,31 +48,36 @@ def fixed_job(root) -> int:
     return job.id
 
 
-def test_home(snap_compare, demo_project):
-    assert snap_compare(KbcApp(demo_project, watch_files=False), terminal_size=SIZE)
+async def open_job(pilot) -> None:
+    from kbc_tui.ui.screens.job_detail import JobDetailScreen
+
+    await pilot.app.push_screen(JobDetailScreen(1))
+    await pilot.pause()
 
 
-def test_orchestration(snap_compare, demo_project):
-    assert snap_compare(KbcApp(demo_project, watch_files=False), terminal_size=SIZE, press=["down", "enter"])
+# screen -> (keys pressed from the home screen, whether a fixed job is in the history first)
+SCREENS = {
+    "home": ([], False),
+    "orchestration": (["down", "enter"], False),
+    "task_editor": (["down", "enter", "t", "down", "down", "shift+up"], False),
+    "task_picker": (["down", "enter", "t", "a", "space"], False),
+    "schedule_editor_error": (["down", "enter", "s", "end", "space", "x"], False),
+    "notifications_editor_error": (["down", "enter", "m", *"ops.example.com", "enter"], False),
+    "smtp_settings_error": (["S", "ctrl+t", "tab", "tab", "end", "backspace", "backspace", "0", "ctrl+s"], False),
+    "jobs": (["J"], True),
+    "job_detail": ([], True),
+    "help": (["down", "enter", "t", "question_mark"], False),
+    "confirm_dialog": (["d"], False),
+    "prompt_dialog_error": (["n", *"Sales", "tab", "end", "!"], False),
+    "unsaved_dialog": (["down", "enter", "t", "space", "escape"], False),
+}
 
 
-def test_task_editor(snap_compare, demo_project):
-    assert snap_compare(KbcApp(demo_project, watch_files=False), terminal_size=SIZE,
-                        press=["down", "enter", "t", "down", "down", "shift+up"])
-
-
-def test_job_detail(snap_compare, demo_project):
-    job_id = fixed_job(demo_project)
-
-    async def open_job(pilot):
-        from kbc_tui.ui.screens.job_detail import JobDetailScreen
-
-        await pilot.app.push_screen(JobDetailScreen(job_id))
-        await pilot.pause()
-
-    assert snap_compare(KbcApp(demo_project, watch_files=False), terminal_size=SIZE, run_before=open_job)
-
-
-def test_notifications_editor(snap_compare, demo_project):
-    assert snap_compare(KbcApp(demo_project, watch_files=False), terminal_size=SIZE,
-                        press=["down", "enter", "m", *"ops.example.com", "enter"])
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_screen(snap_compare, demo_project, screen, size):
+    keys, with_job = SCREENS[screen]
+    if with_job:
+        fixed_job(demo_project)
+    assert snap_compare(KbcApp(demo_project, watch_files=False), terminal_size=SIZES[size], press=keys,
+                        run_before=open_job if screen == "job_detail" else None)

@@ -1,11 +1,33 @@
-"""``?``: every key binding of the screen underneath, with its description."""
+"""``?``: the keys of the screen underneath (its own, and its kbc-tui widgets'), and the app's, with what they do.
+
+Textual's own widgets' keys (an input's cursor keys, a table's scrolling) are left out: they work as everywhere."""
 
 from __future__ import annotations
+
+import re
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
+
+
+def own_bindings(node) -> list:
+    """The bindings kbc-tui declares on ``node``'s classes (not those Textual's classes declare)."""
+    found = []
+    for cls in type(node).__mro__:
+        if cls.__module__.startswith("kbc_tui.") and "BINDINGS" in vars(cls):
+            found += vars(cls)["BINDINGS"]
+    return found
+
+
+def screen_name(screen: Screen) -> str:
+    """The screen's name for people ("Task editor"), from its ``HELP_NAME`` or else its class."""
+    name = getattr(screen, "HELP_NAME", "")
+    if name:
+        return name
+    words = type(screen).__name__.removesuffix("Screen")
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", words).capitalize()
 
 
 class HelpScreen(ModalScreen[None]):
@@ -17,7 +39,7 @@ class HelpScreen(ModalScreen[None]):
         self.under = under
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Keys: {type(self.under).__name__.replace('Screen', '')}  (escape closes)", classes="title")
+        yield Static(f"Keys: {screen_name(self.under)}  (escape closes)", classes="title", markup=False)
         yield DataTable(id="help-keys", cursor_type="row")
 
     def on_mount(self) -> None:
@@ -26,7 +48,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Does")
         seen = set()
         for node in (self.under, *self.under.query("*"), self.app):
-            for binding in getattr(node, "BINDINGS", []):
+            for binding in own_bindings(node):
                 if not isinstance(binding, Binding) or not binding.description:
                     continue
                 for key in binding.key.split(","):

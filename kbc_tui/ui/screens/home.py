@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from kbc_tui.engine.events import EngineProblem, JobChanged
 from kbc_tui.errors import KbcError
@@ -17,9 +17,13 @@ from kbc_tui.model.ids import slug, unique_id
 from kbc_tui.model.text import one_line
 from kbc_tui.ui.format import duration, plain, plain_lines, schedule_summary, status_text, when
 from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
+from kbc_tui.ui.widgets.fit_table import Col, FitTable
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 
 CHUNK_ROWS = 250
+# fixed widths that fit 80 columns (a thousand rows need no measuring of every cell); name and schedule grow
+COLUMNS = [Col("Orchestration", "name", 18), Col("Tasks", "tasks", 5, 5), Col("Schedule", "schedule", 13), Col("Last job", "last", 10, 12), Col("When", "when", 14, 16), Col("Took", "took", 6, 11)]
 SAVE_CACHE_SECONDS = 1.0
 
 
@@ -46,17 +50,13 @@ class HomeScreen(Screen):
         yield Header()
         with Vertical(id="home"):
             yield Input(placeholder="filter orchestrations (name or id)…", id="filter", classes="hidden")
-            yield DataTable(id="orchestrations", cursor_type="row", zebra_stripes=True)
+            yield FitTable(COLUMNS, id="orchestrations", cursor_type="row", zebra_stripes=True)
             yield Static("", id="empty", classes="empty-state hidden")
             yield Static("", id="problems", classes="problems hidden")
-        yield Footer()
+        yield KbcFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        # fixed widths: a thousand rows need no measuring of every cell
-        for label, key, width in (("Orchestration", "name", 38), ("Tasks", "tasks", 5), ("Schedule", "schedule", 30),
-                                  ("Last job", "last", 12), ("When", "when", 14), ("Took", "took", 8)):
-            table.add_column(label, key=key, width=width)
         self.refresh_table()
         table.focus()
 

@@ -20,16 +20,20 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from kbc_tui.engine.events import JobChanged, TaskChanged
 from kbc_tui.errors import KbcError
 from kbc_tui.model.text import one_line
 from kbc_tui.ui.format import duration, plain, plain_lines, status_text, when
 from kbc_tui.ui.messages import EngineEvent, JobLogGrew
+from kbc_tui.ui.widgets.fit_table import Col, FitTable
 from kbc_tui.ui.widgets.log_lines import LogLines, format_line
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 PAGER_NOTICE_LINES = 100_000  # from this size, say that the file for the pager is being written
+TASK_COLUMNS = [Col("Phase", "phase", 5, 5), Col("Task", "task", 16, grow=2), Col("Status", "status", 10, 12),
+                Col("Took", "took", 6, 11), Col("Rows", "rows", 6, 12), Col("Message", "message", 10, grow=3)]
 
 
 def confirm_cancel(app, job_id: int) -> None:
@@ -55,7 +59,8 @@ class JobDetailScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("f", "toggle_follow", "Follow"),
         Binding("w", "toggle_wrap", "Wrap"),
-        Binding("slash", "search", "Search", key_display="/"),
+        # priority: handled as the key arrives, so the keys typed right after it already go to the search field
+        Binding("slash", "search", "Search", key_display="/", priority=True),
         Binding("n", "next_match", "Next match", show=False),
         Binding("N", "previous_match", "Previous match", show=False),
         Binding("c", "cancel_job", "Cancel job"),
@@ -73,16 +78,13 @@ class JobDetailScreen(Screen):
         yield Header()
         yield Static("", id="job-title", classes="title")
         yield Static("", id="job-mail", classes="hint hidden")
-        yield DataTable(id="job-tasks", cursor_type="row")
+        yield FitTable(TASK_COLUMNS, id="job-tasks", cursor_type="row")
         yield Static("", id="log-status", classes="section")
         yield Input(placeholder="search the log (enter: find, n / N: next / previous)", id="search", classes="hidden")
         yield LogLines(self.app.engine.job_log_view(self.job_id), id="log")
-        yield Footer()
+        yield KbcFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one("#job-tasks", DataTable)
-        for label in ("Phase", "Task", "Status", "Took", "Rows", "Message"):
-            table.add_column(label)
         self.refresh_job()
         log = self.query_one(LogLines)
         log.reload()
@@ -172,6 +174,7 @@ class JobDetailScreen(Screen):
         search = self.query_one("#search", Input)
         if not search.has_class("hidden"):
             search.add_class("hidden")
+            search.display = False
             self.query_one(LogLines).focus()
             return
         self.app.pop_screen()
@@ -188,8 +191,14 @@ class JobDetailScreen(Screen):
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
+        if self.focused is search:  # a "/" typed in the search itself
+            search.insert_text_at_cursor("/")
+            return
         search.remove_class("hidden")
-        search.focus()
+        # shown and focused now, not after the keys already queued: after "/", fast typing (or tmux send-keys)
+        # went to the screen's keys (w: wrap off, n: next match) instead of the field
+        search.display = True
+        self.set_focus(search)
 
     @on(Input.Submitted, "#search")
     def _find(self, event: Input.Submitted) -> None:

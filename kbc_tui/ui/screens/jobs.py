@@ -6,13 +6,18 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from kbc_tui.engine.events import JobChanged
 from kbc_tui.ui.format import duration, plain, status_text, when
 from kbc_tui.ui.messages import EngineEvent
+from kbc_tui.ui.widgets.fit_table import Col, FitTable
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 LIMIT = 500
+COLUMNS = [Col("Job", "job", 4, 7), Col("Orchestration", "orchestration", 13, grow=2), Col("Status", "status", 10, 12),
+           Col("Trigger", "trigger", 8, 8), Col("By", "by", 6, grow=1), Col("Started", "started", 16, 16),
+           Col("Took", "took", 6, 11)]
 
 
 class JobsScreen(Screen):
@@ -31,13 +36,11 @@ class JobsScreen(Screen):
         yield Header()
         title = f"Jobs of {self.orchestration}" if self.orchestration else "All jobs"
         yield Static(plain(title + "  (latest first, live)"), classes="title")
-        yield DataTable(id="job-list", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield FitTable(COLUMNS, id="job-list", cursor_type="row", zebra_stripes=True)
+        yield KbcFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label in ("Job", "Orchestration", "Status", "Trigger", "By", "Started", "Took"):
-            table.add_column(label)
         self.refresh_jobs()
         table.focus()
 

@@ -10,13 +10,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Input, Label, OptionList, Static
+from textual.widgets import Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from kbc_tui.model.orchestration import EVENTS, Notifications
 from kbc_tui.model.validate import check_email
 from kbc_tui.ui.format import plain
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen, send_test_email_into
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 EVENT_LABELS = {"error": "On error", "warning": "On warning", "success": "On success",
                 "processing": "Long-running"}
@@ -78,8 +79,13 @@ class NotificationsEditor(EditorScreen):
         user = project.settings.user.effective_email
         smtp = project.settings.smtp
         yield Header()
-        with VerticalScroll(id="notifications-editor"):
+        with Vertical(id="notifications-head"):  # what enter and ctrl+t answer stays on screen while the lists scroll
             yield Static(plain(f"Notifications of {orch.name}"), classes="title")
+            yield Static("", id="problem", classes="error")
+            yield Static("", id="test-result")
+        with VerticalScroll(id="notifications-editor"):
+            yield Static("enter: add · delete: remove · ctrl+t: test e-mail to the highlighted address · "
+                         "ctrl+s: save · escape: back", classes="hint")
             yield Static(
                 "Scheduled runs e-mail these lists. A manual run e-mails only the person who ran it "
                 f"({user or 'your address is not set: S on the home screen'}), for the events that have an "
@@ -92,20 +98,16 @@ class NotificationsEditor(EditorScreen):
                     with Vertical(classes="event-label"):
                         yield Label(EVENT_LABELS[event], classes="event-name")
                         yield Static(EVENT_HINTS[event], classes="hint")
-                    yield AddressList(event, getattr(self.original, event))
-                    with Vertical(classes="event-add"):
-                        yield Input(placeholder="add an address, enter", id=f"add-{event}", classes="add")
-                        yield Static("", id=f"problem-{event}", classes="error", markup=False)
-                        if event == "processing":
-                            with Horizontal(classes="tolerance"):
+                    with Vertical(classes="event-fields"):  # the list over its input: both as wide as there is room
+                        yield AddressList(event, getattr(self.original, event))
+                        with Horizontal(classes="event-add"):
+                            yield Input(placeholder="add an address, enter", id=f"add-{event}", classes="add")
+                            if event == "processing":
                                 yield Label("Tolerance %", classes="tolerance-label")
                                 yield Input(str(self.original.processing_tolerance), id="tolerance",
                                             type="integer", classes="short")
-            yield Static("", id="problem", classes="error")
-            yield Static("", id="test-result")
-            yield Static("enter: add · delete: remove · ctrl+t: test e-mail to the highlighted address · "
-                         "ctrl+s: save · escape: back", classes="hint")
-        yield Footer()
+                        yield Static("", id=f"problem-{event}", classes="error", markup=False)
+        yield KbcFooter()
 
     def on_mount(self) -> None:
         self.query_one("#add-error", Input).focus()

@@ -8,15 +8,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from kbc_tui.engine.events import JobChanged
 from kbc_tui.errors import KbcError
 from kbc_tui.model.text import check_no_control, one_line
 from kbc_tui.ui.format import duration, plain, plain_lines, schedule_summary, status_text, when
 from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
+from kbc_tui.ui.widgets.fit_table import Col, FitTable
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 RECENT_JOBS = 8
+# the task tables (here and in the task editor): every column on screen at 80 columns
+TASK_COLUMNS = [Col("Phase", "phase", 10, 12), Col("Type", "type", 9, 14),
+                Col("Configuration", "config", 16, grow=3), Col("Active", "active", 6, 6),
+                Col("On failure", "failure", 10, 24), Col("Problem", "problem", 8, grow=1)]
+JOB_COLUMNS = [Col("Job", "job", 4, 7), Col("Status", "status", 10, 12), Col("Trigger", "trigger", 8, 8),
+               Col("By", "by", 8, grow=1), Col("Started", "started", 14, 16), Col("Took", "took", 6, 11)]
 
 
 def kind_label(component: str) -> str:
@@ -40,27 +48,24 @@ class OrchestrationScreen(Screen):
     def __init__(self, orchestration_id: str) -> None:
         super().__init__()
         self.orch_id = orchestration_id
+        self.problems: list = []  # per task row: its problem in full, shown under the table
 
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="orchestration"):
             yield Static("", id="title", classes="title")
-            yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+            yield FitTable(TASK_COLUMNS, id="tasks", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="task-problem", classes="error hidden")
             with Horizontal(classes="summaries"):
                 yield Static("", id="schedule", classes="summary")
                 yield Static("", id="notifications", classes="summary")
             yield Static("Latest jobs  (j: all of them · enter: open)", classes="section")
-            yield DataTable(id="jobs", cursor_type="row")
-        yield Footer()
+            yield FitTable(JOB_COLUMNS, id="jobs", cursor_type="row")
+        yield KbcFooter()
 
     def on_mount(self) -> None:
-        tasks = self.query_one("#tasks", DataTable)
-        for label in ("Phase", "Type", "Configuration", "Active", "On failure", "Problem"):
-            tasks.add_column(label)
-        jobs = self.query_one("#jobs", DataTable)
-        for label in ("Job", "Status", "Trigger", "By", "Started", "Took"):
-            jobs.add_column(label)
         self.refresh_all()
+        self.query_one("#tasks", DataTable).focus()  # up / down go through the tasks (and show their problems)
 
     @property
     def orch(self):
@@ -80,6 +85,7 @@ class OrchestrationScreen(Screen):
         self.query_one("#title", Static).update(title)
         tasks = self.query_one("#tasks", DataTable)
         tasks.clear()
+        self.problems = []
         for pi, phase in enumerate(orch.phases):
             for ti, task in enumerate(phase.tasks):
                 cfg = project.component(task.component, task.config)
@@ -91,6 +97,8 @@ class OrchestrationScreen(Screen):
                               "yes" if task.active else Text("no", style="dim"),
                               "continue" if task.continue_on_failure else "stop",
                               plain(problem or "", style="red"))
+                self.problems.append(problem and plain(f"{one_line(task.ref)}: {problem}") or "")
+        self.show_task_problem()
         if not orch.tasks:
             tasks.add_row("", "", Text("No tasks yet: press t to add some", style="italic"), "", "", "")
         schedule = Text("Schedule  ", style="bold")
@@ -112,6 +120,15 @@ class OrchestrationScreen(Screen):
         for job in self.app.engine.list_jobs(self.orch_id, limit=RECENT_JOBS):
             jobs.add_row(str(job.id), status_text(job.status), job.trigger.value, plain(job.triggered_by),
                          when(job.started_at or job.created_at), duration(job.duration_s), key=str(job.id))
+
+    @on(DataTable.RowHighlighted, "#tasks")
+    def show_task_problem(self) -> None:
+        """The highlighted task's problem in full, next to the table (its column is narrow at 80 columns)."""
+        row = self.query_one("#tasks", DataTable).cursor_row
+        problem = self.problems[row] if 0 <= row < len(self.problems) else ""
+        shown = self.query_one("#task-problem", Static)
+        shown.update(problem)
+        shown.set_class(not problem, "hidden")
 
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:

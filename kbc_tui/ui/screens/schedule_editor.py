@@ -9,13 +9,14 @@ import re
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header, Input, Label, OptionList, Select, Static, Switch
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Header, Input, Label, OptionList, Select, Static, Switch
 
 from kbc_tui.model.orchestration import Schedule
 from kbc_tui.model.validate import check_cron, check_timezone, timezone_names
 from kbc_tui.ui.format import plain
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 PRESETS = [
     ("Every hour", "0 * * * *"),
@@ -88,8 +89,9 @@ class ScheduleEditor(EditorScreen):
     def compose(self) -> ComposeResult:
         cron, tz, enabled = self.initial
         yield Header()
-        with Vertical(id="schedule-editor"):
+        with VerticalScroll(id="schedule-editor"):
             yield Static(plain(f"Schedule of {self.app.project.orchestrations[self.orch_id].name}"), classes="title")
+            yield Static("ctrl+s: save · escape: back", classes="hint")
             with Horizontal(classes="row"):
                 yield Label("Cron", classes="field-label")
                 yield Input(cron, id="cron", placeholder="minute hour day-of-month month day-of-week")
@@ -104,14 +106,12 @@ class ScheduleEditor(EditorScreen):
             with Horizontal(classes="row"):
                 yield Label("Time zone", classes="field-label")
                 yield Input(tz, id="tz", placeholder="type to search, e.g. prague")
-            yield OptionList(id="tz-matches", classes="hidden")
-            with Horizontal(classes="row"):
-                yield Label("Enabled", classes="field-label")
+                yield Label("Enabled", classes="switch-label")
                 yield Switch(enabled, id="enabled")
+            yield OptionList(id="tz-matches", classes="hidden")
             yield Static("", id="words", classes="section")
             yield Static("", id="preview")
-            yield Static("ctrl+s: save · escape: back", classes="hint")
-        yield Footer()
+        yield KbcFooter()
 
     def on_mount(self) -> None:
         self.query_one("#cron", Input).focus()

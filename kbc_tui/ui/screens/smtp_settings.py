@@ -14,8 +14,8 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Header, Input, Label, Select, Static, Switch
 
 from kbc_tui.errors import KbcError
 from kbc_tui.model.fields import number_problem
@@ -23,6 +23,7 @@ from kbc_tui.model.project import SMTP_SECURITY, ProjectSettings, check_file
 from kbc_tui.model.validate import check_email
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen, send_test_email_into
 from kbc_tui.ui.widgets.dialogs import ConfirmModal
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 SECURITY_LABELS = {"none": "none (plain, port 25)", "starttls": "STARTTLS (port 587)", "tls": "TLS (port 465)"}
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
@@ -37,6 +38,7 @@ def password_hint(raw: str) -> str:
 
 
 class SmtpSettingsScreen(EditorScreen):
+    HELP_NAME = "SMTP settings"
     BINDINGS = [*SAVE_AND_LEAVE, Binding("ctrl+t", "test_email", "Send test e-mail")]
 
     #: the person said yes to saving with "Your e-mail" emptied (kbc.toml then has no [user] email)
@@ -53,8 +55,12 @@ class SmtpSettingsScreen(EditorScreen):
             return Horizontal(Label(label, classes="field-label"), widget, classes="row")
 
         yield Header()
-        with VerticalScroll(id="smtp-settings"):
+        with Vertical(id="smtp-head"):  # what ctrl+t and ctrl+s answer stays on screen while the form scrolls
             yield Static("E-mail server (SMTP) for notifications — kbc.toml [smtp]", classes="title", markup=False)
+            yield Static("ctrl+t: send a test e-mail to your address · ctrl+s: save · escape: back", classes="hint")
+            yield Static("", id="problem", classes="error")
+            yield Static("", id="test-result")
+        with VerticalScroll(id="smtp-settings"):
             yield row("Host", Input(smtp.host, id="host", placeholder="smtp.example.com"))
             yield row("Security", Select([(SECURITY_LABELS[s], s) for s in SMTP_SECURITY], value=smtp.security,
                                          id="security", allow_blank=False))
@@ -69,10 +75,7 @@ class SmtpSettingsScreen(EditorScreen):
             yield Static("You — manual runs e-mail only the person who ran them ([user] email; KBC_USER_EMAIL wins)",
                          classes="section", markup=False)
             yield row("Your e-mail", Input(user.email, id="user-email", placeholder="you@example.com"))
-            yield Static("", id="problem", classes="error")
-            yield Static("", id="test-result")
-            yield Static("ctrl+t: send a test e-mail to your address · ctrl+s: save · escape: back", classes="hint")
-        yield Footer()
+        yield KbcFooter()
 
     def on_mount(self) -> None:
         self.query_one("#host", Input).focus()

@@ -17,14 +17,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from kbc_tui.model.orchestration import LIMIT_FIELDS, Phase, Task, parse_limits, place_task
 from kbc_tui.model.text import check_no_control, one_line
 from kbc_tui.ui.format import plain
 from kbc_tui.ui.screens._editor import EditorScreen
-from kbc_tui.ui.screens.orchestration import kind_label
+from kbc_tui.ui.screens.orchestration import TASK_COLUMNS, kind_label
 from kbc_tui.ui.widgets.dialogs import ConfirmModal, PromptModal
+from kbc_tui.ui.widgets.fit_table import FitTable
+from kbc_tui.ui.widgets.footer import KbcFooter
 
 LIMIT_LABELS = {"timeout_minutes": "Timeout (min)", "retries": "Retries", "retry_delay_seconds": "Retry delay (s)"}
 
@@ -134,16 +136,15 @@ class TaskEditor(EditorScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="editor-title", classes="title")
-        yield DataTable(id="editor", cursor_type="row", zebra_stripes=False)
         yield Static("a: add · ctrl/shift+↑↓: move (across phases) · p / r / x: new / name / delete phase · "
                      "space: active · c: continue on failure · e: timeout, retries · delete: remove · ctrl+s: save",
-                     classes="hint")
-        yield Footer()
+                     classes="hint", id="editor-hint")
+        yield FitTable(TASK_COLUMNS, id="editor", cursor_type="row", zebra_stripes=False)
+        yield Static("", id="task-problem", classes="error hidden")
+        yield KbcFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label in ("Phase", "Type", "Configuration", "Active", "On failure", "Problem"):
-            table.add_column(label)
         self.render_rows()
         table.focus()
 
@@ -174,6 +175,7 @@ class TaskEditor(EditorScreen):
                 self.rows.append((pi, ti))
         if current in self.rows:
             table.move_cursor(row=self.rows.index(current))
+        self.show_task_problem()
         orch = self.app.project.orchestrations.get(self.orch_id)
         title = plain(f"Tasks of {orch.name if orch else self.orch_id}", style="bold")
         if self.dirty:
@@ -346,6 +348,19 @@ class TaskEditor(EditorScreen):
         self.render_rows()
         self.notify(f"Saved orchestrations/{self.orch_id}.toml")
         return True
+
+    @on(DataTable.RowHighlighted)
+    def show_task_problem(self) -> None:
+        """The highlighted task's problem in full, under the table (its column is narrow at 80 columns)."""
+        sel = self.selected_task()
+        problem = None
+        if sel is not None:
+            task = self.phases[sel[0]].tasks[sel[1]]
+            problem = self.app.project.task_problem(task)
+            problem = problem and plain(f"{one_line(task.ref)}: {problem}")
+        shown = self.query_one("#task-problem", Static)
+        shown.update(problem or "")
+        shown.set_class(not problem, "hidden")
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:
