@@ -168,3 +168,23 @@ def test_sheet_extractor_follows_googles_export_redirect(root):
         job, _, _ = run_config(root, "sheet-extractor", "n", {
             "spreadsheet_id": "gone", "base_url": server.url, "output": "in.c-sheets.n"})
         assert job.status is JobStatus.ERROR and "check spreadsheet_id and sheet_gid" in job.tasks[0].message
+
+
+@pytest.mark.slow
+def test_tableau_writer_publishes_an_extract_over_64_mb_in_parts(root, env):
+    """Tableau takes at most 64 MB in one request: a bigger extract goes up in parts, in order, then is committed."""
+    DuckDBStorage(root / ".kbc" / "storage.duckdb").write_select(
+        "out.c-r.big", "select range as id, md5(range::varchar) as label from range(2000000)")
+    env("TABLEAU_TEST_TOKEN", "s3cret-token")
+    with TableauStandIn() as server:
+        job, _, log = run_config(root, "tableau-writer", "t", {
+            "output_dir": "out", "tables": [{"source": "out.c-r.big"}],
+            "publish": {"server_url": server.url, "site": "acme", "project": "Sales", "token_name": "kbc",
+                        "#token": "env:TABLEAU_TEST_TOKEN"}})
+        assert job.status is JobStatus.SUCCESS, (job.tasks[0].message, server.refusals)
+        extract = (root / "out" / "big.hyper").read_bytes()
+        assert len(extract) > 64 * 1024 * 1024
+        assert server.published["big"] == extract
+        appends = [r for r in server.requests if r.method == "PUT"]
+        assert len(appends) >= 2 and not server.uploads, "uploaded in parts and committed"
+        assert not server.sessions
