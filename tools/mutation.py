@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         killed, count = run_group(name, only, args.jobs)
         total_killed, total = total_killed + killed, total + count
     if len(names) > 1:
-        print(f"all: killed {total_killed}/{total} ({100 * total_killed / max(1, total):.1f} %)")
+        print(f"all: killed {total_killed}/{total} ({100 * total_killed / max(1, total):.1f} %), known equivalents left out")
     return 0
 
 
