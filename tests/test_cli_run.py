@@ -78,16 +78,23 @@ def test_no_wait_then_another_process_runs_it(root):
     assert out.returncode == 0 and "success" in out.stdout
 
 
-def _wait_for_task_running(root, timeout=30):
+def _wait_for_task_running(root, proc, timeout=60):
+    """Wait until job 1's first task is processing; on a timeout, say what the run and the history showed."""
     deadline = time.time() + timeout
+    out = None
     while time.time() < deadline:
+        if proc.poll() is not None:
+            break
         out = kbc("job", "1", "--json", root=root)
         if out.returncode in (0, 1) and out.stdout.strip():
             data = json.loads(out.stdout)
             if data["tasks"] and data["tasks"][0]["status"] == "processing":
                 return
         time.sleep(0.2)
-    raise AssertionError("the task never started")
+    proc.kill()
+    stdout, stderr = proc.communicate(timeout=15)
+    raise AssertionError(f"the task never started (run exit {proc.returncode}); run stdout: {stdout!r}; "
+                         f"run stderr: {stderr!r}; last `job 1 --json`: {out and (out.returncode, out.stdout, out.stderr)!r}")
 
 
 def test_sigkill_mid_task_becomes_terminated_and_keeps_the_table(root):
@@ -129,7 +136,7 @@ def test_cancel_command_stops_a_running_job(root):
     proc = subprocess.Popen([*KBC, "run", "slow", "--project", str(root)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for_task_running(root)
+        _wait_for_task_running(root, proc)
         out = kbc("cancel", "1", root=root)
         assert out.returncode == 0, out.stderr
         assert "Job 1: cancelled" in out.stdout
@@ -142,7 +149,7 @@ def test_ctrl_c_on_run_cancels_the_job(root):
     proc = subprocess.Popen([*KBC, "run", "slow", "--project", str(root)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for_task_running(root)
+        _wait_for_task_running(root, proc)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 1
         assert json.loads(kbc("jobs", "--json", root=root).stdout)[0]["status"] == "cancelled"
@@ -177,7 +184,7 @@ def test_sigterm_ends_run_while_the_query_waits_on_a_lock(request, tmp_path, uni
         proc = subprocess.Popen([*KBC, "run", "run-db-extractor-src", "--project", str(root)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            _wait_for_task_running(root)
+            _wait_for_task_running(root, proc)
             time.sleep(1.0)  # the query is sent and waits on the lock
             started = time.monotonic()
             proc.send_signal(signal.SIGTERM)

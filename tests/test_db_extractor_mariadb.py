@@ -110,6 +110,29 @@ def test_a_column_it_cannot_carry_falls_back_to_the_generic_path(maria, tmp_path
     assert storage.table("in.c-db.bits").rows == 2
 
 
+def test_time_is_a_duration_and_keeps_negative_and_long_values(maria, tmp_path):
+    """MySQL's TIME is a duration (-838:59:59 to 838:59:59), not a time of day: stored as an INTERVAL, every
+    value as it was (a time of day wrapped -01:00 to 23:00 and 838:59:59 to 22:59:59 without a word)."""
+    url, engine, u, created = maria
+    name = f"times_{u}"
+    created.append(name)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {name} (id INT PRIMARY KEY, took TIME(6))"))
+        conn.execute(sa.text(f"INSERT INTO {name} VALUES (1, '12:34:56.5'), (2, '-01:00:00'), (3, '838:59:59'), "
+                             "(4, NULL)"))
+    root = project(tmp_path / "p")
+    for query in (False, True):
+        output = "in.c-db.q" if query else "in.c-db.t"
+        source = {"query": f"SELECT id, took FROM {name}"} if query else {"table": name}
+        job, storage, _ = run_config(root, "db-extractor", output.rsplit(".", 1)[-1], {"url": url, "tables": [
+            {"name": "t", **source, "output": output}]})
+        assert job.status is JobStatus.SUCCESS, job.message
+        assert {c.name: c.type for c in storage.table(output).columns}["took"] == "INTERVAL", output
+        assert sorted(storage.preview(output)[1]) == [
+            (1, dt.timedelta(hours=12, minutes=34, seconds=56.5)), (2, dt.timedelta(hours=-1)),
+            (3, dt.timedelta(hours=838, minutes=59, seconds=59)), (4, None)], output
+
+
 def test_a_value_that_does_not_fit_is_named(maria, tmp_path):
     url, engine, u, created = maria
     name = f"unsigned_{u}"

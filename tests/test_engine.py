@@ -254,3 +254,40 @@ def test_manual_trigger_defaults_to_the_user(root, monkeypatch):
     assert e.default_user() == "me@example.com"
     e.history.close()
     assert Trigger("schedule") is Trigger.SCHEDULE
+
+
+async def test_each_log_line_reaches_runner_and_watcher_once(root, engine):
+    """The runner emits its own job's lines as they are written and never reads them back; a watcher in
+    another engine gets every line of that job exactly once, in order, from the history."""
+    script = "; ".join(f"create table t{i} as select {i} as x" for i in range(40)) + ";"
+    sql_config(root, "many", script, ["t0"])
+    orchestration(root, "ev", [["many"]])
+    runner = await engine()
+    watcher = await engine()
+    by_runner, by_watcher = [], []
+    runner.events.subscribe(by_runner.append)
+    watcher.events.subscribe(by_watcher.append)
+    job = await run(runner, "ev")
+    await asyncio.sleep(0.5)  # a few polls of both after the job ended
+    written = [ln.text for ln in runner.history.log(job.id)]
+    assert len(written) >= 4
+    for seen in (by_runner, by_watcher):
+        texts = [ln.text for ev in seen if isinstance(ev, LogBatch) and ev.job_id == job.id for ln in ev.lines]
+        assert texts == written
+
+
+def test_log_since_skips_excluded_jobs_and_stops_at_upto(root):
+    from datetime import datetime, timezone
+
+    from kbc_tui.model.job import LogLine
+    from kbc_tui.store.history import JobHistory
+
+    history = JobHistory(root / ".kbc" / "jobs.sqlite")
+    now = datetime.now(timezone.utc)
+    assert [history.create_job("o", Trigger.MANUAL, "me").id for _ in range(2)] == [1, 2]
+    history.add_log([LogLine(job, now, "info", f"{job}-{n}") for n in range(3) for job in (1, 2)])
+    top = history.max_log_id()
+    history.add_log([LogLine(1, now, "info", "later")])
+    assert [ln.text for ln in history.log_since(0, upto=top, exclude_jobs={2})] == ["1-0", "1-1", "1-2"]
+    assert [ln.text for ln in history.log_since(top)] == ["later"]
+    assert [ln.text for ln in history.log_since(0, 2)] == ["1-0", "2-0"]

@@ -110,6 +110,23 @@ async def test_a_name_with_line_breaks_still_makes_a_one_line_subject(tmp_path, 
     assert mail.subject == f"[kbc-tui] Error: Two lines — job {job.id}"
 
 
+async def test_control_characters_from_a_server_reach_no_mail_reader_raw(tmp_path, engines):
+    """An error message or log line can carry an escape sequence (a table name here): the e-mail shows it as
+    text (``\\x1b``), as the screen does, so it cannot retitle or clear the terminal of someone reading the
+    e-mail in mutt."""
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        sql_config(root, "evil", 'create table t as select * from "no\x1b]0;pwned\x07table";', ["t"])
+        orchestration(root, "nightly", [["evil"]], notifications=LISTS)
+        engine = await engines(root)
+        job = await run_job(engine, "nightly")
+        [mail] = await wait_mail(server, 1)
+    assert job.status is JobStatus.ERROR
+    for body in (mail.body("plain"), mail.body("html"), mail.subject):
+        assert "\x1b" not in body and "\x07" not in body
+    assert "no\\x1b]0;pwned\\x07table" in mail.body("plain")
+
+
 async def test_warning_and_success_go_to_their_lists(tmp_path, engines):
     with SmtpServer() as server:
         root = make_project(tmp_path, server.port)

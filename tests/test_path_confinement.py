@@ -208,3 +208,38 @@ def test_a_relative_ca_file_leaving_the_project_is_a_clear_mail_error(tmp_path, 
     p = Project.load(root)
     with pytest.raises(MailError, match=r"^\[smtp\] ca_file: the relative path '../outside/ca.pem' leaves"):
         asyncio.run(send_test_email(p.settings, p.secrets, "me@example.com"))
+
+
+# -- SQL scripts ----------------------------------------------------------------------------------------------
+
+def sql_params(script: str) -> dict:
+    return {"script": script, "output": [{"source": "t", "destination": "out.c-test.t"}]}
+
+
+@pytest.mark.parametrize("script, reached", [
+    ("create table t as select * from read_csv('{outside}/secret.csv');", None),
+    ("create table t as select 1 as x; copy t to '{outside}/dropped.csv';", "dropped.csv"),
+    ("attach '{outside}/other.duckdb' as other; create table t as select 1 as x;", "other.duckdb"),
+])
+def test_a_sql_script_cannot_read_or_write_files_outside_the_project(root, outside, script, reached):
+    job, storage, _ = run_config(root, "sql-transformation", "peek", sql_params(script.format(outside=outside)))
+    assert job.status is JobStatus.ERROR
+    message = job.tasks[0].message
+    assert "file system operations are disabled" in message, message
+    assert "a script reads and writes files only inside the project folder" in message
+    assert reached is None or not (outside / reached).exists()
+    assert storage.table("out.c-test.t") is None
+
+
+def test_a_sql_script_still_reads_files_inside_the_project_and_absolute_paths_still_load(root, outside):
+    (root / "data").mkdir()
+    (root / "data" / "codes.csv").write_text("code\n7\n")
+    job, storage, _ = run_config(root, "sql-transformation", "local",
+                                 sql_params(f"create table t as select * from read_csv('{root}/data/codes.csv');"))
+    assert job.status is JobStatus.SUCCESS, job.message
+    assert storage.preview("out.c-test.t")[1] == [(7,)]
+    # a CSV file outside the project (an absolute path): kbc-tui reads it and hands DuckDB the bytes
+    write_config(root, "sheet-extractor", "abs", {"path": str(outside / "secret.csv"), "output": "in.c-x.up"})
+    job, storage, _ = run_config(root, "sheet-extractor", "abs")
+    assert job.status is JobStatus.SUCCESS, job.message
+    assert storage.preview("in.c-x.up")[1] == [("root", "hunter2")]

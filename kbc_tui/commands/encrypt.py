@@ -1,6 +1,6 @@
 """``kbc-tui encrypt``: encrypt every plain-text ``#`` secret in the project's files, in place.
 
-Writes each changed file atomically; prints which keys it encrypted, never their values.
+Writes each changed file atomically, changing only the lines of the encrypted values; prints which keys it encrypted, never their values.
 The key is ``KBC_SECRET_KEY`` or ``<project>/.kbc/secret.key`` (created if missing, unless values encrypted
 with a missing key exist: then nothing is written and the message says how to recover).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from kbc_tui.errors import ConfigError
 from kbc_tui.store.project import resolve_project_dir
 from kbc_tui.store.secrets import Secrets, is_safe_value, secret_files, walk_secrets
-from kbc_tui.store.toml_io import read_toml, write_toml_atomic
+from kbc_tui.store.toml_io import edit_toml, read_toml, write_bytes_atomic
 
 
 def run(args) -> int:
@@ -22,7 +22,7 @@ def run(args) -> int:
         if not path.exists():
             continue
         try:
-            data, _ = read_toml(path)
+            data, raw = read_toml(path)
         except ConfigError as exc:
             for problem in exc.problems:
                 print(f"skipped: {problem}")
@@ -32,7 +32,7 @@ def run(args) -> int:
         if not plain:
             continue
         encrypted, _ = secrets.encrypt_tree(data)
-        write_toml_atomic(path, encrypted)
+        write_bytes_atomic(path, edit_toml(raw, encrypted, lambda parsed: parsed))  # comments and layout stay
         changed += 1
         for key in plain:
             print(f"{path.relative_to(root)}: {key}: encrypted")

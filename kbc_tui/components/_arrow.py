@@ -14,6 +14,8 @@ def arrow_type(sa_type: Any) -> pa.DataType | None:
     import sqlalchemy as sa
 
     t = sa_type
+    if getattr(t, "is_mysql_duration", False):
+        return pa.duration("us")  # MySQL's TIME is a duration (-838:59:59 .. 838:59:59), not a time of day
     if isinstance(t, sa.Boolean) or (type(t).__name__ == "TINYINT" and getattr(t, "display_width", None) == 1):
         return pa.bool_()  # MySQL/MariaDB BOOLEAN is TINYINT(1)
     if isinstance(t, sa.SmallInteger):

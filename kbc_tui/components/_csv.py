@@ -39,8 +39,25 @@ def load_csv(ctx: RunContext, path: Path, *, output: str, header: int = 1, delim
     """Load a UTF-8 CSV file into a storage table (all columns text); returns rows written."""
     with path.open(newline="", encoding="utf-8") as fh:
         names = column_names(ctx, head_rows(fh, header, delimiter), header, primary_key, source or str(path))
-    return load_select(ctx, csv_select(path, names, header, delimiter), output=output, primary_key=primary_key,
-                       incremental=incremental, source=source or str(path))
+    options = dict(output=output, primary_key=primary_key, incremental=incremental, source=source or str(path))
+    may_read = getattr(ctx.storage, "may_read", None)
+    if may_read is None or may_read(path):
+        return load_select(ctx, csv_select(path, names, header, delimiter), **options)
+    # outside the folders DuckDB may open (the project and its state): kbc-tui reads the file and hands
+    # DuckDB its bytes through a pipe in the scratch folder, as it does with a download
+    from kbc_tui.components._feed import CSV_BUFFER, Feed
+
+    def copy(feed: Feed) -> None:
+        out = feed.open()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                feed.check()
+                out.write(chunk)
+
+    with Feed(ctx.scratch_dir) as feed:
+        feed.start(copy)
+        return feed.load(load_select, ctx, csv_select(feed.path, names, header, delimiter, CSV_BUFFER),
+                         inspect=feed.inspect(), **options)
 
 
 def head_rows(lines: Iterable[str], header: int, delimiter: str) -> list[list[str]]:

@@ -7,8 +7,8 @@ places and fails above 28 digits), so decimal columns are read as text (``CAST(�
 parses them into the table's exact ``DECIMAL(p, s)``. Every batch is cast to the types the table's
 definition gives (the same as the generic path's), so both paths produce the same table.
 
-Used only when every column has an Arrow type other than TIME (MySQL's TIME is a duration up to ±838 hours,
-which ConnectorX cannot read) and the URL has no driver options (``?ssl=…`` and the like are the driver's);
+Used only when no column is a TIME (MySQL's TIME is a duration up to ±838 hours, stored as an INTERVAL,
+which ConnectorX cannot read: it wants a time of day) and the URL has no driver options (``?ssl=…`` and the like are the driver's);
 otherwise the extractor's generic path runs.
 """
 
@@ -25,7 +25,28 @@ BATCH_ROWS = 10_000
 def eligible(url, types: list) -> bool:
     import pyarrow as pa
 
-    return not url.query and all(t is not None and not pa.types.is_time(t) for t in types)
+    return not url.query and all(t is not None and not pa.types.is_time(t) and not pa.types.is_duration(t)
+                                 for t in types)
+
+
+def is_time(sa_type: Any) -> bool:
+    """MySQL's / MariaDB's TIME: a duration of -838:59:59 to 838:59:59 (the driver gives a timedelta)."""
+    import sqlalchemy as sa
+
+    return isinstance(sa_type, sa.Time) and type(sa_type).__module__.startswith("sqlalchemy.dialects.mysql")
+
+
+def raw_time() -> Any:
+    """The column type for a TIME column: the driver's timedelta as it is (stored as an INTERVAL). SQLAlchemy's
+    MySQL TIME turns it into a time of day, silently wrapping -01:00:00 to 23:00 and 838:59:59 to 22:59:59."""
+    import sqlalchemy as sa
+
+    class MySQLDuration(sa.types.TypeDecorator):
+        impl = sa.types.NullType
+        cache_ok = True
+        is_mysql_duration = True
+
+    return MySQLDuration()
 
 
 def select_sql(statement, reflected, dialect) -> str:

@@ -90,6 +90,10 @@ def create_engine(url, *, for_sqlite_create: bool = False):
     args: dict[str, Any] = {}
     if url.drivername.startswith(("postgresql", "mysql", "mariadb")):
         args["connect_args"] = {"connect_timeout": 10}
+    if url.drivername.startswith(("mysql", "mariadb")) and url.password and not str(url.password).isascii():
+        # PyMySQL sends a str password as latin-1: a non-ASCII one never matched (or failed to encode); the server
+        # and the mysql client use UTF-8
+        args["connect_args"]["password"] = str(url.password).encode("utf-8")
     if _sqlite_file(url):
         db = Path(url.database)
         if not for_sqlite_create and not db.exists():

@@ -96,9 +96,13 @@ class DbExtractor(Component):
                     except sa.exc.NoSuchTableError:
                         raise ComponentError(f"table {table['table']!r} not found in "
                                              f"{url.drivername.split('+')[0]} database {url.database!r}") from None
+                    from kbc_tui.components import _mysql_arrow
+
                     for column in reflected.columns:
                         if isinstance(column.type, sa.Float):
                             column.type.asdecimal = False  # MySQL's DOUBLE reflects as a 10-digit Decimal
+                        if _mysql_arrow.is_time(column.type):
+                            column.type = _mysql_arrow.raw_time()  # the timedelta as the driver reads it
                     statement = sa.select(reflected)
                     if fetch_col:
                         if fetch_col not in reflected.c:
@@ -119,8 +123,6 @@ class DbExtractor(Component):
 
                     types = [arrow_type(c.type) for c in reflected.columns]
                     if engine.dialect.name in ("mysql", "mariadb") and not params_generic(table):
-                        from kbc_tui.components import _mysql_arrow
-
                         if _mysql_arrow.eligible(url, types):
                             sql = _mysql_arrow.select_sql(statement, reflected, engine.dialect)
                             conn.close()

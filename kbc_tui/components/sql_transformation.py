@@ -106,8 +106,10 @@ class SqlTransformation(Component):
                         if ctx.cancel.cancelled:
                             raise Cancelled(ctx.cancel.reason) from None
                         first = next((ln.strip() for ln in statement.strip().splitlines() if ln.strip()), "")
+                        hint = (" (a script reads and writes files only inside the project folder)"
+                                if isinstance(exc, duckdb.PermissionException) else "")
                         raise ComponentError(f"SQL error in statement {n} ({first[:80]!r}): "
-                                             f"{str(exc).splitlines()[0]}") from None
+                                             f"{str(exc).splitlines()[0]}{hint}") from None
                 for item in outputs:
                     ctx.cancel.check()
                     name = item["source"]

@@ -76,7 +76,9 @@ class Engine:
                 raise
             self.history = UnavailableHistory(self.state_dir / "jobs.sqlite", exc)
             self.problem = f"jobs are unavailable: {exc}"
-        self.storage = DuckDBStorage(storage_path, memory_limit=self.project.settings.storage.memory_limit)
+        # DuckDB (and so every SQL script) reads and writes files only in the project and its state folder
+        self.storage = DuckDBStorage(storage_path, memory_limit=self.project.settings.storage.memory_limit,
+                                     confine_to=(self.root, self.state_dir))
         self.lock = RunnerLock(self.state_dir / "runner.lock")
         self.reserve = SpaceReserve(self.state_dir)
         self.notifier = None
@@ -484,15 +486,17 @@ class Engine:
             run.finish(JobStatus.ERROR, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             self._runs.pop(run.job.id, None)
-            self._run_tasks.discard(asyncio.current_task())
-            await asyncio.to_thread(self.storage.release)  # closing may checkpoint: not on the loop
-            if self.notifier is not None:
-                self.notifier.job_finished(run.job.id, run.masker)
-            try:
-                self.history.apply_retention(run.job.orchestration, self.project.settings.jobs.retention)
-            except Exception:
-                pass
-            self._wake.set()
+            try:  # stop() waits for this task until here: a `kbc-tui run` must not exit before the e-mail is queued
+                await asyncio.to_thread(self.storage.release)  # closing may checkpoint: not on the loop
+                if self.notifier is not None:
+                    self.notifier.job_finished(run.job.id, run.masker)
+                try:
+                    self.history.apply_retention(run.job.orchestration, self.project.settings.jobs.retention)
+                except Exception:
+                    pass
+            finally:
+                self._run_tasks.discard(asyncio.current_task())
+                self._wake.set()
 
     # -- internals: watching other processes ---------------------------------------------------------
     async def _poll_loop(self) -> None:
@@ -524,14 +528,16 @@ class Engine:
                 continue
             self._seen[job.id] = key
             self.events.emit(JobChanged(job))
-        ours = self._own
-        lines = self.history.log_since(self._last_log_id)
-        if lines:
-            self._last_log_id = lines[-1].id or self._last_log_id
+        top = self.history.max_log_id()
+        if top > self._last_log_id:
+            # other processes' lines only: this runner's own jobs (which may log 10,000 lines a second)
+            # emitted theirs when they were written, so they are not even read back
+            limit = 10_000
+            lines = self.history.log_since(self._last_log_id, limit, upto=top, exclude_jobs=self._own)
+            self._last_log_id = lines[-1].id if len(lines) >= limit else top
             by_job: dict[int, list[LogLine]] = {}
             for line in lines:
-                if line.job_id not in ours:
-                    by_job.setdefault(line.job_id, []).append(line)
+                by_job.setdefault(line.job_id, []).append(line)
             for job_id, batch in by_job.items():
                 self.events.emit(LogBatch(job_id, tuple(batch)))
         if self.is_runner:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from kbc_tui.model.durations import duration
 from kbc_tui.model.job import Job, LogLine, Notification, TaskRun, TaskStatus
+from kbc_tui.model.text import one_line, printable
 from kbc_tui.store.secrets import Masker
 
 LOG_TAIL = 20
@@ -110,5 +111,7 @@ def job_report(job: Job, event: str, recipients: list[str], *, orch_name: str, p
         parts.append("</pre>")
     parts.append(f"<p>See it: <code>kbc-tui job {job.id} --project {e(project_root)}</code></p>")
 
-    return Notification(job.id, event, list(recipients), mask(subject_for(job, event, orch_name)),
-                        mask("\n".join(text) + "\n"), mask("\n".join(parts) + "\n"))
+    # log lines and server messages may hold control characters: an escape sequence in an e-mail read in a
+    # terminal mail client (mutt, mail) acts on that terminal, so they are made visible as on screen
+    return Notification(job.id, event, list(recipients), one_line(mask(subject_for(job, event, orch_name))),
+                        printable(mask("\n".join(text) + "\n")), printable(mask("\n".join(parts) + "\n")))

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kbc_tui.model.component import check_id
-from kbc_tui.model.fields import Fields
+from kbc_tui.model.component import COMPONENT_TYPES, Kind, check_id
+from kbc_tui.model.fields import Fields, number_problem
 from kbc_tui.model.text import check_no_control
 from kbc_tui.model.validate import check_cron, check_email, check_timezone
 
@@ -88,6 +88,98 @@ class Phase:
             out["name"] = self.name
         out["tasks"] = [t.to_toml() for t in self.tasks]
         return out
+
+
+#: the phase a new task of each kind goes into, in the order the phases run (the tutorial's Extract ->
+#: Transform -> Load: a transformation must not run in parallel with the extractors it reads)
+STAGES: dict[Kind, str] = {Kind.EXTRACTOR: "Extract", Kind.TRANSFORMATION: "Transform", Kind.WRITER: "Load"}
+_RANKS = {kind: rank for rank, kind in enumerate(STAGES)}
+_STAGE_NAMES = {name.lower(): kind for kind, name in STAGES.items()}
+
+
+def kind_of(component: str) -> Kind | None:
+    """The kind of a component type (None: unknown)."""
+    ctype = COMPONENT_TYPES.get(component)
+    return ctype.kind if ctype else None
+
+
+def _phase_rank(phase: Phase) -> int | None:
+    """Where a phase stands in Extract -> Transform -> Load: by its name if it is a stage's, else by the
+    earliest kind it holds; None when that says nothing (an empty unnamed phase, unknown components)."""
+    named = _STAGE_NAMES.get(phase.name.strip().lower())
+    if named is not None:
+        return _RANKS[named]
+    ranks = [_RANKS[k] for t in phase.tasks if (k := kind_of(t.component)) in _RANKS]
+    return min(ranks) if ranks else None
+
+
+def stage_phase(phases: list[Phase], kind: Kind) -> int | None:
+    """The existing phase a new task of ``kind`` belongs in: the one named after its stage ("Extract",
+    "Transform", "Load", any case), else one that holds only tasks of that kind; None if there is none."""
+    if kind not in STAGES:
+        raise ValueError(f"a {kind.value} component cannot be a task")
+    for index, phase in enumerate(phases):
+        if phase.name.strip().lower() == STAGES[kind].lower():
+            return index
+    for index, phase in enumerate(phases):
+        other_stage = _STAGE_NAMES.get(phase.name.strip().lower())
+        if phase.tasks and other_stage in (None, kind) and all(kind_of(t.component) is kind for t in phase.tasks):
+            return index
+    return None
+
+
+def place_task(phases: list[Phase], task: Task) -> int:
+    """Append ``task`` to the phase its kind belongs in (see ``stage_phase``), creating that stage's phase
+    when missing, placed so that Extract runs before Transform before Load. Returns the phase's index."""
+    kind = kind_of(task.component)
+    if kind not in STAGES:
+        raise ValueError(f"{task.component!r} cannot be an orchestration task")
+    index = stage_phase(phases, kind)
+    if index is None:
+        rank = _RANKS[kind]
+        later = [i for i, p in enumerate(phases) if (r := _phase_rank(p)) is not None and r > rank]
+        index = later[0] if later else len(phases)
+        phases.insert(index, Phase(STAGES[kind], []))
+    phases[index].tasks.append(task)
+    return index
+
+
+#: a task's run limits, as the editor's fields name them
+LIMIT_FIELDS = ("timeout_minutes", "retries", "retry_delay_seconds")
+
+
+def parse_limits(timeout_minutes: str, retries: str, retry_delay_seconds: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """A task's limits typed as text: (the values, {field: why it is not valid}). An empty timeout: none;
+    the same bounds as the TOML file (retries 0-100, the others numbers >= 0)."""
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    text = timeout_minutes.strip()
+    if not text:
+        values["timeout_minutes"] = None
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or number_problem(value, minimum=0) or value == 0:
+            problems["timeout_minutes"] = "minutes, a number above 0 (empty: no timeout)"
+        else:
+            values["timeout_minutes"] = int(value) if value.is_integer() else value
+    try:
+        count = int(retries.strip() or "0")
+        if not 0 <= count <= 100:
+            raise ValueError
+        values["retries"] = count
+    except ValueError:
+        problems["retries"] = "a whole number from 0 to 100"
+    try:
+        delay = float(retry_delay_seconds.strip() or "30")
+        if number_problem(delay, minimum=0):
+            raise ValueError
+        values["retry_delay_seconds"] = int(delay) if delay.is_integer() else delay
+    except ValueError:
+        problems["retry_delay_seconds"] = "seconds, a number >= 0"
+    return values, problems
 
 
 @dataclass

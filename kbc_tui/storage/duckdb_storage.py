@@ -54,9 +54,17 @@ def _tid(value: str | TableId) -> TableId:
 
 
 class DuckDBStorage:
-    def __init__(self, path: Path, busy_retry_seconds: float = BUSY_RETRY_SECONDS, memory_limit: str = "256MB"):
+    def __init__(self, path: Path, busy_retry_seconds: float = BUSY_RETRY_SECONDS, memory_limit: str = "256MB",
+                 confine_to: Sequence[Path] = ()):
         self.path = Path(path)
         self.memory_limit = memory_limit
+        #: folders DuckDB may read and write files in (SQL scripts included); none given: no confinement.
+        #: The storage file's own folder is always one of them (DuckDB spills and compacts there).
+        self.confine_to: tuple[Path, ...] = ()
+        if confine_to:
+            folders = {Path(os.path.abspath(p)) for p in (*confine_to, self.path.parent)}
+            folders |= {f.resolve() for f in folders}
+            self.confine_to = tuple(sorted(folders))
         self.busy_retry_seconds = busy_retry_seconds
         self._held: Any = None
         self._hold_count = 0
@@ -68,9 +76,27 @@ class DuckDBStorage:
         import duckdb
 
         con = duckdb.connect(str(self.path), config={"memory_limit": self.memory_limit})
+        if self.confine_to:
+            self._confine(con)
         tighten(self.path)  # DuckDB creates it with the umask's mode (it cannot open an empty file)
         tighten(self.path.with_name(self.path.name + ".wal"))  # one left by a crash
         return con
+
+    def _confine(self, con: Any) -> None:
+        """Files outside ``confine_to`` are out of DuckDB's reach for the life of the open database (a SQL
+        script's ``read_csv('/etc/passwd')`` or ``COPY … TO '~/.bashrc'`` is refused; so are ATTACH and
+        extension installs elsewhere). The setting cannot be turned back on while the database is open."""
+        if con.execute("SELECT current_setting('enable_external_access')").fetchall()[0][0]:
+            folders = ", ".join(f"'{_sql_literal(os.path.join(str(f), ''))}'" for f in self.confine_to)
+            con.execute(f"SET allowed_directories = [{folders}]")
+            con.execute("SET enable_external_access = false")
+
+    def may_read(self, path: Path) -> bool:
+        """Whether DuckDB may open ``path`` itself (else hand it the bytes through a pipe in the state folder)."""
+        if not self.confine_to:
+            return True
+        full = Path(os.path.abspath(path))
+        return any(full == f or f in full.parents for f in self.confine_to)
 
     def _open(self):
         import duckdb

@@ -416,9 +416,19 @@ class JobHistory:
         return [LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0])
                 for r in reversed(rows)]
 
-    def log_since(self, after_id: int, limit: int = 10000) -> list[LogLine]:
-        rows = self.execute("SELECT id, job_id, time, level, task, text FROM log_lines WHERE id > ? "
-                            "ORDER BY id LIMIT ?", (after_id, limit))
+    def log_since(self, after_id: int, limit: int = 10000, *, upto: int | None = None,
+                  exclude_jobs: Iterable[int] = ()) -> list[LogLine]:
+        """Lines after ``after_id`` (up to ``upto``), in order; lines of ``exclude_jobs`` are not read at all."""
+        exclude = sorted(set(exclude_jobs))
+        sql = "SELECT id, job_id, time, level, task, text FROM log_lines WHERE id > ?"
+        args: list = [after_id]
+        if upto is not None:
+            sql += " AND id <= ?"
+            args.append(upto)
+        if exclude:
+            sql += f" AND job_id NOT IN ({', '.join('?' * len(exclude))})"
+            args.extend(exclude)
+        rows = self.execute(sql + " ORDER BY id LIMIT ?", (*args, limit))
         return [LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0]) for r in rows]
 
     def max_log_id(self) -> int:

@@ -2,7 +2,8 @@
 
 ``Project.load(root)`` never raises for a bad file: each unreadable or invalid file becomes
 a ``Problem`` (path:line: key: message) in ``project.problems`` and the rest still loads.
-Saving writes atomically, only when the content changes, and refuses (``ConflictError``)
+Saving writes atomically, only when the content changes, editing the file in place (comments and layout
+stay), and refuses (``ConflictError``)
 when the file changed on disk since it was loaded, or (``ConfigError``) when the file on
 disk has problems that a rewrite would paper over.
 """
@@ -21,7 +22,7 @@ from kbc_tui.model.paths import config_file, orchestration_file
 from kbc_tui.model.project import ProjectSettings
 from kbc_tui.store.private import FILE_MODE, loose_mode, private_dir
 from kbc_tui.store.secrets import Secrets, plain_text_secrets
-from kbc_tui.store.toml_io import dumps_toml, read_toml, with_lines, write_bytes_atomic
+from kbc_tui.store.toml_io import edit_toml, read_toml, with_lines, write_bytes_atomic
 
 SETTINGS_FILE = "kbc.toml"
 SUMMARY_CACHE = "orchestrations-cache.json"
@@ -282,11 +283,13 @@ class Project:
         return path in self._broken
 
     # -- saving --------------------------------------------------------------------
-    def _save(self, path: Path, data: dict, *, new: bool = False) -> bool:
-        """Write ``data`` to ``path`` if it differs; True when written."""
+    def _save(self, path: Path, data: dict, *, new: bool = False,
+              meaning: Callable[[dict], dict] | None = None) -> bool:
+        """Write ``data`` to ``path`` if it differs; True when written. An existing file is edited in place
+        (its comments and layout stay; ``meaning`` says what the model makes of a parsed file), a new one is
+        written canonically."""
         if path in self._broken:
             raise ConfigError(Problem(path, "the file has problems; fix it on disk first, it is not overwritten"))
-        content = dumps_toml(data)
         current = path.read_bytes() if path.exists() else None
         if new:
             if current is not None:
@@ -294,6 +297,7 @@ class Project:
         elif path in self._loaded and _digest(current) != self._loaded[path]:
             raise ConflictError(f"{self.rel(path)} changed on disk since it was loaded; "
                                 "reload to see the change (your edit was not saved)")
+        content = edit_toml(current, data, meaning)
         if current == content:
             return False
         write_bytes_atomic(path, content)
@@ -304,9 +308,13 @@ class Project:
     def orchestration_path(self, orch_id: str) -> Path:
         return orchestration_file(self.root, orch_id)
 
+    @staticmethod
+    def _orchestration_meaning(orch_id: str, path: Path) -> Callable[[dict], dict]:
+        return lambda data: Orchestration.from_toml(data, orch_id=orch_id, path=path, problems=[]).to_toml()
+
     def save_orchestration(self, orch: Orchestration) -> bool:
         path = self.orchestration_path(orch.id)
-        written = self._save(path, orch.to_toml())
+        written = self._save(path, orch.to_toml(), meaning=self._orchestration_meaning(orch.id, path))
         orch.path = path
         self.orchestrations[orch.id] = orch
         return written
@@ -325,6 +333,39 @@ class Project:
         self.orchestrations[orch_id] = orch
         return orch
 
+    def duplicate_orchestration(self, orch_id: str, new_id: str, name: str) -> Orchestration:
+        """A copy of an orchestration as ``orchestrations/<new_id>.toml``: the file copied with its comments and
+        layout, with the new name and its schedule disabled (the copy must not run at the original's times
+        before someone means it to)."""
+        import copy
+
+        error = check_id(new_id, "orchestration id")
+        if error:
+            raise KbcError(error)
+        if not name.strip():
+            raise KbcError("an orchestration needs a name")
+        source = self.orchestrations[orch_id]
+        source_path = source.path or self.orchestration_path(orch_id)
+        if source_path in self._broken:
+            raise ConfigError(Problem(source_path, "the file has problems; fix it on disk first, it is not copied"))
+        path = self.orchestration_path(new_id)
+        if new_id in self.orchestrations or path.exists():
+            raise ConflictError(f"orchestration {new_id!r} already exists ({self.rel(path)})")
+        current = source_path.read_bytes() if source_path.exists() else None
+        if source_path in self._loaded and _digest(current) != self._loaded[source_path]:
+            raise ConflictError(f"{self.rel(source_path)} changed on disk since it was loaded; "
+                                "reload to see the change (nothing was copied)")
+        orch = copy.deepcopy(source)
+        orch.id, orch.name, orch.path = new_id, name.strip(), path
+        if orch.schedule is not None:
+            orch.schedule.enabled = False
+        content = edit_toml(current, orch.to_toml(), self._orchestration_meaning(new_id, path))
+        write_bytes_atomic(path, content)
+        self._loaded[path] = _digest(content)
+        self._stats[path] = _stat(path)
+        self.orchestrations[new_id] = orch
+        return orch
+
     def rename_orchestration(self, orch_id: str, *, name: str | None = None,
                              new_id: str | None = None) -> Orchestration:
         orch = self.orchestrations[orch_id]
@@ -340,7 +381,7 @@ class Project:
             if new_path.exists():
                 raise ConflictError(f"orchestration {new_id!r} already exists")
             old_path = self.orchestration_path(orch_id)
-            self._save(old_path, orch.to_toml())
+            self._save(old_path, orch.to_toml(), meaning=self._orchestration_meaning(orch_id, old_path))
             os.replace(old_path, new_path)
             self._loaded[new_path] = self._loaded.pop(old_path, None)
             self._stats.pop(old_path, None)
@@ -373,7 +414,8 @@ class Project:
             raise KbcError(f"unknown component type {cfg.component!r}")
         cfg.parameters, _ = self.secrets.encrypt_tree(cfg.parameters)
         path = config_file(self.root, cfg.component, cfg.id)
-        written = self._save(path, cfg.to_toml(), new=new)
+        written = self._save(path, cfg.to_toml(), new=new, meaning=lambda data: ComponentConfig.from_toml(
+            data, component=cfg.component, config_id=cfg.id, path=path, problems=[]).to_toml())
         cfg.path = path
         self.components[cfg.ref] = cfg
         return written
@@ -382,7 +424,8 @@ class Project:
         """Save ``kbc.toml``; a plain SMTP password is encrypted first."""
         settings.smtp.password = self.secrets.encrypt(settings.smtp.password)
         path = self.root / SETTINGS_FILE
-        written = self._save(path, settings.to_toml())
+        written = self._save(path, settings.to_toml(), meaning=lambda data: ProjectSettings.from_toml(
+            data, path=path, problems=[]).to_toml())
         settings.path = path
         self.settings = settings
         return written

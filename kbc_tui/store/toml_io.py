@@ -7,6 +7,8 @@
   never a torn one, even if the process is killed mid-write.
 - ``locate_key`` finds the line of a dotted key path (``phases[1].tasks[0].config``)
   so that validation problems can point at a line.
+- ``edit_toml`` / ``update_toml`` save an existing file by editing its tomlkit document in place: the
+  user's comments and layout stay, only the lines of changed keys change; new files are canonical.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 import tempfile
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from kbc_tui.errors import ConfigError, FileWriteError, Problem, os_error_words
 
@@ -225,3 +227,226 @@ def with_lines(problems: list[Problem], text: str) -> list[Problem]:
             p = Problem(p.path, p.message, line=line, key=p.key, column=p.column)
         out.append(p)
     return out
+
+
+# -- editing a file in place ---------------------------------------------------------
+
+_MISSING = object()
+
+
+def update_toml(text: str, base: dict[str, Any], new: dict[str, Any], *, keep_empty_tables: bool = False) -> bytes:
+    """``text`` edited so that it says ``new`` where it said ``base``, keeping everything else the user wrote.
+
+    ``base`` is what the file meant as the model reads it (its canonical dict: defaults left out), ``new`` what
+    it should mean now. Only keys whose value differs between the two are touched, in the parsed tomlkit
+    document: comments, blank lines, key order, quoting and inline tables stay as they were. A key the model
+    does not write (an explicit default) stays unless it changes. Entries of an array of tables are matched
+    (same content, else most keys in common) so a toggled, moved, added or removed task changes its own lines;
+    a moved entry keeps its comments. ``keep_empty_tables``: a ``[table]`` the model no longer writes keeps its
+    header and comments, emptied of its keys (only where an empty table means the same as none)."""
+    import tomlkit
+
+    doc = tomlkit.parse(text)
+    _merge_table(doc, base, new, keep_empty_tables)
+    return tomlkit.dumps(doc).encode("utf-8")
+
+
+def _merge_table(container: Any, base: dict[str, Any], new: dict[str, Any], keep_empty: bool = False) -> None:
+    from tomlkit.items import AoT, Array, InlineTable, Table
+
+    inline = isinstance(container, InlineTable)
+    for key in list(base):
+        if key not in new and key in container:
+            current = container[key]
+            if keep_empty and isinstance(current, Table) and isinstance(base[key], dict):
+                _merge_table(current, base[key], {}, keep_empty)
+            else:
+                del container[key]
+    for key, value in new.items():
+        old = base.get(key, _MISSING)
+        if key in container and old is _MISSING and isinstance(value, dict) and isinstance(container[key], dict):
+            current = container[key]
+            _merge_table(current, {}, value, keep_empty)  # a table the model did not write (empty): fill it
+            if isinstance(current, InlineTable):
+                container[key] = _tidy_inline(current)
+            continue
+        if key in container and old is not _MISSING:
+            if old == value:
+                continue
+            current = container[key]
+            if isinstance(value, dict) and isinstance(old, dict) and isinstance(current, dict):
+                _merge_table(current, old, value, keep_empty)
+                if isinstance(current, InlineTable):
+                    container[key] = _tidy_inline(current)
+                continue
+            if isinstance(value, list) and isinstance(old, list) and isinstance(current, (AoT, Array)):
+                aligned = old if len(current) == len(old) else _align(old, [_plain(item) for item in current])
+                if aligned is not None:
+                    _merge_list(current, aligned, value)
+                    continue
+        elif old is _MISSING and key in container and _plain(container[key]) == value:
+            continue  # an explicit value the model left out, unchanged
+        container[key] = _fresh(value, inline or isinstance(container, Array))
+
+
+def _align(old: list, written: list) -> list | None:
+    """``old`` (what the model made of a list: entries it drops, such as an empty phase, are missing) laid
+    against ``written`` (the list in the file), in order: each written entry gets its ``old`` entry, or a
+    marker no new entry matches (so it is removed). None when they do not line up."""
+    aligned: list = []
+    k = 0
+    for index, entry in enumerate(written):
+        if k < len(old) and (entry == old[k] or _score(entry, old[k]) > 0):
+            aligned.append(old[k])
+            k += 1
+        else:
+            aligned.append({"\0dropped": index})
+    return aligned if k == len(old) else None
+
+
+def _tidy_inline(table: Any, like: Any = None) -> Any:
+    """An edited inline table written again in its own style (``{ a = 1 }`` or ``{a = 1}``): tomlkit leaves
+    ``{ a = 1, b = 2}`` or ``{a = 1,b = 2}`` after adding a key. Keys and values keep their quoting."""
+    import tomlkit
+
+    pad = " " if (like if like is not None else table).as_string().startswith("{ ") else ""
+    parts = [f"{key.as_string().strip()} = {item.as_string()}" for key, item in table.value.body if key is not None]
+    text = "{" + pad + ", ".join(parts) + pad + "}" if parts else "{}"
+    return tomlkit.parse(f"x = {text}\n")["x"]
+
+
+def _plain(item: Any) -> Any:
+    return item.unwrap() if hasattr(item, "unwrap") else item
+
+
+def _fresh(value: Any, inline: bool) -> Any:
+    """A new tomlkit item for ``value``; inside an inline table or array, tables are inline."""
+    import tomlkit
+
+    if not inline:
+        return _toml_item(value)
+    if isinstance(value, dict):
+        table = tomlkit.inline_table()
+        for key, item in value.items():
+            table[key] = _fresh(item, True)
+        return table
+    if isinstance(value, list):
+        array = tomlkit.array()
+        array.extend(_fresh(item, True) for item in value)
+        return array
+    return _toml_item(value)
+
+
+def _score(a: Any, b: Any) -> int:
+    """How alike two entries are: equal scalar keys, and entries their lists share."""
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return 0
+    score = 0
+    for key, value in a.items():
+        other = b.get(key, _MISSING)
+        if isinstance(value, list) and isinstance(other, list):
+            score += sum(1 for item in value if item in other)
+        elif not isinstance(value, dict) and value == other:
+            score += 1
+    return score
+
+
+def _merge_list(current: Any, old: list, new: list) -> None:
+    """Edit ``current`` (an array or array of tables that says ``old``) to say ``new``."""
+    from difflib import SequenceMatcher
+
+    from tomlkit.items import AoT, InlineTable
+
+    n, m = len(old), len(new)
+    match: list[int | None] = [None] * m
+    used: set[int] = set()
+
+    def take(i: int, j: int) -> None:
+        match[i] = j
+        used.add(j)
+
+    for i in range(min(n, m)):  # unchanged in place
+        if old[i] == new[i]:
+            take(i, i)
+    for i in range(m):  # unchanged, moved
+        if match[i] is None:
+            j = next((j for j in range(n) if j not in used and old[j] == new[i]), None)
+            if j is not None:
+                take(i, j)
+    if any(isinstance(v, dict) for v in new):  # changed entries: the most alike old one
+        pairs = sorted(((_score(old[j], new[i]), -abs(i - j), i, j)
+                        for i in range(m) if match[i] is None for j in range(n) if j not in used), reverse=True)
+        for score, _, i, j in pairs:
+            if score > 0 and match[i] is None and j not in used:
+                take(i, j)
+    items = list(current)
+    for i, j in enumerate(match):
+        if j is not None and old[j] != new[i]:
+            if isinstance(new[i], dict) and isinstance(old[j], dict) and isinstance(items[j], dict):
+                _merge_table(items[j], old[j], new[i])
+                if isinstance(items[j], InlineTable):
+                    items[j] = current[j] = _tidy_inline(items[j])
+            else:
+                match[i] = None  # a changed scalar: a new value
+    wanted = [j if j is not None else -1 - i for i, j in enumerate(match)]
+    if wanted == list(range(n)):
+        return
+    aot = isinstance(current, AoT)
+    ops = SequenceMatcher(None, list(range(n)), wanted, autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in reversed(ops):
+        if tag == "equal":
+            continue
+        for k in reversed(range(i1, i2)):
+            del current[k]
+        for offset, w in enumerate(wanted[j1:j2]):
+            if w >= 0:
+                item = items[w]
+            else:
+                item = _fresh(new[-1 - w], not aot)
+                neighbour = (items[i1 - 1] if i1 > 0 else items[0]) if items else None
+                if aot and neighbour is not None:
+                    _copy_spacing(item, neighbour)
+                elif isinstance(item, InlineTable) and isinstance(neighbour, InlineTable):
+                    item = _tidy_inline(item, like=neighbour)  # { a = 1 } like its neighbours
+            current.insert(i1 + offset, item)
+
+
+def _copy_spacing(table: Any, neighbour: Any) -> None:
+    """A new ``[[table]]`` ends with a blank line when its neighbour does (the file's style)."""
+    import tomlkit
+    from tomlkit.items import AoT, Table
+
+    if neighbour is None or not neighbour.as_string().endswith("\n\n"):
+        return
+    leaf = table
+    while True:  # the blank line goes after the last line the table prints: in its last sub-table
+        last = next(reversed(list(leaf.value.body)), (None, None))[1] if leaf.value.body else None
+        if isinstance(last, AoT) and len(last):
+            leaf = last[-1]
+        elif isinstance(last, Table):
+            leaf = last
+        else:
+            break
+    leaf.add(tomlkit.nl())
+
+
+def edit_toml(current: bytes | None, data: dict[str, Any], meaning: Callable[[dict], dict] | None) -> bytes:
+    """The bytes to save so that a file holding ``current`` says ``data``: the file edited in place
+    (``update_toml``), or canonical TOML for a new file. ``meaning`` turns a parsed file into what the model
+    makes of it (its canonical dict). If the edit would not read back as exactly ``data`` (a layout the
+    in-place edit cannot follow), the file is written canonically: its meaning is never at risk."""
+    if current is None or meaning is None:
+        return dumps_toml(data)
+    try:
+        text = current.decode("utf-8")
+        base = meaning(tomllib.loads(text))
+    except Exception:  # noqa: BLE001 - unreadable: the canonical file says the same
+        return dumps_toml(data)
+    for keep_empty_tables in (True, False):  # an emptied [table] keeps its comments, unless empty means something
+        try:
+            content = update_toml(text, base, data, keep_empty_tables=keep_empty_tables)
+            if meaning(tomllib.loads(content.decode("utf-8"))) == data:
+                return content
+        except Exception:  # noqa: BLE001 - any surprise in an odd layout: the canonical file says the same
+            pass
+    return dumps_toml(data)

@@ -49,7 +49,7 @@ async def test_the_task_picker_shows_an_escape_in_a_name_and_never_sends_it(make
         assert isinstance(app.screen, ComponentPicker)
         picker = app.screen.query_one(SelectionList)
         prompts = [str(picker.get_option_at_index(i).prompt) for i in range(picker.option_count)]
-        assert f"  {SHOWN}Sales [red]targets[/]  sheet-extractor/sales-targets" in prompts
+        assert f"  {SHOWN}Sales [red]targets[/]  (already a task)  sheet-extractor/sales-targets" in prompts
         assert f"{SHOWN}Sales [red]targets[/]" in screen_text(app)
 
 

@@ -57,24 +57,25 @@ async def test_create_orchestration_then_add_reorder_save(make_app, demo_project
         await pilot.press("enter")
         editor = app.screen
         assert isinstance(editor, TaskEditor)
-        assert [t.ref for t in editor.phases[0].tasks] == ["db-extractor/shop", "sql-transformation/sales-report",
-                                                          "db-writer/warehouse"]
+        # each kind in its own phase, in the order they must run (issue 12: they all used to land in one)
+        assert [(p.name, [t.ref for t in p.tasks]) for p in editor.phases] == [
+            ("Extract", ["db-extractor/shop"]), ("Transform", ["sql-transformation/sales-report"]),
+            ("Load", ["db-writer/warehouse"])]
         assert editor.dirty
 
-        # within a phase: the writer (selected, last) moves up one
+        # across phases: the writer (selected, last added) moves past the top of Load into Transform
         await pilot.press("ctrl+up")
-        assert [t.config for t in editor.phases[0].tasks] == ["shop", "warehouse", "sales-report"]
-        # across phases: the last task moves past the bottom into a new phase, then a phase is added
-        await pilot.press("down", "shift+down")
-        assert [[t.config for t in p.tasks] for p in editor.phases] == [["shop", "warehouse"], ["sales-report"]]
-        await pilot.press("up", "shift+down")  # warehouse, at the bottom of phase 1, moves into phase 2
-        assert [[t.config for t in p.tasks] for p in editor.phases] == [["shop"], ["warehouse", "sales-report"]]
+        assert [[t.config for t in p.tasks] for p in editor.phases] == [["shop"], ["sales-report", "warehouse"], []]
+        # within a phase: up one
+        await pilot.press("shift+up")
+        assert [[t.config for t in p.tasks] for p in editor.phases] == [["shop"], ["warehouse", "sales-report"], []]
         await pilot.press("space")  # deactivate the selected (warehouse)
         await pilot.press("c")
         await pilot.press("ctrl+s")
         assert not editor.dirty
 
         data = tomllib.loads(path.read_text())
+        assert [p["name"] for p in data["phases"]] == ["Extract", "Transform"]  # the emptied Load is gone
         assert [[(t["config"], t.get("active", True)) for t in p["tasks"]] for p in data["phases"]] == [
             [("shop", True)], [("warehouse", False), ("sales-report", True)]]
         assert data["phases"][1]["tasks"][0]["continue_on_failure"] is True

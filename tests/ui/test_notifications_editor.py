@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import tomllib
 
-from textual.widgets import Input, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from kbc_tui.ui.screens.notifications_editor import AddressList, NotificationsEditor
 from kbc_tui.ui.screens.orchestration import OrchestrationScreen
 from kbc_tui.ui.screens.smtp_settings import SmtpSettingsScreen
+from kbc_tui.ui.widgets.dialogs import UnsavedModal
 from tests.servers.smtp import SmtpServer, free_port
 from tests.ui.conftest import SIZE, wait_until
 
@@ -47,17 +48,17 @@ async def test_invalid_address_is_refused_and_a_valid_one_is_saved(make_app, dem
         assert editor.focused is editor.query_one("#add-error", Input)
         await pilot.press(*"ops.example.com", "enter")
         await pilot.pause()
-        assert "invalid e-mail address 'ops.example.com'" in text_of(editor, "#problem")
+        assert "invalid e-mail address 'ops.example.com'" in text_of(editor, "#problem-error")  # next to it
         assert lists["error"].addresses == before["error"]  # refused: not added
         assert editor.query_one("#add-error", Input).value == "ops.example.com"  # kept, to be corrected
         editor.query_one("#add-error", Input).value = ""
         await pilot.press(*"ops@example.com", "enter")
         await pilot.pause()
-        assert text_of(editor, "#problem") == ""
+        assert text_of(editor, "#problem-error") == ""
         assert lists["error"].addresses == before["error"] + ["ops@example.com"]
         await pilot.press(*"OPS@example.com", "enter")  # the same address again
         await pilot.pause()
-        assert "already on the error list" in text_of(editor, "#problem")
+        assert "already on the error list" in text_of(editor, "#problem-error")
         # remove the first address: shift+tab to the list, delete
         editor.query_one("#add-error", Input).value = ""
         await pilot.press("shift+tab")
@@ -178,3 +179,100 @@ async def test_smtp_settings_warn_about_a_password_sent_unencrypted(make_app, de
         await pilot.pause()
         assert isinstance(app.screen, SmtpSettingsScreen)
         assert text_of(screen, "#problem") == "Timeout: a number of seconds, at least 1"
+
+
+async def test_an_address_typed_but_not_added_is_added_on_save_and_said(make_app, demo_project):
+    """Issue 12: ctrl+s with an address still in the field used to drop it and say "Saved"."""
+    path = demo_project / "orchestrations" / f"{ORCH}.toml"
+    before = tomllib.loads(path.read_text())["notifications"]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(app, pilot)
+        await pilot.press(*"late@example.com", "ctrl+s")  # no enter
+        await pilot.pause()
+        assert isinstance(app.screen, OrchestrationScreen)
+        said = [str(n.message) for n in app._notifications]
+        assert any("Saved" in m and "late@example.com (on error) added" in m for m in said), said
+    saved = tomllib.loads(path.read_text())["notifications"]
+    assert saved["error"] == before["error"] + ["late@example.com"]
+
+
+async def test_an_invalid_typed_address_refuses_the_save_with_the_error_next_to_it(make_app, demo_project):
+    path = demo_project / "orchestrations" / f"{ORCH}.toml"
+    original = path.read_bytes()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        editor = await open_editor(app, pilot)
+        await pilot.press("tab", "tab")  # the error list, then the warning field
+        assert editor.focused is editor.query_one("#add-warning", Input)
+        await pilot.press(*"ops.example.com", "ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, NotificationsEditor)  # refused
+        assert "invalid e-mail address 'ops.example.com'" in text_of(editor, "#problem-warning")
+        assert editor.query_one("#problem-warning", Static).display
+        assert editor.query_one("#add-warning", Input).value == "ops.example.com"  # kept, to be corrected
+        assert any("Cannot save" in str(n.message) for n in app._notifications)
+        assert path.read_bytes() == original
+        await pilot.press("escape")  # leaving asks about the typed address
+        await pilot.pause()
+        assert isinstance(app.screen, UnsavedModal)
+        assert "ops.example.com (on warning)" in str(app.screen.query_one(".question", Label).render())
+        await pilot.press("k")
+        assert app.screen is editor
+        await pilot.press("ctrl+a", "ctrl+k", *"ops@example.com", "escape")
+        await pilot.pause()
+        assert isinstance(app.screen, UnsavedModal)
+        await pilot.press("s")  # save from the question: the typed address goes in
+        await pilot.pause()
+        assert isinstance(app.screen, OrchestrationScreen)
+    assert "ops@example.com" in tomllib.loads(path.read_text())["notifications"]["warning"]
+
+
+async def test_escape_with_only_a_typed_address_asks_and_discard_keeps_the_file(make_app, demo_project):
+    path = demo_project / "orchestrations" / f"{ORCH}.toml"
+    original = path.read_bytes()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_editor(app, pilot)
+        await pilot.press(*"late@example.com", "escape")
+        await pilot.pause()
+        assert isinstance(app.screen, UnsavedModal)  # it used to leave without a word
+        # the keys are shown on the buttons (they used to be eaten as markup: "Keep editing ")
+        assert [str(b.label) for b in app.screen.query(Button)] == ["Keep editing [k]", "Discard [d]", "Save [s]"]
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, OrchestrationScreen)
+    assert path.read_bytes() == original
+
+
+async def test_clearing_your_e_mail_asks_first_and_keeps_the_other_settings(make_app, demo_project):
+    """Issue 12: emptying "Your e-mail" and saving used to delete [user] without a word."""
+    from kbc_tui.ui.widgets.dialogs import ConfirmModal
+
+    path = demo_project / "kbc.toml"
+    before = path.read_bytes()
+    assert tomllib.loads(before.decode())["user"]["email"] == "you@example.com"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_smtp_settings(app, pilot)
+        await pilot.press(*"mail.example.com")  # the host (focused first)
+        screen.query_one("#user-email", Input).focus()
+        await pilot.press("ctrl+a", "ctrl+k", "ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        question = str(app.screen.query_one(".question", Label).render())
+        assert "removes you@example.com ([user] email)" in question and "manual runs will e-mail nobody" in question
+        assert path.read_bytes() == before  # nothing saved yet
+        assert [str(b.label) for b in app.screen.query(Button)] == ["Save without it [y]", "Keep editing [n]"]
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is screen and screen.query_one("#user-email", Input).has_focus
+        assert screen.query_one("#host", Input).value == "mail.example.com"  # the form is as it was
+        assert path.read_bytes() == before
+        await pilot.press("ctrl+s", "y")
+        await pilot.pause()
+        assert not isinstance(app.screen, (SmtpSettingsScreen, ConfirmModal))
+        assert any("without your e-mail" in str(n.message) for n in app._notifications)
+    data = tomllib.loads(path.read_text())
+    assert "email" not in data.get("user", {})
+    assert data["smtp"]["host"] == "mail.example.com"  # the rest is saved

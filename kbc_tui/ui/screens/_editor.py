@@ -54,7 +54,11 @@ class EditorScreen(Screen[bool]):
             elif choice == "save" and self.save():
                 self.dismiss(True)
 
-        self.app.push_screen(UnsavedModal(), chosen)
+        self.app.push_screen(UnsavedModal(self.unsaved_message()), chosen)
+
+    def unsaved_message(self) -> str:
+        """What the question on leaving says is unsaved."""
+        return "You have unsaved changes."
 
     def save_orchestration(self, orch_id: str, change: Callable[[Orchestration], None]) -> Orchestration | None:
         """Save a copy of the orchestration with ``change`` applied; None (after saying why) if it cannot be."""

@@ -1,7 +1,8 @@
 """Pick component configurations to add as tasks: grouped Extractors / Transformations / Writers.
 
-Manual components (a CSV upload) are never offered. ``space`` marks several, ``enter`` adds them
-(or the highlighted one when none is marked), ``escape`` cancels.
+Manual components (a CSV upload) are never offered. Configurations already in the orchestration are marked
+(they can still be added again). ``space`` marks several, ``enter`` adds them (or the highlighted one when
+none is marked), ``escape`` cancels.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from kbc_tui.ui.format import plain
 class ComponentPicker(ModalScreen[list[ComponentConfig]]):
     BINDINGS = [Binding("enter", "add", "Add selected", priority=True), Binding("escape", "cancel", "Cancel")]
 
+    def __init__(self, in_use: set[str] | frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.in_use = set(in_use)  # refs of the configurations the orchestration already runs
+
     def compose(self) -> ComposeResult:
         groups = self.app.project.automatable_components()
         options: list[Selection] = []
@@ -34,6 +39,8 @@ class ComponentPicker(ModalScreen[list[ComponentConfig]]):
                                          disabled=True))
             for cfg in configs:
                 label = plain(f"  {cfg.name}")
+                if cfg.ref in self.in_use:  # before the reference: still seen when a narrow dialog cuts the row
+                    label.append("  (already a task)", style="bold yellow")
                 label.append(f"  {one_line(cfg.ref)}", style="dim")
                 options.append(Selection(label, cfg.ref))
                 self.configs[cfg.ref] = cfg

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -15,6 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from kbc_tui.engine.events import EngineProblem, JobChanged
 from kbc_tui.errors import KbcError
 from kbc_tui.model.component import check_id
+from kbc_tui.model.ids import slug, unique_id
 from kbc_tui.model.text import one_line
 from kbc_tui.ui.format import duration, plain, plain_lines, schedule_summary, status_text, when
 from kbc_tui.ui.messages import EngineEvent, ProjectReloaded
@@ -24,16 +23,13 @@ CHUNK_ROWS = 250
 SAVE_CACHE_SECONDS = 1.0
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64] or "orchestration"
-
-
 class HomeScreen(Screen):
     BINDINGS = [
         Binding("enter", "open", "Open", show=True),
         Binding("n", "new", "New"),
         Binding("r", "run", "Run"),
         Binding("d", "delete", "Delete"),
+        Binding("D", "duplicate", "Duplicate", show=False),  # in ? help and README; the footer is full at 80 columns
         Binding("J", "jobs", "All jobs"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -197,23 +193,30 @@ class HomeScreen(Screen):
 
             self.app.push_screen(OrchestrationScreen(orch_id))
 
+    def _taken(self, orch_id: str) -> bool:
+        return orch_id in self.project.orchestrations or self.project.orchestration_path(orch_id).exists()
+
+    def _check_new_id(self, orch_id: str) -> str | None:
+        error = check_id(orch_id, "id")
+        if not error and self._taken(orch_id):
+            error = f"an orchestration with id {orch_id!r} exists already"
+        return error
+
+    def _propose_id(self, name: str) -> str:
+        return unique_id(slug(name), self._taken)
+
     def action_new(self) -> None:
-        from kbc_tui.ui.widgets.dialogs import PromptModal
+        from kbc_tui.ui.widgets.dialogs import NameAndIdModal
 
-        def check(name: str) -> str | None:
-            orch_id = slug(name)
-            if orch_id in self.project.orchestrations:
-                return f"an orchestration with id {orch_id!r} exists already"
-            return check_id(orch_id, "id")
+        self.app.push_screen(NameAndIdModal("New orchestration", placeholder="e.g. Nightly sales",
+                                            propose=self._propose_id, check_id=self._check_new_id), self._create)
 
-        self.app.push_screen(PromptModal("Name of the new orchestration", placeholder="e.g. Nightly sales",
-                                         check=check), self._create)
-
-    def _create(self, name: str | None) -> None:
-        if not name:
+    def _create(self, answer: tuple[str, str] | None) -> None:
+        if not answer:
             return
+        name, orch_id = answer
         try:
-            orch = self.project.create_orchestration(slug(name), name)
+            orch = self.project.create_orchestration(orch_id, name)
         except KbcError as exc:
             self.notify(str(exc), severity="error")
             return
@@ -222,6 +225,33 @@ class HomeScreen(Screen):
 
         self.notify(f"Created orchestrations/{orch.id}.toml — press t to add tasks")
         self.app.push_screen(OrchestrationScreen(orch.id))
+
+    def action_duplicate(self) -> None:
+        orch_id = self.selected_id()
+        if not orch_id or orch_id not in self.project.orchestrations:
+            return
+        from kbc_tui.ui.widgets.dialogs import NameAndIdModal
+
+        source = self.project.orchestrations[orch_id]
+
+        def done(answer: tuple[str, str] | None) -> None:
+            if not answer:
+                return
+            name, new_id = answer
+            try:
+                orch = self.project.duplicate_orchestration(orch_id, new_id, name)
+            except KbcError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.refresh_table()
+            table = self.query_one(DataTable)
+            if new_id in table.rows:
+                table.move_cursor(row=table.get_row_index(new_id))
+            off = " (its schedule is off: turn it on with s)" if orch.schedule is not None else ""
+            self.notify(f"Copied to orchestrations/{new_id}.toml{off}")
+
+        self.app.push_screen(NameAndIdModal(f"Duplicate “{one_line(source.name)}”", name=f"{source.name} (copy)",
+                                            propose=self._propose_id, check_id=self._check_new_id), done)
 
     async def action_run(self) -> None:
         orch_id = self.selected_id()

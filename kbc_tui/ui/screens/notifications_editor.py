@@ -95,6 +95,7 @@ class NotificationsEditor(EditorScreen):
                     yield AddressList(event, getattr(self.original, event))
                     with Vertical(classes="event-add"):
                         yield Input(placeholder="add an address, enter", id=f"add-{event}", classes="add")
+                        yield Static("", id=f"problem-{event}", classes="error", markup=False)
                         if event == "processing":
                             with Horizontal(classes="tolerance"):
                                 yield Label("Tolerance %", classes="tolerance-label")
@@ -108,6 +109,8 @@ class NotificationsEditor(EditorScreen):
 
     def on_mount(self) -> None:
         self.query_one("#add-error", Input).focus()
+        for event in EVENTS:
+            self.say("", event)
 
     # -- state -------------------------------------------------------------------------------------------
     def lists(self) -> dict[str, AddressList]:
@@ -127,12 +130,34 @@ class NotificationsEditor(EditorScreen):
                              processing_tolerance=self.tolerance() if self.tolerance() is not None
                              else self.original.processing_tolerance)
 
+    def pending(self) -> dict[str, str]:
+        """Addresses typed into an event's field but not added with enter yet."""
+        return {e: text for e in EVENTS if (text := self.query_one(f"#add-{e}", Input).value.strip())}
+
     @property
     def dirty(self) -> bool:
-        return self.current() != self.original or self.tolerance() is None
+        return self.current() != self.original or self.tolerance() is None or bool(self.pending())
 
-    def say(self, problem: str) -> None:
-        self.query_one("#problem", Static).update(plain(problem))
+    def say(self, problem: str, event: str | None = None) -> None:
+        """Show ``problem`` next to the event's field (or below the form); "" clears it."""
+        where = f"#problem-{event}" if event else "#problem"
+        self.query_one(where, Static).update(plain(problem))
+        if event:
+            self.query_one(where, Static).display = bool(problem)  # takes no room when there is nothing to say
+
+    def add_address(self, event: str, address: str) -> bool:
+        """Put ``address`` on the event's list (once); False (said next to the field) if it is not valid."""
+        problem = check_email(address)
+        if problem:
+            self.say(problem, event)
+            return False
+        target = self.lists()[event]
+        if address.lower() not in (a.lower() for a in target.addresses):
+            target.addresses.append(address)
+            target.show()
+        self.query_one(f"#add-{event}", Input).value = ""
+        self.say("", event)
+        return True
 
     # -- adding and removing ----------------------------------------------------------------------------------
     @on(Input.Submitted, ".add")
@@ -141,17 +166,15 @@ class NotificationsEditor(EditorScreen):
         address = event.value.strip()
         if not address:
             return
-        problem = check_email(address)
         target = self.lists()[name]
-        if problem is None and address.lower() in (a.lower() for a in target.addresses):
-            problem = f"{address} is already on the {name} list"
-        if problem:
-            self.say(problem)  # refused: the typed text stays, to be corrected
+        if check_email(address) is None and address.lower() in (a.lower() for a in target.addresses):
+            self.say(f"{address} is already on the {name} list", name)
             return
-        target.addresses.append(address)
-        target.show()
-        event.input.value = ""
-        self.say("")
+        self.add_address(name, address)  # refused: the typed text stays, to be corrected
+
+    @on(Input.Changed, ".add")
+    def _typed(self, event: Input.Changed) -> None:
+        self.say("", (event.input.id or "").removeprefix("add-"))
 
     @on(Input.Changed, "#tolerance")
     def _tolerance(self) -> None:
@@ -180,6 +203,16 @@ class NotificationsEditor(EditorScreen):
 
     # -- save / leave ----------------------------------------------------------------------------------------------
     def save(self) -> bool:
+        # an address typed but not added with enter is added now, or the save is refused: never dropped
+        added = []
+        for event, address in self.pending().items():
+            if not self.add_address(event, address):
+                field = self.query_one(f"#add-{event}", Input)
+                field.focus()
+                self.notify(f"Cannot save: {EVENT_LABELS[event]}: {check_email(address)} "
+                            "(correct it, or empty the field)", severity="error", timeout=8)
+                return False
+            added.append(f"{address} ({EVENT_LABELS[event].lower()})")
         if self.tolerance() is None:
             self.notify("Cannot save: the tolerance must be a whole number of percent, 0 to 10000",
                         severity="error", timeout=8)
@@ -187,5 +220,13 @@ class NotificationsEditor(EditorScreen):
         notifications = self.current()
         if self.save_orchestration(self.orch_id, lambda orch: setattr(orch, "notifications", notifications)) is None:
             return False
-        self.notify(f"Saved the notifications of {self.orch_id}")
+        self.notify(f"Saved the notifications of {self.orch_id}"
+                    + (f", with the typed address {', '.join(added)} added" if added else ""))
         return True
+
+    def unsaved_message(self) -> str:
+        pending = self.pending()
+        if not pending:
+            return super().unsaved_message()
+        typed = ", ".join(f"{a} ({EVENT_LABELS[e].lower()})" for e, a in pending.items())
+        return f"An address is typed but not added: {typed}. Save adds it (if it is valid)."

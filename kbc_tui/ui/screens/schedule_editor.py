@@ -27,6 +27,33 @@ PRESETS = [
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
+def preset_cron(index: int, at: str) -> str | None:
+    """The cron of preset ``index`` at ``at`` (HH:MM); None when the preset needs a time and ``at`` is not one."""
+    template = PRESETS[index][1]
+    if "{h}" not in template:
+        return template
+    match = _TIME.match(at.strip())
+    if not match:
+        return None
+    return template.format(h=int(match.group(1)), m=int(match.group(2)))
+
+
+def preset_of(cron: str) -> tuple[int, str] | None:
+    """The preset ``cron`` is (its index, and its time as HH:MM, or "" for one without a time), or None."""
+    for index, (_, template) in enumerate(PRESETS):
+        if "{h}" not in template:
+            if cron.split() == template.split():
+                return index, ""
+            continue
+        pattern = re.escape(" ".join(template.split())).replace(r"\{m\}", r"(\d{1,2})").replace(r"\{h\}", r"(\d{1,2})")
+        match = re.fullmatch(pattern, " ".join(cron.split()))
+        if match:
+            minute, hour = int(match.group(1)), int(match.group(2))
+            if minute < 60 and hour < 24:
+                return index, f"{hour:02d}:{minute:02d}"
+    return None
+
+
 def schedule_problem(schedule: Schedule) -> str | None:
     return check_cron(schedule.cron) or check_timezone(schedule.timezone)
 
@@ -56,6 +83,7 @@ class ScheduleEditor(EditorScreen):
         self.original = copy.deepcopy(orch.schedule)
         base = orch.schedule or Schedule("0 6 * * *", "UTC", enabled=True)
         self.initial = (base.cron, base.timezone, base.enabled)
+        self.initial_preset = preset_of(base.cron)  # an existing "0 6 * * 1-5" opens as Weekdays at 06:00
 
     def compose(self) -> ComposeResult:
         cron, tz, enabled = self.initial
@@ -68,8 +96,11 @@ class ScheduleEditor(EditorScreen):
             yield Static("", id="cron-error", classes="error", markup=False)  # quotes what was typed
             with Horizontal(classes="row"):
                 yield Label("Preset", classes="field-label")
-                yield Select([(label, i) for i, (label, _) in enumerate(PRESETS)], id="preset", prompt="choose…")
-                yield Input("06:00", id="at", placeholder="HH:MM", classes="short")
+                preset, at = self.initial_preset or (Select.NULL, "")
+                yield Select([(label, i) for i, (label, _) in enumerate(PRESETS)], id="preset", prompt="choose…",
+                             value=preset)
+                yield Input(at or "06:00", id="at", placeholder="HH:MM", classes="short")
+            yield Static("", id="at-error", classes="error", markup=False)  # quotes what was typed
             with Horizontal(classes="row"):
                 yield Label("Time zone", classes="field-label")
                 yield Input(tz, id="tz", placeholder="type to search, e.g. prague")
@@ -92,8 +123,20 @@ class ScheduleEditor(EditorScreen):
                         self.query_one("#enabled", Switch).value,
                         self.original.catchup if self.original else "none")
 
+    def preset(self) -> int | None:
+        value = self.query_one("#preset", Select).value
+        return None if value is Select.NULL else int(value)  # type: ignore[arg-type]
+
+    def time_problem(self) -> str | None:
+        """Why the time field cannot drive the chosen preset (None: it can, or no preset needs it)."""
+        index = self.preset()
+        if index is None or preset_cron(index, self.query_one("#at", Input).value) is not None:
+            return None
+        at = self.query_one("#at", Input).value.strip()
+        return f"Time {at!r}: expected HH:MM, e.g. 06:30"
+
     def problem(self) -> str | None:
-        return schedule_problem(self.current())
+        return self.time_problem() or schedule_problem(self.current())
 
     @property
     def dirty(self) -> bool:
@@ -101,6 +144,9 @@ class ScheduleEditor(EditorScreen):
         return (s.cron, s.timezone, s.enabled) != self.initial
 
     def update_preview(self) -> None:
+        time_problem = self.time_problem()
+        self.query_one("#at-error", Static).update(time_problem or "")
+        self.query_one("#at-error", Static).display = bool(time_problem)  # no room taken when all is well
         error, words, runs = preview(self.current())
         self.query_one("#cron-error", Static).update(error or "")
         self.query_one("#words", Static).update(words)
@@ -108,8 +154,29 @@ class ScheduleEditor(EditorScreen):
 
     # -- events ------------------------------------------------------------------------------------------
     @on(Input.Changed, "#cron")
+    def _cron_typed(self) -> None:
+        # a cron typed by hand that is no longer the chosen preset: the preset (and its time) let go of it
+        cron = self.query_one("#cron", Input).value
+        index = self.preset()
+        if index is not None and preset_cron(index, self.query_one("#at", Input).value) != " ".join(cron.split()):
+            found = preset_of(cron)
+            if found is None:
+                self.query_one("#preset", Select).clear()
+            else:
+                self.query_one("#preset", Select).value = found[0]
+                if found[1]:
+                    self.query_one("#at", Input).value = found[1]
+        self.update_preview()
+
     @on(Switch.Changed)
     def _changed(self) -> None:
+        self.update_preview()
+
+    @on(Input.Changed, "#at")
+    def _time_typed(self) -> None:
+        index = self.preset()
+        if index is not None:
+            self.apply_preset(index)  # the time always drives the chosen preset
         self.update_preview()
 
     @on(Input.Changed, "#tz")
@@ -140,17 +207,15 @@ class ScheduleEditor(EditorScreen):
 
     @on(Select.Changed, "#preset")
     def _preset(self, event: Select.Changed) -> None:
-        if event.value is Select.BLANK:
+        if event.value is Select.NULL:
             return
         self.apply_preset(int(event.value))
 
     def apply_preset(self, index: int) -> None:
-        at = self.query_one("#at", Input).value.strip()
-        match = _TIME.match(at)
-        if not match:
-            self.notify(f"Time {at!r}: expected HH:MM, e.g. 06:30", severity="error")
+        cron = preset_cron(index, self.query_one("#at", Input).value)
+        if cron is None:  # the time is not HH:MM: said next to it; ctrl+s refuses until it is
+            self.update_preview()
             return
-        cron = PRESETS[index][1].format(h=int(match.group(1)), m=int(match.group(2)))
         self.query_one("#cron", Input).value = cron
 
     # -- actions --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ e-mail uses what the form holds now, saved or not, and reports success or the SM
 from __future__ import annotations
 
 import copy
+import os
 
 from rich.text import Text
 from textual import on, work
@@ -21,6 +22,7 @@ from kbc_tui.model.fields import number_problem
 from kbc_tui.model.project import SMTP_SECURITY, ProjectSettings, check_file
 from kbc_tui.model.validate import check_email
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen, send_test_email_into
+from kbc_tui.ui.widgets.dialogs import ConfirmModal
 
 SECURITY_LABELS = {"none": "none (plain, port 25)", "starttls": "STARTTLS (port 587)", "tls": "TLS (port 465)"}
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
@@ -36,6 +38,9 @@ def password_hint(raw: str) -> str:
 
 class SmtpSettingsScreen(EditorScreen):
     BINDINGS = [*SAVE_AND_LEAVE, Binding("ctrl+t", "test_email", "Send test e-mail")]
+
+    #: the person said yes to saving with "Your e-mail" emptied (kbc.toml then has no [user] email)
+    clearing_email_confirmed = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -163,10 +168,31 @@ class SmtpSettingsScreen(EditorScreen):
             self.query_one("#problem", Static).update(Text(problem))
             self.notify(f"Cannot save: {problem}", severity="error", timeout=8)
             return False
+        if self.original.user.email and not settings.user.email and not self.clearing_email_confirmed:
+            self.ask_to_clear_email()  # saves on yes
+            return False
         try:
             self.app.project.save_settings(settings)
         except KbcError as exc:
             self.notify(f"Not saved: {exc}", severity="error", timeout=10)
             return False
-        self.notify("Saved the e-mail settings in kbc.toml")
+        self.notify("Saved the e-mail settings in kbc.toml"
+                    + (" (without your e-mail)" if self.original.user.email and not settings.user.email else ""))
         return True
+
+    def ask_to_clear_email(self) -> None:
+        """Before "Your e-mail" emptied is saved: say what it does, save on yes, back to the field on no."""
+        env = os.environ.get("KBC_USER_EMAIL", "")
+        after = (f"only KBC_USER_EMAIL ({env}) of this session is left for manual runs" if env else
+                 "manual runs will e-mail nobody: their failures and successes reach no one")
+        question = (f"Your e-mail is empty: saving removes {self.original.user.email} ([user] email) from "
+                    f"kbc.toml, and {after}. The other settings are saved as shown. Save without your e-mail?")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.clearing_email_confirmed = True
+                self.action_save()
+            else:
+                self.query_one("#user-email", Input).focus()
+
+        self.app.push_screen(ConfirmModal(question, yes="Save without it", no="Keep editing"), answered)

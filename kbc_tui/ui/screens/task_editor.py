@@ -3,6 +3,8 @@
 Works on a copy of the phases; ``ctrl+s`` saves through the project (refused, with the reason,
 if the file changed on disk meanwhile). Moving a task past the top or bottom of its phase moves
 it into the neighbouring phase; an emptied phase stays visible while editing and disappears on save.
+Added tasks go into their stage's phase (Extract, Transform, Load: ``place_task``). Phases are named /
+renamed (``r``) and deleted (``x``, asking when it holds tasks); ``e`` edits a task's run limits.
 """
 
 from __future__ import annotations
@@ -13,13 +15,87 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
-from kbc_tui.model.orchestration import Phase, Task
-from kbc_tui.model.text import one_line
+from kbc_tui.model.orchestration import LIMIT_FIELDS, Phase, Task, parse_limits, place_task
+from kbc_tui.model.text import check_no_control, one_line
 from kbc_tui.ui.format import plain
 from kbc_tui.ui.screens._editor import EditorScreen
 from kbc_tui.ui.screens.orchestration import kind_label
+from kbc_tui.ui.widgets.dialogs import ConfirmModal, PromptModal
+
+LIMIT_LABELS = {"timeout_minutes": "Timeout (min)", "retries": "Retries", "retry_delay_seconds": "Retry delay (s)"}
+
+
+def limits_text(task: Task) -> str:
+    """A task's run limits in a few words ("" for the defaults)."""
+    parts = []
+    if task.retries:
+        parts.append(f"retry {task.retries}×/{task.retry_delay_seconds:g}s")
+    if task.timeout_minutes:
+        parts.append(f"timeout {task.timeout_minutes:g}m")
+    return ", ".join(parts)
+
+
+class TaskLimitsModal(ModalScreen[dict | None]):
+    """A task's timeout, retries and retry delay; each field says next to it why it is not valid.
+    enter: OK (when all are valid) · escape: cancel."""
+
+    DEFAULT_CSS = """
+    TaskLimitsModal .limit-row { height: auto; }
+    TaskLimitsModal .limit-label { width: 17; padding-top: 1; }
+    TaskLimitsModal Input { width: 14; }
+    TaskLimitsModal .limit-problem { padding-left: 17; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, task: Task, title: str) -> None:
+        super().__init__()
+        self.edited, self.title_text = task, title
+
+    def compose(self) -> ComposeResult:
+        task = self.edited
+        shown = {"timeout_minutes": f"{task.timeout_minutes:g}" if task.timeout_minutes else "",
+                 "retries": str(task.retries), "retry_delay_seconds": f"{task.retry_delay_seconds:g}"}
+        hints = {"timeout_minutes": "none", "retries": "0-100", "retry_delay_seconds": "seconds"}
+        with Vertical(classes="dialog"):
+            yield Label(plain(self.title_text), classes="question")
+            for name in LIMIT_FIELDS:
+                with Horizontal(classes="limit-row"):
+                    yield Label(LIMIT_LABELS[name], classes="limit-label")
+                    yield Input(shown[name], id=name, placeholder=hints[name])
+                yield Static("", id=f"{name}-problem", classes="error limit-problem", markup=False)
+            yield Label("tab: next field · enter: OK · escape: cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.show_problems({})
+
+    def check(self) -> tuple[dict, dict[str, str]]:
+        return parse_limits(*(self.query_one(f"#{name}", Input).value for name in LIMIT_FIELDS))
+
+    def show_problems(self, problems: dict[str, str]) -> None:
+        for name in LIMIT_FIELDS:
+            shown = self.query_one(f"#{name}-problem", Static)
+            shown.update(problems.get(name, ""))
+            shown.display = name in problems
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self.show_problems(self.check()[1])
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        values, problems = self.check()
+        self.show_problems(problems)
+        if problems:
+            self.query_one(f"#{next(iter(problems))}", Input).focus()
+            return
+        self.dismiss(values)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class TaskEditor(EditorScreen):
@@ -28,6 +104,9 @@ class TaskEditor(EditorScreen):
         Binding("ctrl+up,shift+up", "move(-1)", "Move up"),
         Binding("ctrl+down,shift+down", "move(1)", "Move down"),
         Binding("p", "add_phase", "New phase"),
+        Binding("r", "rename_phase", "Name phase"),
+        Binding("x", "delete_phase", "Delete phase"),
+        Binding("e", "limits", "Limits"),
         Binding("space", "toggle_active", "Active on/off"),
         Binding("c", "toggle_continue", "Continue on failure"),
         Binding("delete,backspace", "remove", "Remove"),
@@ -56,8 +135,9 @@ class TaskEditor(EditorScreen):
         yield Header()
         yield Static("", id="editor-title", classes="title")
         yield DataTable(id="editor", cursor_type="row", zebra_stripes=False)
-        yield Static("a: add · ctrl/shift+↑↓: move (across phases) · p: new phase · space: active · "
-                     "c: continue on failure · delete: remove · ctrl+s: save", classes="hint")
+        yield Static("a: add · ctrl/shift+↑↓: move (across phases) · p / r / x: new / name / delete phase · "
+                     "space: active · c: continue on failure · e: timeout, retries · delete: remove · ctrl+s: save",
+                     classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -88,7 +168,8 @@ class TaskEditor(EditorScreen):
                 name.append(f"  {one_line(task.ref)}", style="dim")
                 table.add_row(plain(label) if ti == 0 else "", kind_label(task.component), name,
                               "yes" if task.active else Text("no", style="dim"),
-                              "continue" if task.continue_on_failure else "stop",
+                              ", ".join(filter(None, ["continue" if task.continue_on_failure else "stop",
+                                                      limits_text(task)])),
                               plain(problem or "", style="red"))
                 self.rows.append((pi, ti))
         if current in self.rows:
@@ -113,21 +194,29 @@ class TaskEditor(EditorScreen):
     def action_add(self) -> None:
         from kbc_tui.ui.screens.component_picker import ComponentPicker
 
-        self.app.push_screen(ComponentPicker(), self._add_configs)
+        in_use = {t.ref for p in self.phases for t in p.tasks}
+        self.app.push_screen(ComponentPicker(in_use), self._add_configs)
+
+    def phase_label(self, index: int) -> str:
+        name = self.phases[index].name
+        return f"{index + 1}. {name}" if name else f"phase {index + 1}"
 
     def _add_configs(self, configs) -> None:
+        """Each picked configuration goes into its stage's phase: Extract, Transform, Load."""
         if not configs:
             return
-        sel = self.selection()
-        if not self.phases:
-            self.phases.append(Phase("", []))
-        pi = sel[0] if sel else len(self.phases) - 1
-        phase = self.phases[pi]
-        at = (sel[1] + 1) if sel and sel[1] is not None else len(phase.tasks)
-        for offset, cfg in enumerate(configs):
-            phase.tasks.insert(at + offset, Task(cfg.component, cfg.id))
-        self.render_rows((pi, at + len(configs) - 1))
-        self.notify(f"Added {len(configs)} task(s)")
+        added = [Task(cfg.component, cfg.id) for cfg in configs]
+        for task in added:
+            place_task(self.phases, task)
+        where: dict[int, int] = {}
+        for task in added:
+            pi = next(i for i, p in enumerate(self.phases) if any(t is task for t in p.tasks))
+            where[pi] = where.get(pi, 0) + 1
+        last = added[-1]
+        pi = next(i for i, p in enumerate(self.phases) if any(t is last for t in p.tasks))
+        self.render_rows((pi, next(i for i, t in enumerate(self.phases[pi].tasks) if t is last)))
+        self.notify(f"Added {len(added)} task(s): " + ", ".join(f"{n} to {self.phase_label(i)}"
+                                                               for i, n in sorted(where.items())))
 
     def action_move(self, step: int) -> None:
         sel = self.selected_task()
@@ -170,6 +259,55 @@ class TaskEditor(EditorScreen):
         at = sel[0] + 1 if sel else len(self.phases)
         self.phases.insert(at, Phase("", []))
         self.render_rows((at, None))
+
+    def action_rename_phase(self) -> None:
+        sel = self.selection()
+        if sel is None:
+            self.app.bell()
+            return
+        pi = sel[0]
+
+        def named(name: str | None) -> None:
+            if name is not None:
+                self.phases[pi].name = name
+                self.render_rows(sel)
+
+        self.app.push_screen(PromptModal(f"Name of phase {pi + 1} (e.g. Extract, Transform, Load)",
+                                         self.phases[pi].name, check=check_no_control), named)
+
+    def action_delete_phase(self) -> None:
+        sel = self.selection()
+        if sel is None:
+            self.app.bell()
+            return
+        pi = sel[0]
+
+        def delete(yes: bool | None = True) -> None:
+            if yes:
+                del self.phases[pi]
+                self.render_rows((max(0, pi - 1), 0) if self.phases else None)
+
+        count = len(self.phases[pi].tasks)
+        if not count:
+            delete()
+            return
+        self.app.push_screen(ConfirmModal(f"Delete {self.phase_label(pi)} and its {count} task(s)?",
+                                          yes="Delete"), delete)
+
+    def action_limits(self) -> None:
+        sel = self.selected_task()
+        if sel is None:
+            self.app.bell()
+            return
+        task = self.phases[sel[0]].tasks[sel[1]]
+
+        def chosen(values: dict | None) -> None:
+            if values:
+                for name, value in values.items():
+                    setattr(task, name, value)
+                self.render_rows(sel)
+
+        self.app.push_screen(TaskLimitsModal(task, f"Run limits of {task.ref}"), chosen)
 
     def _toggle(self, attribute: str) -> None:
         sel = self.selected_task()

@@ -8,6 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -28,8 +29,8 @@ class ConfirmModal(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Label(printable(self.question), classes="question", markup=False)  # it quotes names
             with Horizontal(classes="buttons"):
-                yield Button(f"{self.yes} [y]", id="yes", variant="error")
-                yield Button(f"{self.no} [n]", id="no")
+                yield Button(Content(f"{self.yes} [y]"), id="yes", variant="error")  # not markup: [y] shows
+                yield Button(Content(f"{self.no} [n]"), id="no")
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -82,13 +83,17 @@ class UnsavedModal(ModalScreen[str]):
     BINDINGS = [Binding("escape", "choose('keep')", "Keep editing"), Binding("k", "choose('keep')", "Keep editing"),
                 Binding("d", "choose('discard')", "Discard"), Binding("s", "choose('save')", "Save")]
 
+    def __init__(self, message: str = "You have unsaved changes.") -> None:
+        super().__init__()
+        self.message = message
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("You have unsaved changes.", classes="question")
+            yield Label(printable(self.message), classes="question", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Keep editing [k]", id="keep", variant="primary")
-                yield Button("Discard [d]", id="discard", variant="error")
-                yield Button("Save [s]", id="save", variant="success")
+                yield Button(Content("Keep editing [k]"), id="keep", variant="primary")  # not markup: [k] shows
+                yield Button(Content("Discard [d]"), id="discard", variant="error")
+                yield Button(Content("Save [s]"), id="save", variant="success")
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -96,3 +101,69 @@ class UnsavedModal(ModalScreen[str]):
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)
+
+
+class NameAndIdModal(ModalScreen[tuple[str, str] | None]):
+    """Ask for a name and the id made from it (the file name), before anything is created.
+
+    The id field shows ``propose(name)`` and follows the name as it is typed, until the user edits the id;
+    ``check_id(id)`` says what is wrong with an id (allowed characters, already taken) as you type. Enter in
+    either field accepts both; escape cancels. The result is ``(name, id)``."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, *, name: str = "", placeholder: str = "",
+                 propose: Callable[[str], str], check_id: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self.title_text, self.name_value, self.placeholder = title, name, placeholder
+        self.propose, self.check_id = propose, check_id
+        self.id_edited = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(printable(self.title_text), classes="question", markup=False)
+            yield Label("Name")
+            yield Input(one_line(self.name_value), placeholder=self.placeholder, id="new-name")
+            yield Label("Id (the file orchestrations/<id>.toml; a-z, 0-9, '-' and '_')")
+            yield Input(self.propose(self.name_value) if self.name_value.strip() else "", id="new-id")
+            yield Static("", id="prompt-error", classes="error", markup=False)
+            yield Label("enter: create · tab: to the id · escape: cancel", classes="hint")
+
+    def _values(self) -> tuple[str, str]:
+        return self.query_one("#new-name", Input).value.strip(), self.query_one("#new-id", Input).value.strip()
+
+    def _error(self) -> str | None:
+        name, new_id = self._values()
+        if not name:
+            return "the name cannot be empty"
+        if not new_id:
+            return "the id cannot be empty"
+        return self.check_id(new_id)
+
+    @on(Input.Changed, "#new-name")
+    def _name_changed(self, event: Input.Changed) -> None:
+        if not self.id_edited:
+            self.query_one("#new-id", Input).value = self.propose(event.value) if event.value.strip() else ""
+        self._show_error()
+
+    @on(Input.Changed, "#new-id")
+    def _id_changed(self, event: Input.Changed) -> None:
+        name = self.query_one("#new-name", Input).value
+        proposed = self.propose(name) if name.strip() else ""
+        self.id_edited = event.value != proposed  # typed by the user, not filled in from the name
+        self._show_error()
+
+    def _show_error(self) -> None:
+        name, new_id = self._values()
+        self.query_one("#prompt-error", Static).update((self._error() or "") if name or new_id else "")
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        error = self._error()
+        if error:
+            self.query_one("#prompt-error", Static).update(error)
+            return
+        self.dismiss(self._values())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
