@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: group -> (modules mutated, tests run for each mutant)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
-    "secrets": (["kbc_tui/store/secrets.py"], ["tests/test_secrets_edges.py", "tests/test_secrets.py"]),
+    "secrets": (["kbc_tui/store/secrets.py"], ["tests/test_secrets_edges.py", "tests/test_secrets.py",
+                                              "tests/test_masking.py"]),
     "schedule": (["kbc_tui/engine/schedule.py"], ["tests/test_schedule.py", "tests/test_cron_property.py",
                                                   "tests/test_schedule_edges.py"]),
     "scheduler": (["kbc_tui/engine/scheduler.py"], ["tests/test_scheduler.py", "tests/test_cli_scheduler.py"]),
@@ -400,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         killed, count = run_group(name, only, args.jobs)
         total_killed, total = total_killed + killed, total + count
     if len(names) > 1:
-        print(f"all: killed {total_killed}/{total} ({100 * total_killed / max(1, total):.1f} %), known equivalents left out")
+        print(f"all: killed {total_killed}/{total} ({100 * total_killed / max(1, total):.1f} %), "
+              "known equivalents left out")
     return 0
 
 
