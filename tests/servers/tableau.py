@@ -21,8 +21,9 @@ What it enforces, from Tableau's REST API reference:
   the order they arrive; then Publish Data Source with ``?uploadSessionId=...&datasourceType=hyper`` and only the
   ``request_payload`` part commits the file. An unknown session is 404.
 
-What was published is kept (``published[name] = bytes``) so a test compares it with the file on disk: chunks
-sent out of order or a truncated file show there.
+Tests and the product look only at HTTP statuses; the ``error.code`` values here are indicative. What was
+published is kept (``published[name] = bytes``) so a test compares it with the file on disk: chunks sent out of
+order or a truncated file show there.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ class TableauStandIn(LocalServer):
 
     def _signin(self, request: Request) -> tuple[int, dict]:
         if not request.headers.get("Content-Type", "").startswith("application/json"):
-            raise Refused(415, "415000", "sign-in body must be application/json (or text/xml)")
+            raise Refused(415, "415000", "sign-in body must be application/json (Tableau also reads XML; this stand-in not)")
         try:
             credentials = json.loads(request.body)["credentials"]
         except (ValueError, KeyError, TypeError):
