@@ -51,7 +51,9 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "notifier": (["kbc_tui/engine/notifier.py", "kbc_tui/engine/mail.py"], ["tests/test_notifications.py"]),
     "storage": (["kbc_tui/storage/duckdb_storage.py"], ["tests/test_storage.py", "tests/test_incremental.py"]),
     "toml": (["kbc_tui/store/toml_io.py"], ["tests/test_store.py", "tests/test_atomic_fsync.py",
-                                            "tests/test_lossless_save.py", "tests/test_store_fuzz.py"]),
+                                            "tests/test_validate_bad_files.py", "tests/test_lossless_save.py",
+                                            "tests/test_private_state.py", "tests/test_validate_cli.py",
+                                            "tests/test_store_fuzz.py"]),
 }
 
 #: mutants known to be equivalent (no test can tell them from the original), with why; matched on the module,
