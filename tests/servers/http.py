@@ -42,6 +42,16 @@ class LocalServer:
                 body = self.rfile.read(length) if length else b""
                 request = Request(self.command, self.path, dict(self.headers), body)
                 server.requests.append(request)
+                answer = server.answer(request)
+                if answer is not None:  # a stand-in that checks requests answers them itself
+                    status, headers, payload = answer
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 route = server.routes.get((self.command, self.path.split("?")[0])) or Route(404, b"not found")
                 if route.delay:
                     import time
@@ -73,10 +83,14 @@ class LocalServer:
                     self.end_headers()
                     self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = _handle
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def answer(self, request: Request) -> tuple[int, dict[str, str], bytes] | None:
+        """(status, headers, body) for ``request``, or None to answer from ``routes``. Stand-ins override it."""
+        return None
 
     @property
     def url(self) -> str:

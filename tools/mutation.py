@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""Mutation testing for the modules users trust most: would the tests notice if this line were wrong?
+
+    .venv/bin/python tools/mutation.py GROUP [GROUP...]     # e.g. secrets, schedule; "all" for every group
+    .venv/bin/python tools/mutation.py --list               # the groups, their modules and tests
+    .venv/bin/python tools/mutation.py secrets --show 17    # what mutant 17 changes (a diff)
+    .venv/bin/python tools/mutation.py secrets --only 17,18 # run just these mutants
+
+Each mutant is one small change to one line of a group's modules (mutmut's kind: ``==`` -> ``!=``, ``<`` -> ``<=``,
+``and`` -> ``or``, ``+`` -> ``-``, a number + 1, ``True`` <-> ``False``, ``not x`` -> ``x``, ``return x`` ->
+``return None``, ``x = ...`` -> ``x = None``, a call statement or ``raise`` -> ``pass``, ``break`` <-> ``continue``,
+a short string (no spaces) -> ``"XX...XX"``). Strings with spaces are messages and are not mutated; docstrings,
+imports, type annotations and f-strings neither; a line ending in ``# pragma: no mutate`` is skipped.
+
+For each mutant only the group's tests run (``pytest -x``, with a time limit) in a copy of the project (the
+working tree is never changed, the copy goes first on ``sys.path`` and ``PYTHONPATH`` so subprocesses run the
+mutant too). A mutant is *killed* when a test fails or it runs out of time, *survived* when every test passes.
+Survivors are listed with their line and change: add a test that kills each, or explain why it is equivalent.
+Not part of CI: a group takes minutes (secrets ~5 min on two cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import compileall
+import copy
+import difflib
+import os
+import py_compile
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: group -> (modules mutated, tests run for each mutant)
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "secrets": (["kbc_tui/store/secrets.py"], ["tests/test_secrets_edges.py", "tests/test_secrets.py",
+                                              "tests/test_masking.py"]),
+    "schedule": (["kbc_tui/engine/schedule.py"], ["tests/test_schedule.py", "tests/test_cron_property.py",
+                                                  "tests/test_schedule_edges.py"]),
+    "scheduler": (["kbc_tui/engine/scheduler.py"], ["tests/test_scheduler.py", "tests/test_cli_scheduler.py"]),
+    "runner": (["kbc_tui/engine/runner.py"], ["tests/test_engine.py", "tests/test_state_failures.py",
+                                              "tests/test_incremental.py"]),
+    "notifier": (["kbc_tui/engine/notifier.py", "kbc_tui/engine/mail.py"], ["tests/test_notifications.py"]),
+    "storage": (["kbc_tui/storage/duckdb_storage.py"], ["tests/test_storage.py", "tests/test_incremental.py"]),
+    "toml": (["kbc_tui/store/toml_io.py"], ["tests/test_atomic_write_modes.py", "tests/test_store.py",
+                                            "tests/test_atomic_fsync.py",
+                                            "tests/test_validate_bad_files.py", "tests/test_lossless_save.py",
+                                            "tests/test_private_state.py", "tests/test_validate_cli.py",
+                                            "tests/test_store_fuzz.py"]),
+}
+
+#: mutants known to be equivalent (no test can tell them from the original), with why; matched on the module,
+#: the stripped source line and the change, so they survive edits elsewhere. Reported apart, not as survivors.
+_GUARD = "if guard > count * 50 + 1000:"
+_NET = "a safety net check_cron makes unreachable (it refuses expressions that never fire)"
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("kbc_tui/engine/schedule.py", "while high - low > timedelta(seconds=1):", "> -> >="):
+        "one more halving: the result is cut to whole seconds and the jump is on a whole second",
+    ("kbc_tui/engine/schedule.py", "middle = low + (high - low) / 2", "2 -> 3"):
+        "a third instead of a half still narrows to the same second, only in more steps",
+    ("kbc_tui/engine/schedule.py", "if middle.astimezone(tz).replace(tzinfo=None) >= wall:", ">= -> >"):
+        "no instant has the local time of a wall time inside the gap, so == never holds",
+    ("kbc_tui/engine/schedule.py", "def next_runs(schedule: Schedule, count: int = 5, after: datetime | None = None) "
+                                   "-> list[datetime]:", "5 -> 6"):
+        "every caller passes count",
+    ("kbc_tui/engine/schedule.py", "start = after.astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)",
+     "3 -> 4"): "starting earlier only yields moments the `moment > after` filter drops",
+    ("kbc_tui/engine/schedule.py", "guard = 0", "0 -> 1"): _NET,
+    ("kbc_tui/store/secrets.py", "self._cipher(create=False)  # an invalid key is said as such", "False -> True"):
+        "has_key() holds here, so _cipher never reaches the branch that creates a key",
+    ("kbc_tui/store/secrets.py", "self._one_key_checked = True", "True -> False"):
+        "the check is remembered only to save time: doing it again gives the same answer",
+    ("kbc_tui/engine/schedule.py", "guard += 1", "+= -> -="): _NET,
+    ("kbc_tui/engine/schedule.py", "guard += 1", "1 -> 2"): _NET,
+    ("kbc_tui/engine/schedule.py", _GUARD, "> -> >="): _NET,
+    ("kbc_tui/engine/schedule.py", _GUARD, "* -> /"): _NET,
+    ("kbc_tui/engine/schedule.py", _GUARD, "50 -> 51"): _NET,
+    ("kbc_tui/engine/schedule.py", _GUARD, "1000 -> 1001"): _NET,
+    ("kbc_tui/engine/schedule.py", "break  # a safety net: check_cron refuses expressions that never fire",
+     "break -> continue"): _NET,
+}
+
+SWAP_COMPARE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
+                ast.GtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+SWAP_BINOP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Mult,
+              ast.Mod: ast.Div, ast.Pow: ast.Mult, ast.BitOr: ast.BitAnd, ast.BitAnd: ast.BitOr,
+              ast.LShift: ast.RShift, ast.RShift: ast.LShift}
+IGNORE = shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", ".work", "*.pyc")
+
+
+@dataclass
+class Mutant:
+    id: int
+    module: str
+    line: int
+    what: str
+    source: str  # the whole mutated module
+    text: str = ""  # the original line, stripped
+
+    @property
+    def equivalent(self) -> str | None:
+        return EQUIVALENT.get((self.module, self.text, self.what))
+
+
+def _copy_node(node, **changes):
+    new = copy.deepcopy(node)
+    for key, value in changes.items():
+        setattr(new, key, value)
+    return new
+
+
+class _Finder(ast.NodeVisitor):
+    """Collects (node, replacement text, description) for every mutation of a module."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.found: list[tuple[ast.AST, str, str]] = []
+
+    def add(self, node, replacement: str, what: str) -> None:
+        if self.lines[node.lineno - 1].rstrip().endswith("# pragma: no mutate"):
+            return
+        self.found.append((node, replacement, what))
+
+    # --- not mutated ---
+    def visit_Import(self, node): pass
+    def visit_ImportFrom(self, node): pass
+    def visit_JoinedStr(self, node): pass
+
+    def visit_arg(self, node): pass  # annotations
+
+    def visit_AnnAssign(self, node):
+        if node.value is not None:
+            self.visit(node.value)
+
+    def visit_FunctionDef(self, node):
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        for default in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
+            self.visit(default)
+        self._body(node.body)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self._body(node.body)
+
+    def visit_Module(self, node):
+        self._body(node.body)
+
+    def _body(self, body):
+        for i, stmt in enumerate(body):
+            if i == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) \
+                    and isinstance(stmt.value.value, str):
+                continue  # docstring
+            self.visit(stmt)
+
+    def visit_If(self, node):
+        if isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            return
+        self.generic_visit(node)
+
+    # --- mutated ---
+    def visit_Compare(self, node):
+        for i, op in enumerate(node.ops):
+            swap = SWAP_COMPARE.get(type(op))
+            if swap:
+                ops = list(node.ops)
+                ops[i] = swap()
+                self.add(node, f"({ast.unparse(_copy_node(node, ops=ops))})",
+                         f"{_op(node.ops[i])} -> {_op(ops[i])}")
+        self.generic_visit(node)
+
+    def visit_BinOp(self, node):
+        swap = SWAP_BINOP.get(type(node.op))
+        if swap:
+            self.add(node, f"({ast.unparse(_copy_node(node, op=swap()))})", f"{_op(node.op)} -> {_op(swap())}")
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node):
+        swap = SWAP_BINOP.get(type(node.op))
+        if swap:
+            self.add(node, ast.unparse(_copy_node(node, op=swap())), f"{_op(node.op)}= -> {_op(swap())}=")
+        self.generic_visit(node)
+
+    def visit_BoolOp(self, node):
+        swap = ast.Or if isinstance(node.op, ast.And) else ast.And
+        self.add(node, f"({ast.unparse(_copy_node(node, op=swap()))})",
+                 f"{'and' if swap is ast.Or else 'or'} -> {'or' if swap is ast.Or else 'and'}")
+        self.generic_visit(node)
+
+    def visit_UnaryOp(self, node):
+        if isinstance(node.op, ast.Not):
+            self.add(node, f"({ast.unparse(node.operand)})", "not x -> x")
+        self.generic_visit(node)
+
+    def visit_Constant(self, node):
+        value = node.value
+        if value is True or value is False:
+            self.add(node, repr(not value), f"{value} -> {not value}")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.add(node, repr(value + 1), f"{value!r} -> {value + 1!r}")
+        elif isinstance(value, str) and not any(c.isspace() for c in value) and len(value) < 60:
+            self.add(node, repr(f"XX{value}XX"), f"{value!r} -> 'XX{value}XX'")
+
+    def visit_Return(self, node):
+        if node.value is not None and not (isinstance(node.value, ast.Constant) and node.value.value is None):
+            self.add(node, "return None", "return x -> return None")
+        self.generic_visit(node)
+
+    def visit_Assign(self, node):
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and not (isinstance(node.value, ast.Constant) and node.value.value is None) \
+                and not node.targets[0].id.isupper():  # not module constants: their uses are mutated instead
+            self.add(node, f"{node.targets[0].id} = None", "x = ... -> x = None")
+        self.generic_visit(node)
+
+    def visit_Expr(self, node):
+        if isinstance(node.value, (ast.Call, ast.Await)):
+            self.add(node, "pass", f"{ast.unparse(node.value)[:50]} -> pass")
+        self.generic_visit(node)
+
+    def visit_Raise(self, node):
+        self.add(node, "pass", "raise -> pass")
+        self.generic_visit(node)
+
+    def visit_Break(self, node):
+        self.add(node, "continue", "break -> continue")
+
+    def visit_Continue(self, node):
+        self.add(node, "break", "continue -> break")
+
+
+def _op(op) -> str:
+    return {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.In: "in",
+            ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not", ast.Add: "+", ast.Sub: "-", ast.Mult: "*",
+            ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**", ast.BitOr: "|", ast.BitAnd: "&",
+            ast.LShift: "<<", ast.RShift: ">>"}[type(op)]
+
+
+def _offset(lines: list[str], line: int, col: int) -> int:
+    """Character offset of (1-based line, UTF-8 byte column)."""
+    return sum(len(x) for x in lines[:line - 1]) + len(lines[line - 1].encode()[:col].decode())
+
+
+def mutants(modules: list[str]) -> list[Mutant]:
+    result: list[Mutant] = []
+    for module in modules:
+        text = (ROOT / module).read_text()
+        lines = text.splitlines(keepends=True)
+        finder = _Finder(text)
+        finder.visit(ast.parse(text))
+        seen = {text}
+        for node, replacement, what in sorted(finder.found, key=lambda f: (f[0].lineno, f[0].col_offset)):
+            start = _offset(lines, node.lineno, node.col_offset)
+            end = _offset(lines, node.end_lineno, node.end_col_offset)
+            source = text[:start] + replacement + text[end:]
+            if source in seen:
+                continue
+            try:
+                compile(source, module, "exec")
+            except SyntaxError:
+                continue
+            seen.add(source)
+            result.append(Mutant(len(result) + 1, module, node.lineno, what, source, lines[node.lineno - 1].strip()))
+    return result
+
+
+class Workspace:
+    """A copy of the project where one module at a time is replaced by a mutant."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="kbc-mutation-"))
+        shutil.copytree(ROOT, self.dir, ignore=IGNORE, dirs_exist_ok=True)
+        # compiled once, used unchecked: only the mutated module is compiled per run (and never cached)
+        compileall.compile_dir(self.dir / "kbc_tui", quiet=1,
+                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        self.env = {**os.environ, "PYTHONPATH": str(self.dir), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def _drop_pyc(self, module: str) -> None:
+        path = self.dir / module
+        for pyc in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+            pyc.unlink()
+
+    def run(self, tests: list[str], timeout: float, module: str | None = None, source: str | None = None):
+        """('passed' | 'failed' | 'timeout', seconds, output tail)."""
+        if module is not None:
+            self._drop_pyc(module)
+            (self.dir / module).write_text(source)
+        started = time.monotonic()
+        try:
+            out = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                                  "-o", "addopts=", *tests], cwd=self.dir, env=self.env, capture_output=True,
+                                 text=True, timeout=timeout)
+            outcome = "passed" if out.returncode == 0 else "failed"
+            tail = (out.stdout + out.stderr).strip().splitlines()[-3:]
+            if out.returncode == 5:
+                raise SystemExit(f"no tests collected from {tests}")
+        except subprocess.TimeoutExpired:
+            outcome, tail = "timeout", []
+        finally:
+            if module is not None:
+                (self.dir / module).write_text((ROOT / module).read_text())
+        return outcome, time.monotonic() - started, tail
+
+    def check_isolation(self) -> None:
+        where = subprocess.run([sys.executable, "-c", "import kbc_tui; print(kbc_tui.__file__)"], cwd=self.dir,
+                               env=self.env, capture_output=True, text=True).stdout.strip()
+        if not where.startswith(str(self.dir)):
+            raise SystemExit(f"the copy is not the code under test (kbc_tui imports from {where})")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_group(name: str, only: set[int] | None, jobs: int) -> tuple[int, int]:
+    modules, tests = GROUPS[name]
+    found = mutants(modules)
+    if only:
+        found = [m for m in found if m.id in only]
+    workspaces = [Workspace() for _ in range(max(1, jobs))]
+    try:
+        workspaces[0].check_isolation()
+        outcome, baseline, tail = workspaces[0].run(tests, timeout=1800)
+        if outcome != "passed":
+            raise SystemExit(f"[{name}] the tests fail without any mutant:\n" + "\n".join(tail))
+        timeout = baseline * 3 + 15
+        print(f"[{name}] {len(found)} mutants of {', '.join(modules)}; tests: {' '.join(tests)} "
+              f"({baseline:.1f} s each, limit {timeout:.0f} s)", flush=True)
+        free = list(workspaces)
+        results: dict[int, str] = {}
+
+        def one(m: Mutant) -> None:
+            ws = free.pop()
+            try:
+                outcome, took, _ = ws.run(tests, timeout, m.module, m.source)
+            finally:
+                free.append(ws)
+            results[m.id] = {"passed": "survived", "failed": "killed", "timeout": "timeout"}[outcome]
+            mark = {"survived": "SURVIVED", "killed": "killed", "timeout": "killed (timeout)"}[results[m.id]]
+            print(f"  #{m.id:<4} {m.module}:{m.line}: {m.what}  -> {mark} ({took:.1f} s)", flush=True)
+
+        with ThreadPoolExecutor(len(workspaces)) as pool:
+            list(pool.map(one, found))
+    finally:
+        for ws in workspaces:
+            ws.remove()
+    killed = sum(1 for r in results.values() if r != "survived")
+    equivalent = [m for m in found if results.get(m.id) == "survived" and m.equivalent]
+    survivors = [m for m in found if results.get(m.id) == "survived" and not m.equivalent]
+    counted = len(found) - len(equivalent)
+    print(f"[{name}] killed {killed}/{len(found)} ({100 * killed / max(1, len(found)):.1f} %), "
+          f"{sum(1 for r in results.values() if r == 'timeout')} by timeout; {len(equivalent)} known equivalent; "
+          f"score without them {killed}/{counted} ({100 * killed / max(1, counted):.1f} %); "
+          f"survived {len(survivors)}")
+    for m in equivalent:
+        print(f"  equivalent #{m.id} {m.module}:{m.line}: {m.what}: {m.equivalent}")
+    for m in survivors:
+        print(f"  SURVIVED #{m.id} {m.module}:{m.line}: {m.what}    {m.text[:70]}")
+    return killed, counted
+
+
+def show(name: str, mutant_id: int) -> None:
+    for m in mutants(GROUPS[name][0]):
+        if m.id == mutant_id:
+            original = (ROOT / m.module).read_text().splitlines(keepends=True)
+            sys.stdout.writelines(difflib.unified_diff(original, m.source.splitlines(keepends=True),
+                                                       f"a/{m.module}", f"b/{m.module}", n=2))
+            return
+    raise SystemExit(f"no mutant {mutant_id} in {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("groups", nargs="*", help=f"one or more of: {', '.join(GROUPS)}, all")
+    parser.add_argument("--list", action="store_true", help="list the groups (and mutant counts)")
+    parser.add_argument("--show", type=int, metavar="N", help="print mutant N of the group as a diff")
+    parser.add_argument("--only", metavar="N,M", help="run only these mutants")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="mutants run at once (default 1)")
+    args = parser.parse_args(argv)
+    if args.list or not args.groups:
+        for name, (modules, tests) in GROUPS.items():
+            print(f"{name:10} {len(mutants(modules)):4} mutants  {' '.join(modules)}  <-  {' '.join(tests)}")
+        return 0
+    names = list(GROUPS) if args.groups == ["all"] else args.groups
+    unknown = [n for n in names if n not in GROUPS]
+    if unknown:
+        parser.error(f"unknown group {', '.join(unknown)}; groups: {', '.join(GROUPS)}")
+    if args.show is not None:
+        show(names[0], args.show)
+        return 0
+    only = {int(x) for x in args.only.split(",")} if args.only else None
+    total_killed = total = 0
+    for name in names:
+        killed, count = run_group(name, only, args.jobs)
+        total_killed, total = total_killed + killed, total + count
+    if len(names) > 1:
+        print(f"all: killed {total_killed}/{total} ({100 * total_killed / max(1, total):.1f} %), "
+              "known equivalents left out")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
