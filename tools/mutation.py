@@ -46,8 +46,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "schedule": (["kbc_tui/engine/schedule.py"], ["tests/test_schedule.py", "tests/test_cron_property.py",
                                                   "tests/test_schedule_edges.py"]),
     "scheduler": (["kbc_tui/engine/scheduler.py"], ["tests/test_scheduler.py", "tests/test_cli_scheduler.py"]),
-    "runner": (["kbc_tui/engine/runner.py"], ["tests/test_engine.py", "tests/test_state_failures.py",
-                                              "tests/test_incremental.py"]),
+    # fast files first (pytest -x stops at the first failure); test_catch_state on PostgreSQL only: MariaDB
+    # takes the same paths through the runner
+    "runner": (["kbc_tui/engine/runner.py"], ["tests/test_engine.py", "tests/test_catch_timing.py",
+                                              "tests/test_state_failures.py", "tests/test_incremental.py",
+                                              *(f"tests/test_catch_state.py::test_a_task_failing_after_it_fetched_"
+                                                f"keeps_the_state_and_the_next_run_fetches_again[postgresql-{e}]"
+                                                for e in ("error", "error on every retry", "cancel", "timeout"))]),
     "notifier": (["kbc_tui/engine/notifier.py", "kbc_tui/engine/mail.py"], ["tests/test_notifications.py"]),
     "storage": (["kbc_tui/storage/duckdb_storage.py"], ["tests/test_storage.py", "tests/test_incremental.py"]),
     "toml": (["kbc_tui/store/toml_io.py"], ["tests/test_atomic_write_modes.py", "tests/test_store.py",
