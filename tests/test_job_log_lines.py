@@ -58,6 +58,8 @@ async def test_a_successful_job_logs_its_start_phases_tasks_and_end(root, engine
                         None)
     assert ("info", "Phase 1: Load numbers", None) in lines
     assert ("info", f"Task {REF('make')} started", REF("make")) in lines  # one attempt: no "(attempt 1 of 1)"
+    assert [(level, task) for level, text, task in lines if text.startswith("Input mapping: ")] \
+        == [("info", REF("make"))]  # the component's own lines, tagged with its task
     done = matching(lines, rf"Task {REF('make')} succeeded in \d+\.\d\d s, 5 rows: 1 output table\(s\)")
     assert [(level, task) for level, _, task in done] == [("info", REF("make"))]
     make, off = job.tasks
@@ -119,6 +121,7 @@ async def test_a_cancelled_job_says_so_and_skips_the_phases_after(root, engine):
         if current.tasks and current.tasks[0].status is TaskStatus.PROCESSING:
             break
         await asyncio.sleep(0.05)
+    assert current.tasks[0].message == ""  # running: nothing to say yet
     await asyncio.sleep(0.3)
     await engine.cancel(job.id)
     done = await asyncio.wait_for(engine.wait(job.id), 20)
@@ -134,7 +137,7 @@ async def test_a_cancelled_job_says_so_and_skips_the_phases_after(root, engine):
 
 async def test_a_task_waiting_to_retry_shows_why_and_a_cancel_there_says_cancelled(root, engine):
     sql_config(root, "flaky", FAILS, ["x"])
-    orchestration(root, "retry", [[{"config": "flaky", "retries": 2, "retry_delay_seconds": 60}]])
+    orchestration(root, "retry", [[{"config": "flaky", "retries": 1, "retry_delay_seconds": 60}]])
     job = await engine.enqueue("retry")
     for _ in range(300):
         if any("retrying in 60 s" in ln.text for ln in engine.job_log(job.id)):
@@ -146,7 +149,7 @@ async def test_a_task_waiting_to_retry_shows_why_and_a_cancel_there_says_cancell
     assert waiting.status is TaskStatus.PROCESSING and waiting.attempt == 1
     assert "not_there_yet" in waiting.message  # the task table says why it will run again
     lines = [(ln.level, ln.text, ln.task) for ln in engine.job_log(job.id)]
-    assert ("info", f"Task {REF('flaky')} started (attempt 1 of 3)", REF("flaky")) in lines
+    assert ("info", f"Task {REF('flaky')} started (attempt 1 of 2)", REF("flaky")) in lines
     assert matching(lines, rf"Task {REF('flaky')} attempt 1 failed: .*not_there_yet.*; retrying in 60 s")[0][0] \
         == "warning"
     await engine.cancel(job.id)

@@ -48,7 +48,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "scheduler": (["kbc_tui/engine/scheduler.py"], ["tests/test_scheduler.py", "tests/test_cli_scheduler.py"]),
     # fast files first (pytest -x stops at the first failure); test_catch_state on PostgreSQL only: MariaDB
     # takes the same paths through the runner
-    "runner": (["kbc_tui/engine/runner.py"], ["tests/test_engine.py", "tests/test_catch_timing.py",
+    "runner": (["kbc_tui/engine/runner.py"], ["tests/test_job_log_lines.py", "tests/test_engine.py", "tests/test_catch_timing.py",
                                               "tests/test_state_failures.py", "tests/test_incremental.py",
                                               *(f"tests/test_catch_state.py::test_a_task_failing_after_it_fetched_"
                                                 f"keeps_the_state_and_the_next_run_fetches_again[postgresql-{e}]"
