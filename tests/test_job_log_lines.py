@@ -63,6 +63,8 @@ async def test_a_successful_job_logs_its_start_phases_tasks_and_end(root, engine
     done = matching(lines, rf"Task {REF('make')} succeeded in \d+\.\d\d s, 5 rows: 1 output table\(s\)")
     assert [(level, task) for level, _, task in done] == [("info", REF("make"))]
     make, off = job.tasks
+    took = re.search(r"succeeded in (\S+) s", done[0][1]).group(1)
+    assert took == f"{make.duration_s:.2f}" and make.duration_s >= 0.005  # DuckDB work and a storage write
     assert (make.status, make.rows, make.message) == (TaskStatus.SUCCESS, 5, "1 output table(s)")
     assert (off.status, off.message) == (TaskStatus.SKIPPED, "inactive")
     assert ("info", f"Task {REF('off')} skipped: inactive", REF("off")) in lines
@@ -106,6 +108,7 @@ async def test_a_hard_failure_beside_a_soft_one_ends_the_job_error_naming_the_fi
     job, lines = await run(engine, "mixed")
     assert job.status is JobStatus.ERROR
     hard, soft, later = job.tasks
+    assert hard.started_at < hard.finished_at  # it ran: its start is kept
     assert job.message == f"task {REF('hard')} failed: {hard.message}"
     assert (later.status, later.message) == (TaskStatus.SKIPPED, "not run: an earlier task failed")
     assert lines[-1][0] == "error" and lines[-1][1].endswith(f" s: {job.message}")
@@ -155,3 +158,25 @@ async def test_a_task_waiting_to_retry_shows_why_and_a_cancel_there_says_cancell
     await engine.cancel(job.id)
     done = await asyncio.wait_for(engine.wait(job.id), 20)
     assert (done.tasks[0].status, done.tasks[0].message) == (TaskStatus.CANCELLED, "cancelled")
+
+
+async def test_a_secret_in_a_failure_is_masked_and_a_missing_one_is_named(root, engine, pg_url, monkeypatch):
+    """The db-extractor's password (a ``#`` parameter) never shows in the task's message or log, even when the
+    database repeats it (here as a table name); a password whose variable is not set names the parameter."""
+    from tests.helpers.components import write_config
+
+    secret = "Sekr3tPasswordValue"
+    monkeypatch.setenv("KBC_TEST_DB_PASSWORD", secret)
+    write_config(root, "db-extractor", "leaky", {"url": pg_url, "#password": "env:KBC_TEST_DB_PASSWORD",
+                                                 "tables": [{"name": "t", "table": secret, "output": "in.c-x.t"}]})
+    job, lines = await run(engine, "run-db-extractor-leaky")
+    assert job.status is JobStatus.ERROR
+    message = job.tasks[0].message
+    assert "*****" in message and secret not in message, message
+    assert not [text for _, text, _ in lines if secret in text]
+    assert secret not in job.message
+
+    write_config(root, "db-extractor", "unset", {"url": pg_url, "#password": "env:KBC_TEST_NOT_SET_ANYWHERE",
+                                                 "tables": [{"name": "t", "table": "t", "output": "in.c-x.t"}]})
+    job, _ = await run(engine, "run-db-extractor-unset")
+    assert job.tasks[0].message == "parameters.#password: environment variable KBC_TEST_NOT_SET_ANYWHERE is not set"
