@@ -180,3 +180,14 @@ async def test_a_secret_in_a_failure_is_masked_and_a_missing_one_is_named(root, 
                                                  "tables": [{"name": "t", "table": "t", "output": "in.c-x.t"}]})
     job, _ = await run(engine, "run-db-extractor-unset")
     assert job.tasks[0].message == "parameters.#password: environment variable KBC_TEST_NOT_SET_ANYWHERE is not set"
+
+
+async def test_a_file_the_task_cannot_read_fails_it_with_the_systems_words(root, engine):
+    from tests.helpers.components import write_config
+
+    (root / "exports.csv").mkdir()  # a folder where a CSV file was expected
+    write_config(root, "sheet-extractor", "local", {"path": "exports.csv", "output": "in.c-x.t"})
+    job, lines = await run(engine, "run-sheet-extractor-local")
+    assert job.status is JobStatus.ERROR and job.tasks[0].status is TaskStatus.ERROR
+    assert job.tasks[0].message.endswith("exports.csv: Is a directory"), job.tasks[0].message
+    assert engine.storage.table("in.c-x.t") is None
