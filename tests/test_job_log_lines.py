@@ -191,3 +191,16 @@ async def test_a_file_the_task_cannot_read_fails_it_with_the_systems_words(root,
     assert job.status is JobStatus.ERROR and job.tasks[0].status is TaskStatus.ERROR
     assert job.tasks[0].message.endswith("exports.csv: Is a directory"), job.tasks[0].message
     assert engine.storage.table("in.c-x.t") is None
+
+
+async def test_a_timed_out_task_stops_its_query_so_the_next_job_runs(root, engine):
+    sql_config(root, "slow", ENDLESS, ["t"])
+    sql_config(root, "make", FIVE_ROWS, ["nums"])
+    orchestration(root, "slow", [[{"config": "slow", "timeout_minutes": 0.01}]])
+    orchestration(root, "next", [["make"]])
+    job, _ = await run(engine, "slow")
+    assert (job.status, job.tasks[0].message) == (JobStatus.ERROR, "timed out after 0.01 min")
+    assert job.tasks[0].duration_s < 0.6 + 1.3, job.tasks[0].duration_s  # stopped at once, not at the hard stop
+    after = await engine.enqueue("next")
+    done = await asyncio.wait_for(engine.wait(after.id), 20)
+    assert done.status is JobStatus.SUCCESS and done.tasks[0].rows == 5
