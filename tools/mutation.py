@@ -105,6 +105,9 @@ _RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
         [("self.component_tasks.discard(job_task)", "self.component_tasks.discard(job_task) -> pass")],
     "not reached: every attempt returns or continues, and the last one cannot continue":
         [('return "failed"  # not reached', _NONE), ('return "failed"  # not reached', "'failed' -> 'XXfailedXX'")],
+    "every shipped component returns a TaskResult with its rows and a non-empty message, so the other branch is "
+    "never taken": [('+ (f", {rows:,} rows" if rows is not None else "")', "'' -> 'XXXX'"),
+                    ('+ (f": {message}" if message else ""), task.ref)', "'' -> 'XXXX'")],
     "both times were set just before, so duration_s is never None (0.0 would need a zero-length task)":
         [("took = run.duration_s or 0", "0 -> 1")],
 }
