@@ -108,6 +108,12 @@ _RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
     "every shipped component returns a TaskResult with its rows and a non-empty message, so the other branch is "
     "never taken": [('+ (f", {rows:,} rows" if rows is not None else "")', "'' -> 'XXXX'"),
                     ('+ (f": {message}" if message else ""), task.ref)', "'' -> 'XXXX'")],
+    "after a timeout the component ends by raising Cancelled (its token says 'timeout') or is hard-cancelled, and "
+    "the handler below raises the same 'timed out' failure":
+        [('raise _Failed(f"timed out after {task.timeout_minutes:g} min")', "raise -> pass")],
+    "Cancelled reaches this handler only after the job was cancelled (a timeout raises its own failure above), "
+    "so `not self.cancelled` is false whichever way the reason is compared":
+        [('if token.reason == "timeout" and not self.cancelled:', "== -> !=")],
     "both times were set just before, so duration_s is never None (0.0 would need a zero-length task)":
         [("took = run.duration_s or 0", "0 -> 1")],
 }
