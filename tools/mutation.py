@@ -113,7 +113,8 @@ _RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
         [('raise _Failed(f"timed out after {task.timeout_minutes:g} min")', "raise -> pass")],
     "Cancelled reaches this handler only after the job was cancelled (a timeout raises its own failure above), "
     "so `not self.cancelled` is false whichever way the reason is compared":
-        [('if token.reason == "timeout" and not self.cancelled:', "== -> !=")],
+        [('if token.reason == "timeout" and not self.cancelled:', "== -> !="),
+         ('raise _Failed(f"timed out after {task.timeout_minutes:g} min") from None', "raise -> pass")],
     "both times were set just before, so duration_s is never None (0.0 would need a zero-length task)":
         [("took = run.duration_s or 0", "0 -> 1")],
 }
