@@ -82,10 +82,8 @@ _RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
     "cancel() sets the reason before it sets `cancelled`, and the reason is read only once cancelled":
         [('self.cancel_reason = "cancelled"', "'cancelled' -> 'XXcancelledXX'")],
     "callers only test `not self._record(...)`: None is as false as False": [("return False", _NONE)],
-    "the engine ignores what run()/finish() return: finish() has already set and saved the job's status":
-        [('return self.finish(JobStatus.ERROR, f"cannot start: {exc}")', _NONE),
-         ("return self.finish(JobStatus.CANCELLED, self.cancel_reason)", _NONE),
-         ("return self.finish(status, error_message)", _NONE), ("return status", _NONE)],
+    "finish() has set and saved the job's status; what it returns only goes back through run(), which the "
+    "engine does not read": [("return status", _NONE)],
     "every later phase meets the same condition (cancelled or error) and is skipped as well; nothing after the "
     "loop uses `position`": [("break", "break -> continue")],
     "run() sets started_at first, so a finishing job always has one":
