@@ -105,7 +105,8 @@ _RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
         [('return "failed"  # not reached', _NONE), ('return "failed"  # not reached', "'failed' -> 'XXfailedXX'")],
     "every shipped component returns a TaskResult with its rows and a non-empty message, so the other branch is "
     "never taken": [('+ (f", {rows:,} rows" if rows is not None else "")', "'' -> 'XXXX'"),
-                    ('+ (f": {message}" if message else ""), task.ref)', "'' -> 'XXXX'")],
+                    ('+ (f": {message}" if message else ""), task.ref)', "'' -> 'XXXX'"),
+                    ('message = result.message if isinstance(result, TaskResult) else ""', "'' -> 'XXXX'")],
     "after a timeout the component ends by raising Cancelled (its token says 'timeout') or is hard-cancelled, and "
     "the handler below raises the same 'timed out' failure":
         [('raise _Failed(f"timed out after {task.timeout_minutes:g} min")', "raise -> pass")],
