@@ -46,8 +46,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "schedule": (["kbc_tui/engine/schedule.py"], ["tests/test_schedule.py", "tests/test_cron_property.py",
                                                   "tests/test_schedule_edges.py"]),
     "scheduler": (["kbc_tui/engine/scheduler.py"], ["tests/test_scheduler.py", "tests/test_cli_scheduler.py"]),
-    "runner": (["kbc_tui/engine/runner.py"], ["tests/test_engine.py", "tests/test_state_failures.py",
-                                              "tests/test_incremental.py"]),
+    # fast files first (pytest -x stops at the first failure); test_catch_state on PostgreSQL only: MariaDB
+    # takes the same paths through the runner
+    "runner": (["kbc_tui/engine/runner.py"], ["tests/test_job_log_lines.py", "tests/test_engine.py", "tests/test_catch_timing.py",
+                                              "tests/test_state_failures.py", "tests/test_incremental.py",
+                                              *(f"tests/test_catch_state.py::test_a_task_failing_after_it_fetched_"
+                                                f"keeps_the_state_and_the_next_run_fetches_again[postgresql-{e}]"
+                                                for e in ("error", "error on every retry", "cancel", "timeout"))]),
     "notifier": (["kbc_tui/engine/notifier.py", "kbc_tui/engine/mail.py"], ["tests/test_notifications.py"]),
     "storage": (["kbc_tui/storage/duckdb_storage.py"], ["tests/test_storage.py", "tests/test_incremental.py"]),
     "toml": (["kbc_tui/store/toml_io.py"], ["tests/test_atomic_write_modes.py", "tests/test_store.py",
@@ -61,6 +66,57 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
 #: the stripped source line and the change, so they survive edits elsewhere. Reported apart, not as survivors.
 _GUARD = "if guard > count * 50 + 1000:"
 _NET = "a safety net check_cron makes unreachable (it refuses expressions that never fire)"
+_RUNNER = "kbc_tui/engine/runner.py"
+_NONE = "return x -> return None"
+_UNUSED_LOG = "no shipped component calls ctx.log.debug/warning/error (only info): unreachable from a job"
+_OUTCOME = 'run_task\'s outcome is only compared with "failed"; any other value means "not failed"'
+#: runner.py: reason -> [(stripped line, change)]
+_RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
+    _UNUSED_LOG: [('self._run.log("debug", text, self._task)', "self._run.log('debug', text, self._task) -> pass"),
+                  ('self._run.log("debug", text, self._task)', "'debug' -> 'XXdebugXX'"),
+                  ('self._run.log("warning", text, self._task)',
+                   "self._run.log('warning', text, self._task) -> pass"),
+                  ('self._run.log("warning", text, self._task)', "'warning' -> 'XXwarningXX'"),
+                  ('self._run.log("error", text, self._task)', "self._run.log('error', text, self._task) -> pass"),
+                  ('self._run.log("error", text, self._task)', "'error' -> 'XXerrorXX'")],
+    "cancel() sets the reason before it sets `cancelled`, and the reason is read only once cancelled":
+        [('self.cancel_reason = "cancelled"', "'cancelled' -> 'XXcancelledXX'")],
+    "callers only test `not self._record(...)`: None is as false as False": [("return False", _NONE)],
+    "finish() has set and saved the job's status; what it returns only goes back through run(), which the "
+    "engine does not read": [("return status", _NONE)],
+    "every later phase meets the same condition (cancelled or error) and is skipped as well; nothing after the "
+    "loop uses `position`": [("break", "break -> continue")],
+    "run() sets started_at first, so a finishing job always has one":
+        [("duration = (finished - self.job.started_at).total_seconds() if self.job.started_at else 0", "0 -> 1")],
+    _OUTCOME: [('return "cancelled"', _NONE), ('return "cancelled"', "'cancelled' -> 'XXcancelledXX'"),
+               ('return "skipped"', _NONE), ('return "skipped"', "'skipped' -> 'XXskippedXX'"),
+               ('return "ok"', _NONE), ('return "ok"', "'ok' -> 'XXokXX'")],
+    "_task_failed does not use its `started` argument":
+        [('return self._task_failed(run, task, problem or "cannot run", started=False)', "False -> True"),
+         ('return self._task_failed(run, task, f"cannot read its saved state: {exc}", started=False)',
+          "False -> True"),
+         ("def _task_failed(self, run: TaskRun, task: Task, message: str, started: bool = True) -> str:",
+          "True -> False")],
+    "an ended attempt's token left in the set: a later cancel cancels a token nobody listens to any more":
+        [("self.tokens.discard(token)", "self.tokens.discard(token) -> pass")],
+    "a finished component task left in the set: the hard cancel then cancels a task already done, a no-op":
+        [("self.component_tasks.discard(job_task)", "self.component_tasks.discard(job_task) -> pass")],
+    "not reached: every attempt returns or continues, and the last one cannot continue":
+        [('return "failed"  # not reached', _NONE), ('return "failed"  # not reached', "'failed' -> 'XXfailedXX'")],
+    "every shipped component returns a TaskResult with its rows and a non-empty message, so the other branch is "
+    "never taken": [('+ (f", {rows:,} rows" if rows is not None else "")', "'' -> 'XXXX'"),
+                    ('+ (f": {message}" if message else ""), task.ref)', "'' -> 'XXXX'"),
+                    ('message = result.message if isinstance(result, TaskResult) else ""', "'' -> 'XXXX'")],
+    "after a timeout the component ends by raising Cancelled (its token says 'timeout') or is hard-cancelled, and "
+    "the handler below raises the same 'timed out' failure":
+        [('raise _Failed(f"timed out after {task.timeout_minutes:g} min")', "raise -> pass")],
+    "Cancelled reaches this handler only after the job was cancelled (a timeout raises its own failure above), "
+    "so `not self.cancelled` is false whichever way the reason is compared":
+        [('if token.reason == "timeout" and not self.cancelled:', "== -> !="),
+         ('raise _Failed(f"timed out after {task.timeout_minutes:g} min") from None', "raise -> pass")],
+    "both times were set just before, so duration_s is never None (0.0 would need a zero-length task)":
+        [("took = run.duration_s or 0", "0 -> 1")],
+}
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("kbc_tui/engine/schedule.py", "while high - low > timedelta(seconds=1):", "> -> >="):
         "one more halving: the result is cut to whole seconds and the jump is on a whole second",
@@ -86,6 +142,7 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("kbc_tui/engine/schedule.py", _GUARD, "1000 -> 1001"): _NET,
     ("kbc_tui/engine/schedule.py", "break  # a safety net: check_cron refuses expressions that never fire",
      "break -> continue"): _NET,
+    **{(_RUNNER, line, what): reason for reason, pairs in _RUNNER_EQUIVALENT.items() for line, what in pairs},
 }
 
 SWAP_COMPARE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
