@@ -49,7 +49,19 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "runner": (["kbc_tui/engine/runner.py"], ["tests/test_engine.py", "tests/test_state_failures.py",
                                               "tests/test_incremental.py"]),
     "notifier": (["kbc_tui/engine/notifier.py", "kbc_tui/engine/mail.py"], ["tests/test_notifications.py"]),
-    "storage": (["kbc_tui/storage/duckdb_storage.py"], ["tests/test_storage.py", "tests/test_incremental.py"]),
+    "storage": (["kbc_tui/storage/duckdb_storage.py"],
+                ["tests/test_storage_edges.py", "tests/test_catch_upsert.py::test_duckdb_storage_upserts_by_the_whole_"
+                 "composite_key", *(f"tests/test_storage.py::{t}" for t in (
+                     "test_replace_and_list", "test_incremental_upsert_by_primary_key",
+                     "test_failed_write_leaves_previous_table", "test_cancel_mid_write_rolls_back",
+                     "test_read_arrow_streams_batches", "test_bad_table_ids_and_missing_tables",
+                     "test_another_process_holding_the_file_means_busy",
+                     "test_staging_tables_of_a_killed_writer_are_swept")),  # not the 10 s reader-between-tasks one
+                 "tests/test_leftovers.py", "tests/test_incremental.py",
+                 "tests/test_path_confinement.py::test_a_sql_script_cannot_read_or_write_files_outside_the_project",
+                 "tests/test_path_confinement.py::test_a_sql_script_still_reads_files_inside_the_project_and_absolute_"
+                 "paths_still_load", "tests/test_catch_upsert.py::test_db_extractor_incremental_runs_upsert_by_the_"
+                 "whole_composite_key"]),
     "toml": (["kbc_tui/store/toml_io.py"], ["tests/test_atomic_write_modes.py", "tests/test_store.py",
                                             "tests/test_atomic_fsync.py",
                                             "tests/test_validate_bad_files.py", "tests/test_lossless_save.py",
