@@ -293,3 +293,23 @@ def test_confinement_follows_a_symlinked_folder_to_where_it_points(tmp_path):
     assert storage.may_read(link / "a.csv") and storage.may_read(real / "a.csv")
     storage.write_select("in.c-x.t", f"SELECT * FROM read_csv('{link / 'a.csv'}')")
     assert rows(storage, "in.c-x.t") == [(1,)]
+
+
+def test_a_write_ahead_log_left_by_a_crash_is_made_private_and_replayed(tmp_path):
+    path = tmp_path / "storage.duckdb"
+    subprocess.run([sys.executable, "-c", (
+        "import duckdb, os\n"
+        f"con = duckdb.connect({str(path)!r})\n"
+        "con.execute(\"SET checkpoint_threshold = '1GB'\")\n"
+        "con.execute('CREATE SCHEMA \"in.c-x\"; CREATE TABLE \"in.c-x\".t AS SELECT 1 AS a; CHECKPOINT')\n"
+        "con.execute('INSERT INTO \"in.c-x\".t VALUES (2)')\n"
+        "os._exit(0)  # killed: the insert is only in the log\n")], check=True)
+    wal = tmp_path / "storage.duckdb.wal"
+    os.chmod(wal, 0o644)
+    storage = DuckDBStorage(path)
+    storage.retain()  # keeps the database open, so the log is still there to look at
+    try:
+        assert rows(storage, "in.c-x.t") == [(1,), (2,)]
+        assert stat.S_IMODE(wal.stat().st_mode) == 0o600
+    finally:
+        storage.release()
