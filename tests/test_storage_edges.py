@@ -313,3 +313,17 @@ def test_a_write_ahead_log_left_by_a_crash_is_made_private_and_replayed(tmp_path
         assert stat.S_IMODE(wal.stat().st_mode) == 0o600
     finally:
         storage.release()
+
+
+def test_a_folder_the_storage_makes_is_private_and_the_users_own_folder_keeps_its_mode(tmp_path):
+    made = DuckDBStorage(tmp_path / "new" / "deeper" / "storage.duckdb")
+    made.write_arrow("in.c-x.t", pa.table({"a": [1]}))
+    assert stat.S_IMODE((tmp_path / "new" / "deeper").stat().st_mode) == 0o700
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    os.chmod(mine, 0o755)
+    (mine / "notes.txt").write_text("the user's")
+    os.chmod(mine / "notes.txt", 0o644)
+    DuckDBStorage(mine / "storage.duckdb").write_arrow("in.c-x.t", pa.table({"a": [1]}))
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o755
+    assert stat.S_IMODE((mine / "notes.txt").stat().st_mode) == 0o644
