@@ -327,3 +327,37 @@ def test_a_folder_the_storage_makes_is_private_and_the_users_own_folder_keeps_it
     DuckDBStorage(mine / "storage.duckdb").write_arrow("in.c-x.t", pa.table({"a": [1]}))
     assert stat.S_IMODE(mine.stat().st_mode) == 0o755
     assert stat.S_IMODE((mine / "notes.txt").stat().st_mode) == 0o644
+
+
+COMPACT = """
+import sys
+from kbc_tui.storage.duckdb_storage import DuckDBStorage
+print(DuckDBStorage(sys.argv[1]).compact_if_bloated())
+"""
+
+
+def test_a_compacted_file_is_fsynced_before_it_replaces_the_storage_and_the_folder_after(storage, tmp_path):
+    """Compaction survives a power cut: the copy's bytes are on disk before the rename makes them the storage."""
+    import re
+    import shutil
+
+    from tests.conftest import ROOT
+
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed (apt-get install -y strace)")
+    storage.write_select("out.c-x.kept", "SELECT range AS id FROM range(1000)")
+    storage.write_select("out.c-x.big", "SELECT range AS id, md5(range::VARCHAR) AS s FROM range(600000)")
+    storage.drop_table("out.c-x.big")
+    out = subprocess.run(["strace", "-f", "-y", "-qq", "-e", "trace=fsync,fdatasync,rename,renameat,renameat2",
+                          sys.executable, "-c", COMPACT, str(storage.path)], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    if out.returncode != 0 and "ptrace" in out.stderr:
+        pytest.skip(f"strace cannot trace here: {out.stderr.strip().splitlines()[-1]}")
+    assert out.returncode == 0 and int(out.stdout) > 0, out.stderr[-2000:]
+    calls = [c for c in out.stderr.splitlines() if str(tmp_path) in c]
+    copy = re.escape(str(tmp_path / ".storage.duckdb.compact-"))
+    [rename] = [i for i, c in enumerate(calls) if re.search(r"rename(at2?)?\(.*" + copy + r"\d+\"", c)
+                and f'"{storage.path}"' in c]
+    assert any(re.search(r"f(data)?sync\(\d+<" + copy + r"\d+>", c) for c in calls[:rename]), calls
+    assert any(re.search(r"fsync\(\d+<" + re.escape(str(tmp_path)) + r">\)", c) for c in calls[rename + 1:]), calls
+    assert storage.table("out.c-x.kept").rows == 1000
