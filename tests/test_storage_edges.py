@@ -104,6 +104,7 @@ def test_incremental_without_a_key_appends_and_to_a_new_table_creates_it(storage
     assert storage.write_select("in.c-x.t", "SELECT 1 AS id", incremental=True) == 1
     storage.write_select("in.c-x.t", "SELECT 1 AS id UNION ALL SELECT 2", incremental=True)
     assert rows(storage, "in.c-x.t") == [(1,), (1,), (2,)]
+    assert storage.drop_leftovers() == 0  # the staging table went with the swap
     storage.write_select("in.c-x.t", "SELECT 5 AS id")  # a full load replaces
     assert rows(storage, "in.c-x.t") == [(5,)]
 
@@ -361,3 +362,20 @@ def test_a_compacted_file_is_fsynced_before_it_replaces_the_storage_and_the_fold
     assert any(re.search(r"f(data)?sync\(\d+<" + copy + r"\d+>", c) for c in calls[:rename]), calls
     assert any(re.search(r"fsync\(\d+<" + re.escape(str(tmp_path)) + r">\)", c) for c in calls[rename + 1:]), calls
     assert storage.table("out.c-x.kept").rows == 1000
+
+
+def test_cancelling_a_long_select_stops_it_promptly_and_keeps_the_previous_table(storage):
+    import threading
+    import time
+
+    storage.write_select("out.c-x.t", "SELECT 1 AS n")
+    token = CancelToken()
+    threading.Timer(0.3, token.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        storage.write_select("out.c-x.t", "SELECT sum(a.range * b.range) AS n FROM range(60000) a, range(60000) b",
+                             cancel=token)
+    assert time.monotonic() - started < 5  # uninterrupted it runs ~25 s
+    assert rows(storage, "out.c-x.t") == [(1,)] and storage.drop_leftovers() == 0
+    storage.write_select("out.c-x.t", "SELECT 2 AS n", cancel=CancelToken())  # a later write is not interrupted
+    assert rows(storage, "out.c-x.t") == [(2,)]
