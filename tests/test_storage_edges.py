@@ -125,7 +125,8 @@ def test_write_select_refuses_a_missing_key_says_a_sql_error_in_one_line_and_let
     assert "\n" not in str(caught.value)
     seen = []
     storage.write_select("out.c-x.t", "SELECT 3 AS id UNION ALL SELECT 4",
-                         inspect=lambda con, stage: seen.append(con.execute(f"SELECT count(*) FROM {stage}").fetchall()))
+                         inspect=lambda con, stage: seen.append(con.execute(f"SELECT count(*) FROM {stage}")
+                                                                .fetchall()))
     assert seen == [[(2,)]] and rows(storage, "out.c-x.t") == [(3,), (4,)]
 
     def refuse(con, stage):
