@@ -166,13 +166,19 @@ def test_a_retained_storage_stays_open_until_the_last_release_and_makes_way_for_
     storage.retain()
     storage.table("in.c-x.t")  # the first use opens it and keeps it open
     assert _other_process_reads(storage.path) == "busy"
-    assert storage.reader_waiting()  # the reader left its note
+    assert storage.reader_waiting()  # the reader left its note, private like everything in the state folder
+    note = storage.path.with_name(storage.path.name + ".read-wanted")
+    assert stat.S_IMODE(note.stat().st_mode) == 0o600
     storage.make_way()
-    assert not storage.reader_waiting()
+    assert storage.reader_waiting() is False and not note.exists()
     assert _other_process_reads(storage.path) == "ok"
     storage.table("in.c-x.t")  # still retained: opened and held again
     storage.release()
+    note.touch()
+    os.utime(note, (0, 0))  # an old note, of a reader long gone
+    assert storage.reader_waiting() is False
     assert _other_process_reads(storage.path) == "busy"  # one retain is left
+    assert storage.reader_waiting()  # the new reader renewed the note
     storage.release()
     storage.release()  # one too many does no harm
     assert _other_process_reads(storage.path) == "ok"
