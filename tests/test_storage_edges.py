@@ -386,3 +386,16 @@ def test_cancelling_a_long_select_stops_it_promptly_and_keeps_the_previous_table
     assert rows(storage, "out.c-x.t") == [(1,)] and storage.drop_leftovers() == 0
     storage.write_select("out.c-x.t", "SELECT 2 AS n", cancel=CancelToken())  # a later write is not interrupted
     assert rows(storage, "out.c-x.t") == [(2,)]
+
+
+def test_parallel_tasks_writing_new_buckets_at_once_all_succeed(storage):
+    """A phase's tasks run in threads: each creates its bucket (and the first the metadata) at the same moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(i: int) -> int:
+        return storage.write_select(f"out.c-b{i}.t", f"SELECT range AS id FROM range({i + 1})", primary_key=["id"])
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(write, range(8))) == list(range(1, 9))
+    assert [(str(t.id), t.rows, t.primary_key) for t in storage.list_tables()] == [
+        (f"out.c-b{i}.t", i + 1, ["id"]) for i in range(8)]
