@@ -399,3 +399,19 @@ def test_parallel_tasks_writing_new_buckets_at_once_all_succeed(storage):
         assert list(pool.map(write, range(8))) == list(range(1, 9))
     assert [(str(t.id), t.rows, t.primary_key) for t in storage.list_tables()] == [
         (f"out.c-b{i}.t", i + 1, ["id"]) for i in range(8)]
+
+
+def test_a_cancel_stops_reading_the_source_at_the_next_batch(storage):
+    storage.write_arrow("in.c-x.t", pa.table({"id": [1]}))
+    token, schema, pulled = CancelToken(), pa.schema([("id", pa.int64())]), []
+
+    def endless():
+        for i in range(1000):
+            pulled.append(i)
+            if i == 2:
+                token.cancel()
+            yield pa.record_batch({"id": [i]}, schema=schema)
+
+    with pytest.raises(Cancelled):
+        storage.write_arrow("in.c-x.t", endless(), schema=schema, cancel=token)
+    assert len(pulled) <= 4 and rows(storage, "in.c-x.t") == [(1,)]
