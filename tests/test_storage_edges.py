@@ -415,3 +415,17 @@ def test_a_cancel_stops_reading_the_source_at_the_next_batch(storage):
     with pytest.raises(Cancelled):
         storage.write_arrow("in.c-x.t", endless(), schema=schema, cancel=token)
     assert len(pulled) <= 4 and rows(storage, "in.c-x.t") == [(1,)]
+
+
+def test_a_compaction_that_fails_leaves_the_storage_as_it_was_and_no_copy_behind(storage, tmp_path):
+    storage.write_select("out.c-x.kept", "SELECT range AS id FROM range(1000)", primary_key=["id"])
+    storage.write_select("out.c-x.big", "SELECT range AS id, md5(range::VARCHAR) AS s FROM range(600000)")
+    storage.drop_table("out.c-x.big")
+    blocker = tmp_path / f".storage.duckdb.compact-{os.getpid()}"  # this process's copy: not a database
+    blocker.write_bytes(b"not a database" * 1000)
+    before = (storage.path.stat().st_ino, storage.file_size())
+    assert storage.compact_if_bloated() == 0
+    assert (storage.path.stat().st_ino, storage.file_size()) == before
+    assert not blocker.exists() and not blocker.with_name(blocker.name + ".wal").exists()
+    assert storage.table("out.c-x.kept").rows == 1000
+    assert storage.compact_if_bloated() > 0  # the next one works
