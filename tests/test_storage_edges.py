@@ -429,3 +429,15 @@ def test_a_compaction_that_fails_leaves_the_storage_as_it_was_and_no_copy_behind
     assert not blocker.exists() and not blocker.with_name(blocker.name + ".wal").exists()
     assert storage.table("out.c-x.kept").rows == 1000
     assert storage.compact_if_bloated() > 0  # the next one works
+
+
+def test_free_space_over_8_mb_but_a_small_part_of_a_big_file_is_not_worth_rewriting_it(storage):
+    storage.write_select("out.c-x.kept", "SELECT range AS id, md5(range::VARCHAR) AS s FROM range(2600000)")
+    storage.write_select("out.c-x.big", "SELECT range AS id, md5(range::VARCHAR) AS s FROM range(500000)")
+    storage.drop_table("out.c-x.big")
+    with storage.connect() as con:
+        con.execute("CHECKPOINT")
+        block, free = con.execute("SELECT block_size, free_blocks FROM pragma_database_size()").fetchall()[0]
+    assert 8 * 2**20 < block * free < 0.2 * storage.file_size()  # the case this test is about
+    before = storage.path.stat().st_ino
+    assert storage.compact_if_bloated() == 0 and storage.path.stat().st_ino == before
