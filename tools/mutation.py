@@ -121,7 +121,8 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "(both: leftovers, compaction) the database is closed right after, not retained then, and closing checkpoints",
     ("kbc_tui/storage/duckdb_storage.py", "if free * block < max(COMPACT_MIN_BYTES, COMPACT_FREE_FRACTION * size):",
      "< -> <="): "free space equal to the threshold to the byte",
-    ("kbc_tui/storage/duckdb_storage.py", "wal = self.path.with_name(self.path.name + \".wal\")", "'.wal' -> 'XX.walXX'"):
+    ("kbc_tui/storage/duckdb_storage.py", "wal = self.path.with_name(self.path.name + \".wal\")",
+     "'.wal' -> 'XX.walXX'"):
         "a safety net: the CHECKPOINT just before leaves no pending log, so the check never fires",
 }
 
