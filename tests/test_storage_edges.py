@@ -218,7 +218,9 @@ def test_compaction_gives_space_back_only_when_much_is_free_and_never_loses_a_ro
     half_made = tmp_path / f".storage.duckdb.compact-{dead.pid}"
     half_made.write_bytes(b"x")
     mine = tmp_path / f".storage.duckdb.compact-{os.getpid()}.wal"
+    open_files = len(os.listdir("/proc/self/fd"))
     freed = storage.compact_if_bloated()
+    assert len(os.listdir("/proc/self/fd")) == open_files  # nothing left open
     assert freed > 0 and storage.file_size() == size - freed
     assert storage.path.stat().st_ino != before and stat.S_IMODE(storage.path.stat().st_mode) == 0o600
     assert not half_made.exists() and not mine.exists()
