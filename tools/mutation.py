@@ -130,8 +130,6 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "con.execute('DETACH __kbc_compact') -> pass"):
         "the connection is closed right after, which detaches (and checkpoints) the copy before it is synced",
     ("kbc_tui/storage/duckdb_storage.py", _WAL_CHECK, "or -> and"): _NO_LOG,
-    ("kbc_tui/storage/duckdb_storage.py", "pid = copy.name.rsplit(\"-\", 1)[-1].split(\".\")[0]", "1 -> 2"):
-        "[-1] is the last part however many times the name is split",
     ("kbc_tui/storage/duckdb_storage.py", "copy.unlink(missing_ok=True)", "True -> False"):
         "the copy was just listed by glob; only a concurrent delete in between would tell",
     ("kbc_tui/storage/duckdb_storage.py", "return max(0, size - self.file_size())", "0 -> 1"):
