@@ -256,3 +256,92 @@ async def test_a_schedule_that_never_fires_does_not_stop_the_others(root, engine
     await settle()
     assert len(scheduled_jobs(engine, "every5")) == 1
     assert scheduled_jobs(engine, "never") == []
+
+
+# -- boundaries users rely on (each test kills mutants of tools/mutation.py's scheduler group) ----------------
+
+H = T0.replace(minute=0, second=5)  # a holder takes over at 10:00:05; "* * * * *" next fires at 10:01:00
+
+
+async def test_a_changed_file_is_seen_within_the_file_check_interval(root, engines):
+    """The file check runs every 5 s of the scheduler's clock: an edit is noticed at 5 s, not later."""
+    schedule(root, "edited", "quick", "*/5 * * * *")
+    engine = await engines(root, FakeClock(T0))
+    await settle(0.05)
+    schedule(root, "edited", "quick", "*/2 * * * *")
+    engine.scheduler.clock.set(T0 + timedelta(seconds=5))
+    await settle()
+    assert any("schedules reloaded" in line for line in engine.said), engine.said
+
+
+async def test_reload_plans_again_at_once(root, engines):
+    """A save in the app calls reload_project(): the new schedule is planned now, not at the next file check."""
+    schedule(root, "edited", "quick", "*/5 * * * *")
+    engine = await engines(root, FakeClock(T0))
+    assert engine.scheduler.plan == {"edited": T0.replace(minute=5)}
+    schedule(root, "edited", "quick", "*/2 * * * *")
+    engine.reload_project()
+    await settle()
+    assert engine.scheduler.plan == {"edited": T0.replace(minute=2)}
+
+
+@pytest.mark.parametrize("gap, handed_over", [(60.0, True), (60.5, False)])
+async def test_a_runner_gone_up_to_60_s_is_a_hand_over_not_a_gap(root, engines, gap, handed_over):
+    """The holder's last heartbeat is 60 s (a hand-over: the 10:01 run goes ahead) or 60.5 s (a gap: missed, not
+    run) before the next runner takes over."""
+    schedule(root, "minutely", "quick", "* * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    await crash(holder)
+    clock.set(H + timedelta(seconds=gap))
+    second = await engines(root, clock)
+    await settle()
+    assert any("changed hands" in line for line in second.said) is handed_over, second.said
+    assert any("missed" in line for line in second.said) is not handed_over, second.said
+    assert (T0.replace(minute=1) in [t for t, _ in fire_times(second, "minutely")]) is handed_over
+
+
+async def test_the_heartbeat_is_written_every_10_s(root, engines):
+    """Alive at 10:00:05 and (heartbeat) 10:00:15, killed; the next runner at 10:01:15 is 60 s after the last
+    heartbeat: a hand-over, the 10:01 run goes ahead."""
+    schedule(root, "minutely", "quick", "* * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    clock.set(H + timedelta(seconds=10))
+    await settle()
+    await crash(holder)
+    clock.set(H + timedelta(seconds=70))
+    second = await engines(root, clock)
+    await settle()
+    assert any("changed hands" in line for line in second.said), second.said
+
+
+async def test_a_quitting_runner_records_when_it_stopped(root, engines):
+    """Alive at 10:00:05, quits at 10:00:14.9 (no heartbeat due in between: the stop writes one); the next runner
+    at 10:01:14.5 is 59.6 s after that: a hand-over."""
+    schedule(root, "minutely", "quick", "* * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    clock.set(H + timedelta(seconds=9.9))
+    await settle()
+    await holder.stop(grace=0)
+    clock.set(H + timedelta(seconds=69.5))
+    second = await engines(root, clock)
+    await settle()
+    assert any("changed hands" in line for line in second.said), second.said
+
+
+async def test_without_a_say_the_scheduler_reports_to_its_logger(root, caplog):
+    """The app passes no ``say``: what the scheduler does goes to the ``kbc_tui.scheduler`` logger."""
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = Engine(root, poll_seconds=0.05, clock=clock)
+    caplog.set_level("INFO", logger="kbc_tui.scheduler")
+    await engine.start()
+    try:
+        assert await became_runner(engine)
+        clock.set(T0.replace(minute=5))
+        await settle()
+    finally:
+        await engine.stop(grace=0)
+    assert any(r.name == "kbc_tui.scheduler" and "scheduled run at" in r.getMessage() for r in caplog.records)
