@@ -50,7 +50,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "runner": (["kbc_tui/engine/runner.py"], ["tests/test_engine.py", "tests/test_state_failures.py",
                                               "tests/test_incremental.py"]),
     "notifier": (["kbc_tui/engine/notifier.py", "kbc_tui/engine/mail.py"], [
-        "tests/test_notifications.py", "tests/test_catch_notifications.py",
+        "tests/test_notifier_edges.py", "tests/test_notifications.py", "tests/test_catch_notifications.py",
         "tests/test_masking.py::test_a_secret_echoed_by_a_peer_is_masked_everywhere_a_user_reads[env]",
         "tests/test_state_failures.py::test_a_job_ending_while_the_history_cannot_be_written_is_alerted_once_it_is"
         "_writable"]),
