@@ -275,14 +275,20 @@ async def test_a_changed_file_is_seen_within_the_file_check_interval(root, engin
 
 
 async def test_reload_plans_again_at_once(root, engines):
-    """A save in the app calls reload_project(): the new schedule is planned now, not at the next file check."""
+    """A save in the app calls reload_project(): the new schedule is planned now, not at the next file check; a
+    fire time equal to now is planned (and fired), not skipped."""
     schedule(root, "edited", "quick", "*/5 * * * *")
-    engine = await engines(root, FakeClock(T0))
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
     assert engine.scheduler.plan == {"edited": T0.replace(minute=5)}
+    clock.set(T0.replace(minute=2))
+    await settle()
+    assert fires(engine, "edited") == []
     schedule(root, "edited", "quick", "*/2 * * * *")
     engine.reload_project()
     await settle()
-    assert engine.scheduler.plan == {"edited": T0.replace(minute=2)}
+    assert [f[0] for f in fires(engine, "edited")] == [T0.replace(minute=2)]
+    assert engine.scheduler.plan == {"edited": T0.replace(minute=4)}
 
 
 @pytest.mark.parametrize("gap, handed_over", [(60.0, True), (60.5, False)])
@@ -345,3 +351,61 @@ async def test_without_a_say_the_scheduler_reports_to_its_logger(root, caplog):
     finally:
         await engine.stop(grace=0)
     assert any(r.name == "kbc_tui.scheduler" and "scheduled run at" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_disabled_schedule_is_not_caught_up(root, engines):
+    schedule(root, "hourly", "quick", "0 * * * *", catchup="latest", enabled=False)
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    await engine.stop(grace=0)
+    clock.set(T0 + timedelta(hours=5))
+    again = await engines(root, clock)
+    await settle()
+    assert scheduled_jobs(again, "hourly") == [] and fires(again, "hourly") == []
+    assert not any("missed" in line for line in again.said), again.said
+
+
+async def test_a_fire_at_the_moment_a_runner_takes_over_is_run_not_missed(root, engines):
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    await crash(holder)
+    clock.set(T0.replace(minute=5))  # minutes after the holder died: a real gap, but 10:05 is now, not missed
+    second = await engines(root, clock)
+    await settle()
+    assert [(t, outcome) for t, outcome in fire_times(second, "every5")] == [(T0.replace(minute=5), "enqueued")]
+    assert not any("missed" in line for line in second.said), second.said
+
+
+async def test_a_fire_recorded_after_the_last_heartbeat_is_not_called_missed(root, engines):
+    """The holder's last heartbeat is 10:00:55, it fires 10:01:00 and dies before its next heartbeat; the runner
+    after a real gap finds 10:01 recorded: nothing was missed."""
+    schedule(root, "at01", "quick", "1 * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    clock.set(T0.replace(minute=0, second=55))
+    await settle()
+    clock.set(T0.replace(minute=1, second=0, microsecond=500_000))
+    await settle()
+    assert fire_times(holder, "at01") == [(T0.replace(minute=1), "enqueued")]
+    for job in scheduled_jobs(holder, "at01"):  # dies after the job, not in the middle of it
+        await asyncio.wait_for(holder.wait(job.id), 20)
+    await crash(holder)
+    clock.set(T0.replace(minute=3))
+    second = await engines(root, clock)
+    await settle()
+    assert not any("missed" in line for line in second.said), second.said
+
+
+async def test_the_start_delay_holds_planning_back(root):
+    """The app starts planning after its first frame (scheduler_start_delay)."""
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    engine = Engine(root, poll_seconds=0.05, clock=FakeClock(T0), scheduler_say=lambda _: None,
+                    scheduler_start_delay=0.6)
+    await engine.start()
+    try:
+        await settle(0.3)
+        assert engine.scheduler.plan is None
+        assert await became_runner(engine)
+    finally:
+        await engine.stop(grace=0)
