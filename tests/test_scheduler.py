@@ -398,14 +398,18 @@ async def test_a_fire_recorded_after_the_last_heartbeat_is_not_called_missed(roo
 
 
 async def test_the_start_delay_holds_planning_back(root):
-    """The app starts planning after its first frame (scheduler_start_delay)."""
+    """The app starts planning after its first frame (scheduler_start_delay), once: later fires are not held."""
     schedule(root, "every5", "quick", "*/5 * * * *")
-    engine = Engine(root, poll_seconds=0.05, clock=FakeClock(T0), scheduler_say=lambda _: None,
-                    scheduler_start_delay=0.6)
+    clock = FakeClock(T0)
+    engine = Engine(root, poll_seconds=0.05, clock=clock, scheduler_say=lambda _: None,
+                    scheduler_start_delay=1.0)
     await engine.start()
     try:
         await settle(0.3)
         assert engine.scheduler.plan is None
         assert await became_runner(engine)
+        clock.set(T0.replace(minute=5))
+        await settle(0.5)
+        assert [f[0] for f in fires(engine, "every5")] == [T0.replace(minute=5)]
     finally:
         await engine.stop(grace=0)
