@@ -413,3 +413,18 @@ async def test_the_start_delay_holds_planning_back(root):
         assert [f[0] for f in fires(engine, "every5")] == [T0.replace(minute=5)]
     finally:
         await engine.stop(grace=0)
+
+
+async def test_after_a_long_sleep_each_schedule_fires_its_latest_due_time_once(root, engines):
+    """The machine sleeps from 10:01 to 10:17: "*/2" fires 10:16 and "*/5" 10:15, once each (not the first times
+    they missed); a schedule that is not due does not hold up the others."""
+    schedule(root, "a-every5", "quick", "*/5 * * * *")
+    schedule(root, "b-every2", "quick", "*/2 * * * *")
+    schedule(root, "a-daily", "quick", "0 3 * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    clock.set(T0.replace(minute=17))
+    await settle()
+    assert [(t, o) for t, o in fire_times(engine, "a-every5")] == [(T0.replace(minute=15), "enqueued")]
+    assert [(t, o) for t, o in fire_times(engine, "b-every2")] == [(T0.replace(minute=16), "enqueued")]
+    assert fire_times(engine, "a-daily") == []

@@ -112,6 +112,15 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "is -> is not"): "tick() plans when the plan is None; planning each step instead gives the same plan, slower",
     ("kbc_tui/engine/scheduler.py", "(self._last_heartbeat or now) + timedelta(seconds=HEARTBEAT_SECONDS)])",
      "or -> and"): "now + 10 s is never the deadline: the 5 s file check always wakes the loop sooner",
+    ("kbc_tui/engine/scheduler.py", "latest = self._latest_due(orch, planned - timedelta(microseconds=1), now) "
+                                    "or planned", "- -> +"):
+        "the latest due time from just after `planned` is the same; when none, the fallback is `planned` itself",
+    ("kbc_tui/engine/scheduler.py", "latest = self._latest_due(orch, planned - timedelta(microseconds=1), now) "
+                                    "or planned", "1 -> 2"): "no fire time lies between planned - 2 us and planned",
+    ("kbc_tui/engine/scheduler.py", "if job_id is not None:", "is not -> is"):
+        "tick()'s list of job ids is read by no caller",
+    ("kbc_tui/engine/scheduler.py", "jobs.append(job_id)", "jobs.append(job_id) -> pass"):
+        "tick()'s list of job ids is read by no caller",
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",
