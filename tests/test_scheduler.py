@@ -70,6 +70,7 @@ async def test_fires_at_the_fire_time_and_not_before(root, engines):
     done = await asyncio.wait_for(engine.wait(job.id), 20)
     assert done.status is JobStatus.SUCCESS
     assert fires(engine, "every5") == [(T0.replace(minute=5), "enqueued", job.id)]
+    assert f"every5: scheduled run at {T0.replace(minute=5).isoformat()} -> job {job.id}" in engine.said
 
 
 async def test_two_schedulers_racing_make_one_job_per_fire_time(root, engines):
@@ -108,7 +109,8 @@ async def test_a_fire_while_still_running_is_skipped_and_logged(root, engines):
     assert any("skipped" in line for line in engine.said)
     await engine.cancel(first.id)
     await asyncio.wait_for(engine.wait(first.id), 10)
-    assert any("skipped: this job was still running" in ln.text for ln in engine.job_log(first.id))
+    assert any("skipped: this job was still running" in ln.text and ln.level == "warning"
+               for ln in engine.job_log(first.id))
 
 
 async def test_edits_and_disabling_take_effect_without_restart(root, engines):
@@ -428,3 +430,13 @@ async def test_after_a_long_sleep_each_schedule_fires_its_latest_due_time_once(r
     assert [(t, o) for t, o in fire_times(engine, "a-every5")] == [(T0.replace(minute=15), "enqueued")]
     assert [(t, o) for t, o in fire_times(engine, "b-every2")] == [(T0.replace(minute=16), "enqueued")]
     assert fire_times(engine, "a-daily") == []
+
+
+async def test_after_hours_asleep_a_minutely_schedule_fires_only_the_latest_minute(root, engines):
+    """More than one batch (100) of fire times fell due: the latest one is found, past the first batch."""
+    schedule(root, "minutely", "quick", "* * * * *")
+    clock = FakeClock(T0 + timedelta(seconds=30))
+    engine = await engines(root, clock)
+    clock.set(T0 + timedelta(hours=3, seconds=30))
+    await settle()
+    assert fire_times(engine, "minutely") == [(T0 + timedelta(hours=3), "enqueued")]

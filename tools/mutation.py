@@ -121,6 +121,14 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "tick()'s list of job ids is read by no caller",
     ("kbc_tui/engine/scheduler.py", "jobs.append(job_id)", "jobs.append(job_id) -> pass"):
         "tick()'s list of job ids is read by no caller",
+    ("kbc_tui/engine/scheduler.py", "return jobs", "return x -> return None"):
+        "tick()'s list of job ids is read by no caller",
+    ("kbc_tui/engine/scheduler.py", "return job.id", "return x -> return None"):
+        "fire()'s job id only feeds tick()'s list, which no caller reads",
+    ("kbc_tui/engine/scheduler.py", "batch = next_runs(orch.schedule, 100, after=after)", "100 -> 101"):
+        "the batch size only changes how many fire times one step reads",
+    ("kbc_tui/engine/scheduler.py", "after = batch[-1]", "1 -> 2"):
+        "reading on from the last-but-one time re-reads one time already seen; the latest is the same",
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",
