@@ -70,6 +70,7 @@ async def test_fires_at_the_fire_time_and_not_before(root, engines):
     done = await asyncio.wait_for(engine.wait(job.id), 20)
     assert done.status is JobStatus.SUCCESS
     assert fires(engine, "every5") == [(T0.replace(minute=5), "enqueued", job.id)]
+    assert f"every5: scheduled run at {T0.replace(minute=5).isoformat()} -> job {job.id}" in engine.said
 
 
 async def test_two_schedulers_racing_make_one_job_per_fire_time(root, engines):
@@ -108,7 +109,8 @@ async def test_a_fire_while_still_running_is_skipped_and_logged(root, engines):
     assert any("skipped" in line for line in engine.said)
     await engine.cancel(first.id)
     await asyncio.wait_for(engine.wait(first.id), 10)
-    assert any("skipped: this job was still running" in ln.text for ln in engine.job_log(first.id))
+    assert any("skipped: this job was still running" in ln.text and ln.level == "warning"
+               for ln in engine.job_log(first.id))
 
 
 async def test_edits_and_disabling_take_effect_without_restart(root, engines):
@@ -256,3 +258,185 @@ async def test_a_schedule_that_never_fires_does_not_stop_the_others(root, engine
     await settle()
     assert len(scheduled_jobs(engine, "every5")) == 1
     assert scheduled_jobs(engine, "never") == []
+
+
+# -- boundaries users rely on (each test kills mutants of tools/mutation.py's scheduler group) ----------------
+
+H = T0.replace(minute=0, second=5)  # a holder takes over at 10:00:05; "* * * * *" next fires at 10:01:00
+
+
+async def test_a_changed_file_is_seen_within_the_file_check_interval(root, engines):
+    """The file check runs every 5 s of the scheduler's clock: an edit is noticed at 5 s, not later."""
+    schedule(root, "edited", "quick", "*/5 * * * *")
+    engine = await engines(root, FakeClock(T0))
+    await settle(0.05)
+    schedule(root, "edited", "quick", "*/2 * * * *")
+    engine.scheduler.clock.set(T0 + timedelta(seconds=5))
+    await settle()
+    assert any("schedules reloaded" in line for line in engine.said), engine.said
+
+
+async def test_reload_plans_again_at_once(root, engines):
+    """A save in the app calls reload_project(): the new schedule is planned now, not at the next file check; a
+    fire time equal to now is planned (and fired), not skipped."""
+    schedule(root, "edited", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    assert engine.scheduler.plan == {"edited": T0.replace(minute=5)}
+    clock.set(T0.replace(minute=2))
+    await settle()
+    assert fires(engine, "edited") == []
+    schedule(root, "edited", "quick", "*/2 * * * *")
+    engine.reload_project()
+    await settle()
+    assert [f[0] for f in fires(engine, "edited")] == [T0.replace(minute=2)]
+    assert engine.scheduler.plan == {"edited": T0.replace(minute=4)}
+
+
+@pytest.mark.parametrize("gap, handed_over", [(60.0, True), (60.5, False)])
+async def test_a_runner_gone_up_to_60_s_is_a_hand_over_not_a_gap(root, engines, gap, handed_over):
+    """The holder's last heartbeat is 60 s (a hand-over: the 10:01 run goes ahead) or 60.5 s (a gap: missed, not
+    run) before the next runner takes over."""
+    schedule(root, "minutely", "quick", "* * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    await crash(holder)
+    clock.set(H + timedelta(seconds=gap))
+    second = await engines(root, clock)
+    await settle()
+    assert any("changed hands" in line for line in second.said) is handed_over, second.said
+    assert any("missed" in line for line in second.said) is not handed_over, second.said
+    assert (T0.replace(minute=1) in [t for t, _ in fire_times(second, "minutely")]) is handed_over
+
+
+async def test_the_heartbeat_is_written_every_10_s(root, engines):
+    """Alive at 10:00:05 and (heartbeat) 10:00:15, killed; the next runner at 10:01:15 is 60 s after the last
+    heartbeat: a hand-over, the 10:01 run goes ahead."""
+    schedule(root, "minutely", "quick", "* * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    clock.set(H + timedelta(seconds=10))
+    await settle()
+    await crash(holder)
+    clock.set(H + timedelta(seconds=70))
+    second = await engines(root, clock)
+    await settle()
+    assert any("changed hands" in line for line in second.said), second.said
+
+
+async def test_a_quitting_runner_records_when_it_stopped(root, engines):
+    """Alive at 10:00:05, quits at 10:00:14.9 (no heartbeat due in between: the stop writes one); the next runner
+    at 10:01:14.5 is 59.6 s after that: a hand-over."""
+    schedule(root, "minutely", "quick", "* * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    clock.set(H + timedelta(seconds=9.9))
+    await settle()
+    await holder.stop(grace=0)
+    clock.set(H + timedelta(seconds=69.5))
+    second = await engines(root, clock)
+    await settle()
+    assert any("changed hands" in line for line in second.said), second.said
+
+
+async def test_without_a_say_the_scheduler_reports_to_its_logger(root, caplog):
+    """The app passes no ``say``: what the scheduler does goes to the ``kbc_tui.scheduler`` logger."""
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = Engine(root, poll_seconds=0.05, clock=clock)
+    caplog.set_level("INFO", logger="kbc_tui.scheduler")
+    await engine.start()
+    try:
+        assert await became_runner(engine)
+        clock.set(T0.replace(minute=5))
+        await settle()
+    finally:
+        await engine.stop(grace=0)
+    assert any(r.name == "kbc_tui.scheduler" and "scheduled run at" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_disabled_schedule_is_not_caught_up(root, engines):
+    schedule(root, "hourly", "quick", "0 * * * *", catchup="latest", enabled=False)
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    await engine.stop(grace=0)
+    clock.set(T0 + timedelta(hours=5))
+    again = await engines(root, clock)
+    await settle()
+    assert scheduled_jobs(again, "hourly") == [] and fires(again, "hourly") == []
+    assert not any("missed" in line for line in again.said), again.said
+
+
+async def test_a_fire_at_the_moment_a_runner_takes_over_is_run_not_missed(root, engines):
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    await crash(holder)
+    clock.set(T0.replace(minute=5))  # minutes after the holder died: a real gap, but 10:05 is now, not missed
+    second = await engines(root, clock)
+    await settle()
+    assert [(t, outcome) for t, outcome in fire_times(second, "every5")] == [(T0.replace(minute=5), "enqueued")]
+    assert not any("missed" in line for line in second.said), second.said
+
+
+async def test_a_fire_recorded_after_the_last_heartbeat_is_not_called_missed(root, engines):
+    """The holder's last heartbeat is 10:00:55, it fires 10:01:00 and dies before its next heartbeat; the runner
+    after a real gap finds 10:01 recorded: nothing was missed."""
+    schedule(root, "at01", "quick", "1 * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    clock.set(T0.replace(minute=0, second=55))
+    await settle()
+    clock.set(T0.replace(minute=1, second=0, microsecond=500_000))
+    await settle()
+    assert fire_times(holder, "at01") == [(T0.replace(minute=1), "enqueued")]
+    for job in scheduled_jobs(holder, "at01"):  # dies after the job, not in the middle of it
+        await asyncio.wait_for(holder.wait(job.id), 20)
+    await crash(holder)
+    clock.set(T0.replace(minute=3))
+    second = await engines(root, clock)
+    await settle()
+    assert not any("missed" in line for line in second.said), second.said
+
+
+async def test_the_start_delay_holds_planning_back(root):
+    """The app starts planning after its first frame (scheduler_start_delay), once: later fires are not held."""
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = Engine(root, poll_seconds=0.05, clock=clock, scheduler_say=lambda _: None,
+                    scheduler_start_delay=1.0)
+    await engine.start()
+    try:
+        await settle(0.3)
+        assert engine.scheduler.plan is None
+        assert await became_runner(engine)
+        clock.set(T0.replace(minute=5))
+        await settle(0.5)
+        assert [f[0] for f in fires(engine, "every5")] == [T0.replace(minute=5)]
+    finally:
+        await engine.stop(grace=0)
+
+
+async def test_after_a_long_sleep_each_schedule_fires_its_latest_due_time_once(root, engines):
+    """The machine sleeps from 10:01 to 10:17: "*/2" fires 10:16 and "*/5" 10:15, once each (not the first times
+    they missed); a schedule that is not due does not hold up the others."""
+    schedule(root, "a-every5", "quick", "*/5 * * * *")
+    schedule(root, "b-every2", "quick", "*/2 * * * *")
+    schedule(root, "a-daily", "quick", "0 3 * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    clock.set(T0.replace(minute=17))
+    await settle()
+    assert [(t, o) for t, o in fire_times(engine, "a-every5")] == [(T0.replace(minute=15), "enqueued")]
+    assert [(t, o) for t, o in fire_times(engine, "b-every2")] == [(T0.replace(minute=16), "enqueued")]
+    assert fire_times(engine, "a-daily") == []
+
+
+async def test_after_hours_asleep_a_minutely_schedule_fires_only_the_latest_minute(root, engines):
+    """More than one batch (100) of fire times fell due: the latest one is found, past the first batch."""
+    schedule(root, "minutely", "quick", "* * * * *")
+    clock = FakeClock(T0 + timedelta(seconds=30))
+    engine = await engines(root, clock)
+    clock.set(T0 + timedelta(hours=3, seconds=30))
+    await settle()
+    assert fire_times(engine, "minutely") == [(T0 + timedelta(hours=3), "enqueued")]
