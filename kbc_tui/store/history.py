@@ -152,6 +152,10 @@ def _no_space(path: Path) -> bool:
         return False
 
 
+#: how long opening the history retries a "locked" that SQLite reports without waiting
+OPEN_RETRY_SECONDS = 10.0
+
+
 class _Cursor:
     """A cursor whose failures are ``StateError`` (rows are fetched lazily: errors can come late)."""
 
@@ -236,15 +240,24 @@ class JobHistory:
         except OSError as exc:
             raise state_error(exc, path) from None
         self._db = _Connection(path)
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL").fetchall()
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            with self._lock:
-                self._db.executescript(SCHEMA)
-        except StateError:
-            self._db.close()
-            raise
+        # Opening races other kbc-tui processes opening or closing the same file (the last one to close
+        # checkpoints and removes the log): SQLite can then say "locked" at once, without waiting on its
+        # busy timeout. Such a moment passes in milliseconds, so the opening is tried again for a while.
+        deadline = time.monotonic() + OPEN_RETRY_SECONDS
+        while True:
+            try:
+                if self._db.execute("PRAGMA journal_mode").fetchall()[0][0].lower() != "wal":
+                    self._db.execute("PRAGMA journal_mode=WAL").fetchall()  # once, when the file is made
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                with self._lock:
+                    self._db.executescript(SCHEMA)
+                break
+            except StateError as exc:
+                if exc.kind != "busy" or time.monotonic() >= deadline:
+                    self._db.close()
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         with self._lock:
