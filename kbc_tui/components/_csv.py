@@ -40,8 +40,7 @@ def load_csv(ctx: RunContext, path: Path, *, output: str, header: int = 1, delim
     with path.open(newline="", encoding="utf-8") as fh:
         names = column_names(ctx, head_rows(fh, header, delimiter), header, primary_key, source or str(path))
     options = dict(output=output, primary_key=primary_key, incremental=incremental, source=source or str(path))
-    may_read = getattr(ctx.storage, "may_read", None)
-    if may_read is None or may_read(path):
+    if ctx.storage.may_read(path):
         return load_select(ctx, csv_select(path, names, header, delimiter), **options)
     # outside the folders DuckDB may open (the project and its state): kbc-tui reads the file and hands
     # DuckDB its bytes through a pipe in the scratch folder, as it does with a download

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
 
 from kbc_tui.errors import KbcError
@@ -83,6 +84,10 @@ class Storage(Protocol):
 
         Blocking: call from a thread. Atomic: if anything fails or ``cancel`` fires, the previous
         table is left exactly as it was."""
+        ...
+
+    def may_read(self, path: Path) -> bool:
+        """Whether the storage's engine may open ``path`` itself (else it gets the bytes through a pipe)."""
         ...
 
     def write_select(self, table_id: str | TableId, select_sql: str, *, incremental: bool = False,
