@@ -13,6 +13,7 @@ from datetime import datetime
 
 from kbc_tui.commands._loop import run_until_done
 from kbc_tui.engine import Engine
+from kbc_tui.engine.waiting import wait_event
 from kbc_tui.engine.events import EngineProblem, JobChanged
 from kbc_tui.store import Project, resolve_project_dir
 
@@ -64,10 +65,7 @@ async def _main(args) -> int:
         loop.add_signal_handler(sig, stop.set)
     was_runner = engine.is_runner
     while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), 1.0)
-        except asyncio.TimeoutError:
-            pass
+        await wait_event(stop, 1.0)
         if engine.is_runner and not was_runner:
             say("took over the runner lock: running schedules and queued jobs")
             was_runner = True

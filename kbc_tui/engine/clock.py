@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+from kbc_tui.engine.waiting import wait_event
+
 
 class RealClock:
     def now(self) -> datetime:
@@ -15,10 +17,7 @@ class RealClock:
         seconds = (deadline - self.now()).total_seconds()
         if seconds <= 0:
             return
-        try:
-            await asyncio.wait_for(wake.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
+        await wait_event(wake, seconds)
 
 
 class FakeClock:

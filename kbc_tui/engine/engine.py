@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from kbc_tui.engine.events import EngineProblem, EventBus, JobChanged, LogBatch, TaskChanged
 from kbc_tui.engine.lock import RunnerLock
+from kbc_tui.engine.waiting import wait_event
 from kbc_tui.engine.recovery import clean_leftovers, reap_orphans
 from kbc_tui.engine.reserve import SpaceReserve
 from kbc_tui.errors import KbcError, StateError, describe_os_error
@@ -304,10 +305,7 @@ class Engine:
                 if self._fault is not None and job_id in self._own and job_id not in self._runs:
                     raise KbcError(f"job {job_id} ended but could not be recorded: {self._fault}; it is marked "
                                    "terminated when kbc-tui next runs jobs in this project")
-                try:
-                    await asyncio.wait_for(done.wait(), self.poll_seconds)
-                except asyncio.TimeoutError:
-                    pass
+                await wait_event(done, self.poll_seconds)
         finally:
             unsubscribe()
 
@@ -443,10 +441,7 @@ class Engine:
             except StateError as exc:
                 self.history_failed(exc)
                 return
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(self._wake, self.poll_seconds)
             self._wake.clear()
 
     def _dispatch(self) -> None:

@@ -26,6 +26,7 @@ from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
 from kbc_tui.errors import KbcError, StateError
+from kbc_tui.engine.waiting import wait_event
 from kbc_tui.model.job import Job, JobStatus, Notification, Trigger
 from kbc_tui.model.orchestration import Orchestration
 from kbc_tui.store.secrets import Masker
@@ -266,10 +267,7 @@ class Notifier:
                 except Exception:  # a busy database now is fine next time
                     log.exception("notification outbox check failed")
             wait = self.idle_seconds if due is None else min(self.idle_seconds, max(0.05, due - time.time()))
-            try:
-                await asyncio.wait_for(self._wake.wait(), wait)
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(self._wake, wait)
             self._wake.clear()
 
     def _send_due(self) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from kbc_tui.components import get_component
 from kbc_tui.components.base import Cancelled, CancelToken, RunContext, TaskResult
+from kbc_tui.engine.waiting import wait_event
 from kbc_tui.engine.jobspec import JobSpec, load_spec
 from kbc_tui.errors import KbcError, StateError, describe_os_error, is_disk_full
 from kbc_tui.model.job import Job, JobStatus, LogLine, TaskRun, TaskStatus
@@ -224,10 +225,7 @@ class JobRun:
                     self._set_task(run, message=str(failure))
                     self.log("warning", f"Task {task.ref} attempt {attempt} failed: {failure}; "
                                         f"retrying in {task.retry_delay_seconds:g} s", task.ref)
-                    try:
-                        await asyncio.wait_for(self.cancel_event.wait(), task.retry_delay_seconds)
-                    except asyncio.TimeoutError:
-                        pass
+                    await wait_event(self.cancel_event, task.retry_delay_seconds)
                     if self.cancelled:
                         self._set_task(run, status=TaskStatus.CANCELLED, finished_at=utcnow(), message="cancelled")
                         return "cancelled"
