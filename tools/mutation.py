@@ -534,6 +534,15 @@ def show(name: str, mutant_id: int) -> None:
     raise SystemExit(f"no mutant {mutant_id} in {name}")
 
 
+def _ids(text: str) -> set[int]:
+    """'1,2,5-9' -> {1, 2, 5, 6, 7, 8, 9}"""
+    ids: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        ids.update(range(int(low), int(high or low) + 1))
+    return ids
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("groups", nargs="*", help=f"one or more of: {', '.join(GROUPS)}, all")
@@ -553,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.show is not None:
         show(names[0], args.show)
         return 0
-    only = {int(x) for x in args.only.split(",")} if args.only else None
+    only = _ids(args.only) if args.only else None
     total_killed = total = 0
     for name in names:
         killed, count = run_group(name, only, args.jobs)
