@@ -67,6 +67,7 @@ class Scheduler:
         self._task: asyncio.Task | None = None
         #: orchestration id -> its next fire time; planned once per change, not per wake-up
         self.plan: dict[str, datetime] | None = None
+        self._reloads = 0  # a plan made in a thread is kept only if no reload came while it was being made
         self._last_heartbeat: datetime | None = None
         for statement in SCHEMA.split(";"):
             if statement.strip():
@@ -80,6 +81,7 @@ class Scheduler:
     def reload(self) -> None:
         """A schedule changed: plan again now."""
         self.plan = None
+        self._reloads += 1
         self._wake.set()
 
     async def stop(self) -> None:
@@ -164,6 +166,7 @@ class Scheduler:
         if self.start_delay:
             await asyncio.sleep(self.start_delay)
         now = self.clock.now()
+        reloads = self._reloads
         due, plan = await asyncio.to_thread(self._start_state, started, now)
         for orch, latest, missed in due:
             if not missed:
@@ -177,7 +180,8 @@ class Scheduler:
             else:
                 self.say(f"{orch.id}: runs were missed while no scheduler ran (the latest at "
                          f"{latest.isoformat()}); not run: set catchup = \"latest\" to run it")
-        self.plan = plan
+        if reloads == self._reloads:  # else a schedule changed meanwhile: the next step plans again
+            self.plan = plan
         self._heartbeat(now)
 
     async def _loop(self) -> None:
@@ -203,7 +207,11 @@ class Scheduler:
 
     async def _step(self) -> None:
         if self.plan is None:  # a schedule changed: plan again, off the event loop
-            self.plan = await asyncio.to_thread(self._make_plan, self.clock.now())
+            reloads = self._reloads
+            plan = await asyncio.to_thread(self._make_plan, self.clock.now())
+            if reloads != self._reloads:
+                return  # it changed again while this plan was being made: plan again
+            self.plan = plan
         self.tick()
         now = self.clock.now()
         deadline = min([*self.plan.values(), now + timedelta(seconds=self.file_check_seconds),
