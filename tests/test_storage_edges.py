@@ -483,3 +483,18 @@ def test_a_reader_read_to_its_end_frees_the_file_while_it_is_still_held(storage)
     reader = storage.read_arrow("in.c-x.t")
     assert reader.read_all().num_rows == 2
     assert _other_process_reads(storage.path) == "ok", reader
+
+
+def test_a_project_folder_named_with_an_apostrophe_is_confined_to_itself(tmp_path):
+    """Paths go into DuckDB's SQL as quoted literals: a folder such as "Anna's data" still works."""
+    inside, outside = tmp_path / "Anna's data", tmp_path / "o"
+    inside.mkdir()
+    outside.mkdir()
+    storage = DuckDBStorage(inside / ".kbc" / "storage.duckdb", confine_to=[inside])
+    (inside / "a.csv").write_text("n\n1\n")
+    (outside / "a.csv").write_text("n\n2\n")
+    quoted = str(inside / "a.csv").replace("'", "''")
+    storage.write_select("in.c-x.t", f"SELECT * FROM read_csv('{quoted}')")
+    assert rows(storage, "in.c-x.t") == [(1,)]
+    with pytest.raises(KbcError, match="writing in.c-x.t failed"):
+        storage.write_select("in.c-x.t", f"SELECT * FROM read_csv('{outside / 'a.csv'}')")

@@ -237,6 +237,15 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "the batch size only changes how many fire times one step reads",
     ("kbc_tui/engine/scheduler.py", "after = batch[-1]", "1 -> 2"):
         "reading on from the last-but-one time re-reads one time already seen; the latest is the same",
+    ("kbc_tui/storage/duckdb_storage.py", "return duckdb.Error", "return x -> return None"):
+        "(duckdb_error) evaluated only when DROP SCHEMA ... CASCADE of a scratch schema fails, which nothing "
+        "reachable makes it do: drop_leftovers runs with nothing else using the storage, and DuckDB drops a schema "
+        "even under another connection's open write",
+    **{("kbc_tui/engine/scheduler.py", line, what): "the reload counter is only compared for equality with its value "
+       "taken before planning: any change on reload, from any start, tells the same"
+       for line, what in (("self._reloads = 0  # a plan made in a thread is kept only if no reload came while it was "
+                           "being made", "0 -> 1"), ("self._reloads += 1", "+= -> -="),
+                          ("self._reloads += 1", "1 -> 2"))},
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",
