@@ -659,3 +659,18 @@ async def test_a_schedule_saved_while_the_plan_is_being_made_is_planned_too(root
         assert engine.scheduler.plan == {"first": first, "second": T0.replace(minute=4)}
     finally:
         await engine.stop(grace=0)
+
+
+async def test_a_run_said_missed_a_moment_before_the_take_over_is_not_run_all_the_same(root, engines):
+    """After a real gap a runner takes over half a second after 10:05: 10:05 was missed (said, not run with the
+    default catchup), and it is not then fired by the plan either; the next run is 10:10."""
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    await crash(holder)
+    clock.set(T0.replace(minute=5, microsecond=500_000))
+    second = await engines(root, clock)
+    await settle()
+    assert [line for line in second.said if "missed" in line and "not run" in line], second.said
+    assert fire_times(second, "every5") == []
+    assert second.scheduler.plan == {"every5": T0.replace(minute=10)}

@@ -246,6 +246,10 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
        for line, what in (("self._reloads = 0  # a plan made in a thread is kept only if no reload came while it was "
                            "being made", "0 -> 1"), ("self._reloads += 1", "+= -> -="),
                           ("self._reloads += 1", "1 -> 2"))},
+    ("kbc_tui/engine/scheduler.py", "reloads = self._reloads", "x = ... -> x = None"):
+        "(in _catch_up) the catch-up's plan is then never kept and the first step plans instead, from the same "
+        "moment: the catch-up's heartbeat makes `since` that moment, so its plan starts where the catch-up's did "
+        "(the clock cannot move in between: no await separates them)",
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",

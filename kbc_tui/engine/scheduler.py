@@ -129,12 +129,16 @@ class Scheduler:
             return None  # an invalid schedule is reported by validation; it never fires
         return runs[0] if runs else None
 
-    def _make_plan(self, now: datetime) -> dict[str, datetime]:
+    def _make_plan(self, now: datetime, handled: datetime | None = None) -> dict[str, datetime]:
+        """Each schedule's next fire time. ``handled``: fires until then were dealt with (by the catch-up, which
+        runs them or says they were missed); else a fire up to a second ago is still planned (a schedule saved
+        just after its new fire time)."""
         state = self._state()
         plan = {}
+        floor = handled if handled is not None else now - timedelta(seconds=1)
         for orch in self.schedules():
             # a fire exactly at ``since`` is ours too (schedule_fires keeps any fire time to one job)
-            after = max(self._since(orch.id, state, now), now - timedelta(seconds=1)) - timedelta(microseconds=1)
+            after = max(self._since(orch.id, state, now), floor) - timedelta(microseconds=1)
             first = self._next_after(orch, after)
             if first is not None:
                 plan[orch.id] = first
@@ -155,7 +159,7 @@ class Scheduler:
             if latest is None or self._recorded(orch.id, latest):
                 continue  # nothing fell due, or the scheduler before us fired (or skipped) it: not missed
             due.append((orch, latest, not (handover or latest >= started)))
-        return due, self._make_plan(now)
+        return due, self._make_plan(now, handled=now)
 
     def _recorded(self, orch_id: str, moment: datetime) -> bool:
         return bool(self.engine.history.execute("SELECT 1 FROM schedule_fires WHERE orchestration = ? AND "
