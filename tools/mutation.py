@@ -216,8 +216,6 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("kbc_tui/engine/scheduler.py", "self._heartbeat(now)", "self._heartbeat(now) -> pass"):
         "(in _catch_up) the first tick() right after writes the heartbeat at the same moment (none was written yet)",
     ("kbc_tui/engine/scheduler.py", "caught_up = False", "x = ... -> x = None"): "None is falsy like False",
-    ("kbc_tui/engine/scheduler.py", "if self.plan is None:  # a schedule changed: plan again, off the event loop",
-     "is -> is not"): "tick() plans when the plan is None; planning each step instead gives the same plan, slower",
     ("kbc_tui/engine/scheduler.py", "(self._last_heartbeat or now) + timedelta(seconds=HEARTBEAT_SECONDS)])",
      "or -> and"): "now + 10 s is never the deadline: the 5 s file check always wakes the loop sooner",
     ("kbc_tui/engine/scheduler.py", "latest = self._latest_due(orch, planned - timedelta(microseconds=1), now) "
@@ -246,8 +244,9 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
        for line, what in (("self._reloads = 0  # a plan made in a thread is kept only if no reload came while it was "
                            "being made", "0 -> 1"), ("self._reloads += 1", "+= -> -="),
                           ("self._reloads += 1", "1 -> 2"))},
-    ("kbc_tui/engine/scheduler.py", "reloads = self._reloads", "x = ... -> x = None"):
-        "(in _catch_up) the catch-up's plan is then never kept and the first step plans instead, from the same "
+    ("kbc_tui/engine/scheduler.py", "reloads = self._reloads  # a reload while catching up: the plan made here is "
+                                    "not kept", "x = ... -> x = None"):
+        "the catch-up's plan is then never kept and the first step plans instead, from the same "
         "moment: the catch-up's heartbeat makes `since` that moment, so its plan starts where the catch-up's did "
         "(the clock cannot move in between: no await separates them)",
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):

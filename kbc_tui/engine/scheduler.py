@@ -170,7 +170,7 @@ class Scheduler:
         if self.start_delay:
             await asyncio.sleep(self.start_delay)
         now = self.clock.now()
-        reloads = self._reloads
+        reloads = self._reloads  # a reload while catching up: the plan made here is not kept
         due, plan = await asyncio.to_thread(self._start_state, started, now)
         for orch, latest, missed in due:
             if not missed:
