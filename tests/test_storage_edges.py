@@ -498,3 +498,45 @@ def test_a_project_folder_named_with_an_apostrophe_is_confined_to_itself(tmp_pat
     assert rows(storage, "in.c-x.t") == [(1,)]
     with pytest.raises(KbcError, match="writing in.c-x.t failed"):
         storage.write_select("in.c-x.t", f"SELECT * FROM read_csv('{outside / 'a.csv'}')")
+
+
+def test_exactly_8_mb_free_is_worth_rewriting_the_file(storage):
+    """The threshold is 8 MiB free (here far more than a fifth of the file): 32 free blocks of 256 KiB compact."""
+    storage.write_select("out.c-x.kept", "SELECT 1 AS id")
+    storage.write_select("out.c-x.big", "SELECT range AS id, md5(range::VARCHAR) AS s FROM range(420000)")
+    storage.drop_table("out.c-x.big")
+    with storage.connect() as con:
+        con.execute("CHECKPOINT")
+        block, free = con.execute("SELECT block_size, free_blocks FROM pragma_database_size() "
+                                  "WHERE database_name = current_database()").fetchall()[0]
+    assert free * block == 8 * 2**20, (block, free)  # the setup: DuckDB's layout of these rows
+    assert storage.compact_if_bloated() > 0
+    assert storage.table("out.c-x.kept").rows == 1
+
+
+def test_a_reader_waits_3_s_for_a_storage_another_process_holds_then_says_busy(tmp_path):
+    """The default wait: long enough for the runner to close the file between two tasks (it looks for a waiting
+    reader after each task), short enough to answer a command promptly."""
+    import textwrap
+    import time
+
+    from kbc_tui.errors import StorageBusyError
+
+    path = tmp_path / "storage.duckdb"
+    DuckDBStorage(path).write_arrow("in.c-x.t", pa.table({"a": [1]}))
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, time
+        con = duckdb.connect({str(path)!r})
+        print("held", flush=True)
+        time.sleep(30)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with pytest.raises(StorageBusyError):
+            DuckDBStorage(path).list_tables()
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert 3.0 <= waited < 3.9, waited

@@ -183,8 +183,6 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "the CHECKPOINT only writes the drops out early: closing the database (it is not retained here) checkpoints",
     ("kbc_tui/storage/duckdb_storage.py", "con.execute(\"CHECKPOINT\")", "con.execute('CHECKPOINT') -> pass"):
         "(both: leftovers, compaction) the database is closed right after, not retained then, and closing checkpoints",
-    ("kbc_tui/storage/duckdb_storage.py", "if free * block < max(COMPACT_MIN_BYTES, COMPACT_FREE_FRACTION * size):",
-     "< -> <="): "free space equal to the threshold to the byte",
     ("kbc_tui/storage/duckdb_storage.py", "wal = self.path.with_name(self.path.name + \".wal\")",
      "'.wal' -> 'XX.walXX'"):
         "a safety net: the CHECKPOINT just before leaves no pending log, so the check never fires",
