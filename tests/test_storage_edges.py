@@ -478,13 +478,6 @@ def test_reading_a_missing_table_leaves_the_file_free_for_another_process(storag
     assert _other_process_reads(storage.path) == "ok", caught.value
 
 
-def test_a_reader_read_to_its_end_frees_the_file_while_it_is_still_held(storage):
-    storage.write_arrow("in.c-x.t", pa.table({"a": [1, 2]}))
-    reader = storage.read_arrow("in.c-x.t")
-    assert reader.read_all().num_rows == 2
-    assert _other_process_reads(storage.path) == "ok", reader
-
-
 def test_a_project_folder_named_with_an_apostrophe_is_confined_to_itself(tmp_path):
     """Paths go into DuckDB's SQL as quoted literals: a folder such as "Anna's data" still works."""
     inside, outside = tmp_path / "Anna's data", tmp_path / "o"
