@@ -509,7 +509,8 @@ def test_exactly_8_mb_free_is_worth_rewriting_the_file(storage):
 
 def test_a_reader_waits_3_s_for_a_storage_another_process_holds_then_says_busy(tmp_path):
     """The default wait: long enough for the runner to close the file between two tasks (it looks for a waiting
-    reader after each task), short enough to answer a command promptly."""
+    reader after each task), short enough to answer a command promptly; it tries again every 0.1 s, without
+    spinning on a core meanwhile."""
     import textwrap
     import time
 
@@ -525,11 +526,42 @@ def test_a_reader_waits_3_s_for_a_storage_another_process_holds_then_says_busy(t
     """)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         with pytest.raises(StorageBusyError):
             DuckDBStorage(path).list_tables()
-        waited = time.monotonic() - started
+        waited, cpu = time.monotonic() - started, time.process_time() - cpu
     finally:
         holder.kill()
         holder.wait()
     assert 3.0 <= waited < 3.9, waited
+    assert cpu < 0.6, cpu  # ~0.2 s: some 30 tries
+
+
+def test_a_waiting_reader_gets_in_while_the_holder_makes_way_for_a_moment(storage):
+    """The runner (another process) holds the file and, seeing a reader's note between two tasks, closes it for
+    0.3 s (the engine's READER_WINDOW_SECONDS): the reader, trying every 0.1 s, gets in within that moment."""
+    import textwrap
+
+    storage.write_arrow("in.c-x.t", pa.table({"a": [1]}))
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from kbc_tui.storage.duckdb_storage import DuckDBStorage
+        s = DuckDBStorage({str(storage.path)!r})
+        s.retain()
+        s.table("in.c-x.t")
+        print("held", flush=True)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            if s.reader_waiting():
+                s.make_way()
+                time.sleep(0.3)
+                s.table("in.c-x.t")  # the next task: held again
+            time.sleep(0.02)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        reader = DuckDBStorage(storage.path, busy_retry_seconds=5)
+        assert [str(t.id) for t in reader.list_tables()] == ["in.c-x.t"]
+    finally:
+        holder.kill()
+        holder.wait()
