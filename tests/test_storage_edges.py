@@ -565,3 +565,35 @@ def test_a_waiting_reader_gets_in_while_the_holder_makes_way_for_a_moment(storag
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_bucket_another_connection_is_still_creating_fails_the_write_in_words_after_a_moment(storage):
+    """Another connection's open transaction is creating the bucket: the write tries again for a moment (5 tries
+    0.05 s apart), then fails in words (a KbcError, never DuckDB's own exception); once that is over it works."""
+    import time
+
+    storage.write_arrow("in.c-x.t", pa.table({"a": [1]}))
+    with storage.connect() as other:
+        other.execute("BEGIN")
+        other.execute('CREATE SCHEMA "in.c-new"')
+        started = time.monotonic()
+        with pytest.raises(KbcError, match="writing in.c-new.t failed: .*conflict"):
+            storage.write_arrow("in.c-new.t", pa.table({"a": [1]}))
+        took = time.monotonic() - started
+        other.execute("ROLLBACK")
+    assert 0.2 <= took < 2, took
+    assert storage.write_arrow("in.c-new.t", pa.table({"a": [1]})) == 1
+    assert storage.table("in.c-new.t").rows == 1
+
+
+def test_the_write_ahead_log_of_an_open_storage_counts_in_its_size(storage):
+    storage.write_arrow("in.c-x.t", pa.table({"a": [1]}))
+    storage.retain()
+    try:
+        storage.table("in.c-x.t")  # held open: a write goes to the log until the file is closed
+        storage.write_arrow("in.c-x.u", pa.table({"a": list(range(1000))}))
+        wal = storage.path.with_name(storage.path.name + ".wal")
+        assert wal.stat().st_size > 0
+        assert storage.file_size() == storage.path.stat().st_size + wal.stat().st_size
+    finally:
+        storage.release()

@@ -247,6 +247,10 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "the catch-up's plan is then never kept and the first step plans instead, from the same "
         "moment: the catch-up's heartbeat makes `since` that moment, so its plan starts where the catch-up's did "
         "(the clock cannot move in between: no await separates them)",
+    ("kbc_tui/storage/duckdb_storage.py", "con.close()  # at the last batch, or when the reader is closed early",
+     "con.close() -> pass"):
+        "the generator's frame is released at that same moment, and with it the connection, which CPython closes "
+        "then (a read failing half-way would keep it in its traceback, but a plain table scan does not fail)",
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",

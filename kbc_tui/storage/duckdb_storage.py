@@ -251,7 +251,7 @@ class DuckDBStorage:
             try:
                 yield from reader
             finally:
-                con.close()
+                con.close()  # at the last batch, or when the reader is closed early
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
@@ -326,8 +326,8 @@ class DuckDBStorage:
         stage_name = f"{STAGE_PREFIX}{uuid.uuid4().hex[:12]}"
         stage = f"{quote(tid.bucket_id)}.{quote(stage_name)}"
         with self.connect() as con:
-            self._ensure_schemas(con, tid)
             try:
+                self._ensure_schemas(con, tid)  # a bucket another connection is still creating: failed in words
                 fill(con, stage)
             except BaseException as exc:
                 self._drop_quietly(con, stage)
