@@ -251,6 +251,13 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "con.close() -> pass"):
         "the generator's frame is released at that same moment, and with it the connection, which CPython closes "
         "then (a read failing half-way would keep it in its traceback, but a plain table scan does not fail)",
+    ("kbc_tui/storage/duckdb_storage.py", 'pid = copy.name.rsplit("-", 1)[-1].split(".")[0]', "1 -> 2"):
+        "the last piece of rsplit is the same whatever the number of splits",
+    ("kbc_tui/storage/duckdb_storage.py", "os.fsync(fd)  # the copy's bytes on disk before it replaces the storage",
+     "os.fsync(fd) -> pass"):
+        "DuckDB fsyncs the copy itself when it checkpoints and detaches it, so "
+        "its bytes are on disk either way (test_a_compacted_file_is_fsynced... sees DuckDB's fsync); the explicit "
+        "one guards against a DuckDB that would not",
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",

@@ -442,7 +442,7 @@ class DuckDBStorage:
                 raise OSError("a write-ahead log is pending")  # never swap under unapplied changes
             fd = os.open(copy, os.O_RDONLY)
             try:
-                os.fsync(fd)
+                os.fsync(fd)  # the copy's bytes on disk before it replaces the storage
             finally:
                 os.close(fd)
             tighten(copy)
