@@ -674,3 +674,17 @@ async def test_a_run_said_missed_a_moment_before_the_take_over_is_not_run_all_th
     assert [line for line in second.said if "missed" in line and "not run" in line], second.said
     assert fire_times(second, "every5") == []
     assert second.scheduler.plan == {"every5": T0.replace(minute=10)}
+
+
+async def test_a_hand_over_runs_the_due_run_of_every_schedule_not_only_the_first(root, engines):
+    """Two schedules; the runner changes hands around 10:01: "a-hourly" has nothing due, "b-minutely" runs 10:01."""
+    schedule(root, "a-hourly", "quick", "0 * * * *")
+    schedule(root, "b-minutely", "quick", "* * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    await crash(holder)
+    clock.set(T0.replace(minute=1, second=1, microsecond=500_000))
+    second = await engines(root, clock)
+    await settle()
+    assert fire_times(second, "b-minutely") == [(T0.replace(minute=1), "enqueued")]
+    assert fire_times(second, "a-hourly") == []
