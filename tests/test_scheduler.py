@@ -1,12 +1,16 @@
 """The scheduler with a controllable clock: fires, exactly once, skip-if-running, live edits, catch-up."""
 
 import asyncio
+import concurrent.futures
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from kbc_tui.engine import Engine
 from kbc_tui.engine.clock import FakeClock
+from kbc_tui.engine.events import JobChanged
 from kbc_tui.engine.scheduler import Scheduler, fires
 from kbc_tui.model.job import JobStatus, Trigger
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
@@ -440,3 +444,233 @@ async def test_after_hours_asleep_a_minutely_schedule_fires_only_the_latest_minu
     clock.set(T0 + timedelta(hours=3, seconds=30))
     await settle()
     assert fire_times(engine, "minutely") == [(T0 + timedelta(hours=3), "enqueued")]
+
+
+async def test_waking_exactly_on_a_later_fire_time_fires_that_time(root, engines):
+    """Asleep from 10:01 to exactly 10:10: "*/5" fires 10:10 (the latest due, due at this very moment), not 10:05."""
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    clock.set(T0.replace(minute=10))
+    await settle()
+    assert fire_times(engine, "every5") == [(T0.replace(minute=10), "enqueued")]
+
+
+@pytest.mark.parametrize("saved_after, fired", [(timedelta(seconds=1), True),
+                                                (timedelta(seconds=1, microseconds=1), False)])
+async def test_a_schedule_saved_up_to_a_second_after_its_new_fire_time_runs_it(root, engines, saved_after, fired):
+    """At 10:01:00 "*/5" is in force; the file is saved as "* * * * *" (which fired at 10:01:00) 1 s later: that
+    run goes ahead; a moment later than 1 s it does not (it was not due while the old schedule was in force)."""
+    schedule(root, "edited", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    clock.set(T0 + saved_after)
+    await settle(0.05)
+    schedule(root, "edited", "quick", "* * * * *")
+    engine.reload_project()
+    await settle()
+    assert (fire_times(engine, "edited") == [(T0, "enqueued")]) is fired, fire_times(engine, "edited")
+    assert fired or fire_times(engine, "edited") == []
+    assert engine.scheduler.plan == {"edited": T0.replace(minute=2)}
+
+
+async def test_a_run_said_missed_is_not_run_by_a_later_hand_over(root, engines):
+    """13:00 was missed (no runner from 10:01 to 13:01) and said so, not run; that runner quits and the next one
+    takes over 30 s later (a hand-over): 13:00 is still not run, nothing since fell due."""
+    schedule(root, "hourly", "quick", "0 * * * *")
+    clock = FakeClock(T0)
+    first = await engines(root, clock)
+    await first.stop(grace=0)
+    clock.set(T0 + timedelta(hours=3))
+    second = await engines(root, clock)
+    await settle()
+    assert any("missed" in line and "not run" in line for line in second.said), second.said
+    await second.stop(grace=0)
+    clock.set(T0 + timedelta(hours=3, seconds=30))
+    third = await engines(root, clock)
+    await settle()
+    assert fire_times(third, "hourly") == []
+    assert not any("changed hands" in line for line in third.said), third.said
+
+
+async def test_a_stop_that_cannot_record_itself_says_so(root, engines):
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    engine = await engines(root, FakeClock(T0))
+    engine.history.execute("PRAGMA query_only = 1")  # the history takes no writes (read-only, full disk)
+    try:
+        await asyncio.wait_for(engine.scheduler.stop(), 10)  # and never raises
+    finally:
+        engine.history.execute("PRAGMA query_only = 0")
+    assert [line for line in engine.said if line.startswith("could not record the scheduler's stop: ")], engine.said
+
+
+async def test_a_fire_that_cannot_be_recorded_stops_the_runner_loudly(root, engines):
+    """The history takes no writes when 10:05 falls due: the engine stops running jobs and says why."""
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    engine.history.execute("PRAGMA query_only = 1")
+    try:
+        clock.set(T0.replace(minute=5))
+        for _ in range(200):
+            if engine.problem is not None:
+                break
+            await settle(0.05)
+        assert engine.problem is not None and "stopped running jobs" in engine.problem, engine.problem
+    finally:
+        engine.history.execute("PRAGMA query_only = 0")
+    assert fires(engine, "every5") == []
+
+
+async def test_a_scheduler_error_is_said_and_logged_once_then_retried_seconds_later(root, engines, caplog):
+    """A damaged schedule state (a time past year 9999) makes planning fail: the error is said with its type,
+    logged with its traceback, and tried again 5 s later, not in a tight loop."""
+    caplog.set_level("ERROR", logger="kbc_tui.scheduler")
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    engine = await engines(root, FakeClock(T0))
+    engine.history.execute("UPDATE schedule_state SET checked_until = 1e300")
+    engine.reload_project()
+    await settle(0.5)
+    errors = [line for line in engine.said if line.startswith("scheduler error (retrying in 5 s): ")]
+    assert len(errors) == 1, engine.said
+    assert "Error" in errors[0]  # OverflowError / ValueError: the type is named
+    [record] = [r for r in caplog.records if r.name == "kbc_tui.scheduler" and r.getMessage() ==
+                "scheduler step failed"]
+    assert record.exc_info is not None
+
+
+async def test_a_project_that_cannot_be_reloaded_is_said_and_the_plan_goes_on(root, engines):
+    """The project folder is renamed away for a moment: the file check says it could not reload, and the
+    schedules planned before still fire."""
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    away = root.with_name("p-away")
+    root.rename(away)
+    try:
+        clock.set(T0 + timedelta(seconds=5))
+        await settle()
+    finally:
+        away.rename(root)
+    assert any(line.startswith("could not reload the project: ") and "not found" in line
+               for line in engine.said), engine.said
+    clock.set(T0.replace(minute=5))
+    await settle()
+    assert fire_times(engine, "every5") == [(T0.replace(minute=5), "enqueued")]
+
+
+async def test_a_scheduled_job_is_announced_and_started_at_once(root):
+    """The runner does not wait for its next poll (30 s here): the job is announced as waiting and starts at once."""
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = Engine(root, poll_seconds=30, clock=clock, scheduler_say=lambda _: None)
+    seen = []
+    engine.events.subscribe(lambda e: seen.append(e.job) if isinstance(e, JobChanged) else None)
+    await engine.start()
+    try:
+        assert await became_runner(engine)
+        clock.set(T0.replace(minute=5))
+        started = time.monotonic()
+        while time.monotonic() - started < 10:
+            jobs = scheduled_jobs(engine, "every5")
+            if jobs and jobs[0].status is not JobStatus.WAITING:
+                break
+            await asyncio.sleep(0.02)
+        assert jobs and jobs[0].status is not JobStatus.WAITING and time.monotonic() - started < 10
+        assert seen and seen[0].id == jobs[0].id and seen[0].status is JobStatus.WAITING, seen
+    finally:
+        await engine.stop(grace=0)
+
+
+async def test_an_orchestration_deleted_in_the_app_is_dropped_from_the_plan_at_its_time(root, engines):
+    """The app deletes an orchestration through the project it shares with the engine (no reload): at its
+    planned time it is not fired and dropped from the plan, without an error, and the others fire."""
+    schedule(root, "gone", "quick", "*/5 * * * *")
+    schedule(root, "kept", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    engine.project.delete_orchestration("gone")
+    clock.set(T0.replace(minute=5))
+    await settle()
+    assert fires(engine, "gone") == []
+    assert fire_times(engine, "kept") == [(T0.replace(minute=5), "enqueued")]
+    assert not any("error" in line for line in engine.said), engine.said
+    assert engine.scheduler.plan == {"kept": T0.replace(minute=10)}
+
+
+class _SlowPlanning(concurrent.futures.ThreadPoolExecutor):
+    """The event loop's threads (asyncio.to_thread), where a plan made while ``hold`` is set is handed back only
+    once it is cleared: planning a thousand schedules takes a while, and files are saved meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=4)
+        self.hold = threading.Event()
+        self.holding = threading.Event()
+        self.go = threading.Event()
+
+    def submit(self, fn, /, *args, **kwargs):
+        work = getattr(fn, "args", (None,))[0]  # to_thread hands over partial(context.run, work, ...)
+        if getattr(work, "__name__", "") not in ("_make_plan", "_start_state") or not self.hold.is_set():
+            return super().submit(fn, *args, **kwargs)
+
+        def slowly():
+            result = fn(*args, **kwargs)
+            self.holding.set()
+            self.go.wait(10)
+            return result
+
+        return super().submit(slowly)
+
+
+@pytest.mark.parametrize("when", ["at start", "after a save"])
+async def test_a_schedule_saved_while_the_plan_is_being_made_is_planned_too(root, when):
+    """A save comes while the plan is still being made (the first one at start, or the one for a save just
+    before): the new schedule is planned (and fires), not lost until some later change."""
+    schedule(root, "first", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    threads = _SlowPlanning()
+    asyncio.get_running_loop().set_default_executor(threads)
+    engine = Engine(root, poll_seconds=0.05, clock=clock, scheduler_say=lambda _: None)
+    try:
+        if when == "at start":
+            threads.hold.set()
+            await engine.start()
+        else:
+            await engine.start()
+            assert await became_runner(engine)
+            threads.hold.set()
+            schedule(root, "first", "quick", "*/10 * * * *")
+            engine.reload_project()
+        for _ in range(500):
+            if threads.holding.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert threads.holding.is_set()
+        threads.hold.clear()
+        schedule(root, "second", "quick", "*/2 * * * *")
+        engine.reload_project()
+        threads.go.set()
+        assert await became_runner(engine)
+        await settle(0.1)
+        clock.set(T0.replace(minute=2))
+        await settle()
+        assert fire_times(engine, "second") == [(T0.replace(minute=2), "enqueued")]
+        first = T0.replace(minute=5 if when == "at start" else 10)
+        assert engine.scheduler.plan == {"first": first, "second": T0.replace(minute=4)}
+    finally:
+        await engine.stop(grace=0)
+
+
+async def test_a_run_said_missed_a_moment_before_the_take_over_is_not_run_all_the_same(root, engines):
+    """After a real gap a runner takes over half a second after 10:05: 10:05 was missed (said, not run with the
+    default catchup), and it is not then fired by the plan either; the next run is 10:10."""
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(H)
+    holder = await engines(root, clock)
+    await crash(holder)
+    clock.set(T0.replace(minute=5, microsecond=500_000))
+    second = await engines(root, clock)
+    await settle()
+    assert [line for line in second.said if "missed" in line and "not run" in line], second.said
+    assert fire_times(second, "every5") == []
+    assert second.scheduler.plan == {"every5": T0.replace(minute=10)}

@@ -237,6 +237,19 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "the batch size only changes how many fire times one step reads",
     ("kbc_tui/engine/scheduler.py", "after = batch[-1]", "1 -> 2"):
         "reading on from the last-but-one time re-reads one time already seen; the latest is the same",
+    ("kbc_tui/storage/duckdb_storage.py", "return duckdb.Error", "return x -> return None"):
+        "(duckdb_error) evaluated only when DROP SCHEMA ... CASCADE of a scratch schema fails, which nothing "
+        "reachable makes it do: drop_leftovers runs with nothing else using the storage, and DuckDB drops a schema "
+        "even under another connection's open write",
+    **{("kbc_tui/engine/scheduler.py", line, what): "the reload counter is only compared for equality with its value "
+       "taken before planning: any change on reload, from any start, tells the same"
+       for line, what in (("self._reloads = 0  # a plan made in a thread is kept only if no reload came while it was "
+                           "being made", "0 -> 1"), ("self._reloads += 1", "+= -> -="),
+                          ("self._reloads += 1", "1 -> 2"))},
+    ("kbc_tui/engine/scheduler.py", "reloads = self._reloads", "x = ... -> x = None"):
+        "(in _catch_up) the catch-up's plan is then never kept and the first step plans instead, from the same "
+        "moment: the catch-up's heartbeat makes `since` that moment, so its plan starts where the catch-up's did "
+        "(the clock cannot move in between: no await separates them)",
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",
@@ -534,6 +547,15 @@ def show(name: str, mutant_id: int) -> None:
     raise SystemExit(f"no mutant {mutant_id} in {name}")
 
 
+def _ids(text: str) -> set[int]:
+    """'1,2,5-9' -> {1, 2, 5, 6, 7, 8, 9}"""
+    ids: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        ids.update(range(int(low), int(high or low) + 1))
+    return ids
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("groups", nargs="*", help=f"one or more of: {', '.join(GROUPS)}, all")
@@ -553,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.show is not None:
         show(names[0], args.show)
         return 0
-    only = {int(x) for x in args.only.split(",")} if args.only else None
+    only = _ids(args.only) if args.only else None
     total_killed = total = 0
     for name in names:
         killed, count = run_group(name, only, args.jobs)

@@ -67,6 +67,7 @@ class Scheduler:
         self._task: asyncio.Task | None = None
         #: orchestration id -> its next fire time; planned once per change, not per wake-up
         self.plan: dict[str, datetime] | None = None
+        self._reloads = 0  # a plan made in a thread is kept only if no reload came while it was being made
         self._last_heartbeat: datetime | None = None
         for statement in SCHEMA.split(";"):
             if statement.strip():
@@ -80,6 +81,7 @@ class Scheduler:
     def reload(self) -> None:
         """A schedule changed: plan again now."""
         self.plan = None
+        self._reloads += 1
         self._wake.set()
 
     async def stop(self) -> None:
@@ -127,12 +129,16 @@ class Scheduler:
             return None  # an invalid schedule is reported by validation; it never fires
         return runs[0] if runs else None
 
-    def _make_plan(self, now: datetime) -> dict[str, datetime]:
+    def _make_plan(self, now: datetime, handled: datetime | None = None) -> dict[str, datetime]:
+        """Each schedule's next fire time. ``handled``: fires until then were dealt with (by the catch-up, which
+        runs them or says they were missed); else a fire up to a second ago is still planned (a schedule saved
+        just after its new fire time)."""
         state = self._state()
         plan = {}
+        floor = handled if handled is not None else now - timedelta(seconds=1)
         for orch in self.schedules():
             # a fire exactly at ``since`` is ours too (schedule_fires keeps any fire time to one job)
-            after = max(self._since(orch.id, state, now), now - timedelta(seconds=1)) - timedelta(microseconds=1)
+            after = max(self._since(orch.id, state, now), floor) - timedelta(microseconds=1)
             first = self._next_after(orch, after)
             if first is not None:
                 plan[orch.id] = first
@@ -153,7 +159,7 @@ class Scheduler:
             if latest is None or self._recorded(orch.id, latest):
                 continue  # nothing fell due, or the scheduler before us fired (or skipped) it: not missed
             due.append((orch, latest, not (handover or latest >= started)))
-        return due, self._make_plan(now)
+        return due, self._make_plan(now, handled=now)
 
     def _recorded(self, orch_id: str, moment: datetime) -> bool:
         return bool(self.engine.history.execute("SELECT 1 FROM schedule_fires WHERE orchestration = ? AND "
@@ -164,6 +170,7 @@ class Scheduler:
         if self.start_delay:
             await asyncio.sleep(self.start_delay)
         now = self.clock.now()
+        reloads = self._reloads
         due, plan = await asyncio.to_thread(self._start_state, started, now)
         for orch, latest, missed in due:
             if not missed:
@@ -177,7 +184,8 @@ class Scheduler:
             else:
                 self.say(f"{orch.id}: runs were missed while no scheduler ran (the latest at "
                          f"{latest.isoformat()}); not run: set catchup = \"latest\" to run it")
-        self.plan = plan
+        if reloads == self._reloads:  # else a schedule changed meanwhile: the next step plans again
+            self.plan = plan
         self._heartbeat(now)
 
     async def _loop(self) -> None:
@@ -203,7 +211,11 @@ class Scheduler:
 
     async def _step(self) -> None:
         if self.plan is None:  # a schedule changed: plan again, off the event loop
-            self.plan = await asyncio.to_thread(self._make_plan, self.clock.now())
+            reloads = self._reloads
+            plan = await asyncio.to_thread(self._make_plan, self.clock.now())
+            if reloads != self._reloads:
+                return  # it changed again while this plan was being made: plan again
+            self.plan = plan
         self.tick()
         now = self.clock.now()
         deadline = min([*self.plan.values(), now + timedelta(seconds=self.file_check_seconds),
