@@ -83,6 +83,19 @@ CREATE TABLE IF NOT EXISTS notifications (
     UNIQUE (job_id, event)
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (status, next_try);
+-- the scheduler: each fire time recorded once (UNIQUE), and until when schedules were checked
+CREATE TABLE IF NOT EXISTS schedule_fires (
+    orchestration TEXT NOT NULL,
+    fire_at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    job_id INTEGER,
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (orchestration, fire_at)
+);
+CREATE TABLE IF NOT EXISTS schedule_state (
+    orchestration TEXT PRIMARY KEY,
+    checked_until REAL NOT NULL
+);
 """
 
 _JOB_COLS = ("id, orchestration, status, trigger, triggered_by, created_at, started_at, finished_at, "
