@@ -72,7 +72,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                  "tests/test_path_confinement.py::test_a_sql_script_still_reads_files_inside_the_project_and_absolute_"
                  "paths_still_load", "tests/test_catch_upsert.py::test_db_extractor_incremental_runs_upsert_by_the_"
                  "whole_composite_key"]),
-    "toml": (["kbc_tui/store/toml_io.py"], ["tests/test_edit_toml_edges.py", "tests/test_lossless_save.py",
+    "toml": (["kbc_tui/store/toml_io.py"], ["tests/test_toml_io_edges.py", "tests/test_edit_toml_edges.py",
+                                            "tests/test_lossless_save.py",
                                             "tests/test_store.py", "tests/test_atomic_write_modes.py",
                                             "tests/test_atomic_fsync.py",
                                             "tests/test_validate_bad_files.py", "tests/test_hostile_files.py",

@@ -158,7 +158,6 @@ def write_toml_atomic(path: Path, data: dict[str, Any]) -> bytes:
 _HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*(\]\]?)\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*=""")
 _PART = re.compile(r"""\s*("[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)\s*""")
-_INDEX = re.compile(r"\[\d+\]$")
 
 
 def _parts(dotted: str) -> list[str]:
@@ -169,25 +168,16 @@ def locate_key(text: str, key_path: str) -> int | None:
     """The 1-based line where ``key_path`` is set, or the header of its table, or None."""
     if not key_path:
         return None
+    # (notifications.error[2] finds the error = [...] line: the longest key or header the path starts with)
     line = _locate(text, key_path)
-    stripped = _INDEX.sub("", key_path)  # notifications.error[2] -> notifications.error
-    if stripped != key_path:
-        exact = _locate(text, stripped, exact_only=True)
-        if exact is not None and (line is None or not _is_exact(text, key_path)):
-            return exact
     if line is None:  # an array of tables named as a whole: point at its first [[header]]
         line = _locate(text, f"{key_path}[0]", exact_only=True)
     return line
 
 
-def _is_exact(text: str, key_path: str) -> bool:
-    return _locate(text, key_path, exact_only=True) is not None
-
-
 def _locate(text: str, target: str, exact_only: bool = False) -> int | None:
     counters: dict[str, int] = {}
     table = ""
-    table_lines: dict[str, int] = {}
     best: tuple[int, int] | None = None  # (matched length, line)
     for lineno, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
@@ -206,7 +196,6 @@ def _locate(text: str, target: str, exact_only: bool = False) -> int | None:
                     name = f"{name}[{counters[name]}]"
                 resolved = name
             table = resolved
-            table_lines.setdefault(table, lineno)
             candidate = table
         else:
             k = _KEY.match(line)

@@ -1,0 +1,153 @@
+"""``toml_io`` called directly, on what the store's tests do not reach (found by ``tools/mutation.py toml``): a file
+that cannot be read or parsed is said as ``path:line:col: message`` with the right line, the atomic writer's
+links and modes, key location in odd layouts, and ``update_toml`` on the layouts users write by hand, each
+checked on the exact text saved."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kbc_tui.errors import ConfigError, Problem
+from kbc_tui.store.toml_io import (locate_key, parse_toml, read_toml, with_lines, write_bytes_atomic,
+                                  write_toml_atomic)
+
+
+def problem(path: Path) -> tuple:
+    with pytest.raises(ConfigError) as caught:
+        read_toml(path)
+    [p] = caught.value.problems
+    return p.line, p.column, p.message
+
+
+# -- reading -------------------------------------------------------------------------------------------------------
+
+def test_a_file_that_cannot_be_read_is_said_in_words(tmp_path):
+    assert problem(tmp_path / "missing.toml") == (None, None, "cannot read file: No such file or directory")
+
+
+def test_a_bad_utf8_byte_names_its_line(tmp_path):
+    path = tmp_path / "x.toml"
+    path.write_bytes(b"a = 1\n\nb = 'caf\xe9'\n")
+    assert problem(path) == (3, None, "file is not valid UTF-8 text")
+    path.write_bytes(b"\xff = 1\n")
+    assert problem(path) == (1, None, "file is not valid UTF-8 text")
+
+
+def test_invalid_toml_names_line_and_column_and_the_message_has_no_position_left(tmp_path):
+    path = tmp_path / "x.toml"
+    path.write_bytes(b"a = 1\nb = = 2\n")
+    assert problem(path) == (2, 5, "invalid TOML: Invalid value")
+
+
+def test_pathological_nesting_is_invalid_toml_not_a_crash(tmp_path):
+    path = tmp_path / "x.toml"
+    path.write_bytes(b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n")
+    line, column, message = problem(path)
+    assert (line, column) == (None, None) and message.startswith("invalid TOML: ")
+
+
+def test_a_good_file_reads_as_its_table_and_its_bytes(tmp_path):
+    path = tmp_path / "x.toml"
+    path.write_bytes(b"\xef\xbb\xbfa = 1\n")
+    assert read_toml(path) == ({"a": 1}, b"\xef\xbb\xbfa = 1\n")
+
+
+# -- the atomic writer -------------------------------------------------------------------------------------------
+
+def test_a_write_with_a_mode_replaces_a_link_and_leaves_its_target_alone(tmp_path):
+    """Private files (a mode is asked for) are never written through a link: the link is replaced."""
+    target = tmp_path / "elsewhere.json"
+    target.write_bytes(b"theirs\n")
+    link = tmp_path / "private.json"
+    link.symlink_to(target)
+    write_bytes_atomic(link, b"mine\n", mode=0o600)
+    assert not link.is_symlink() and link.read_bytes() == b"mine\n"
+    assert target.read_bytes() == b"theirs\n"
+    assert link.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_dangling_link_is_replaced_by_the_file(tmp_path):
+    link = tmp_path / "x.toml"
+    link.symlink_to(tmp_path / "gone" / "x.toml")
+    write_bytes_atomic(link, b"a = 1\n")
+    assert not link.is_symlink() and link.read_bytes() == b"a = 1\n"
+    assert not (tmp_path / "gone").exists()
+
+
+def test_a_linked_file_is_written_where_it_points_and_stays_a_link(tmp_path):
+    target = tmp_path / "shared" / "x.toml"
+    target.parent.mkdir()
+    target.write_bytes(b"a = 1\n")
+    os.chmod(target, 0o640)
+    link = tmp_path / "x.toml"
+    link.symlink_to(target)
+    write_bytes_atomic(link, b"a = 2\n")
+    assert link.is_symlink() and target.read_bytes() == b"a = 2\n"
+    assert target.stat().st_mode & 0o7777 == 0o640
+    assert sorted(p.name for p in target.parent.iterdir()) == ["x.toml"]
+
+
+def test_a_write_leaves_no_file_descriptor_open(tmp_path):
+    def open_fds():
+        return len(os.listdir("/proc/self/fd"))
+
+    write_bytes_atomic(tmp_path / "warm.toml", b"a = 1\n")
+    before = open_fds()
+    for i in range(5):
+        write_bytes_atomic(tmp_path / "x.toml", f"a = {i}\n".encode())
+    assert open_fds() == before
+
+
+def test_write_toml_atomic_returns_the_bytes_it_wrote(tmp_path):
+    path = tmp_path / "x.toml"
+    written = write_toml_atomic(path, {"name": "x", "sql": "select 1\nfrom t\n"})
+    assert written == path.read_bytes() and parse_toml(written.decode()) == {"name": "x", "sql": "select 1\nfrom t\n"}
+
+
+# -- key location --------------------------------------------------------------------------------------------------
+
+LAYOUT = '''\
+# the orchestration
+name = "Sales"
+"quoted key" = 1
+Xmax = 2
+site . "url" = 'x'
+
+[[phases]]  # first
+name = "Extract"
+
+[[phases.tasks]]
+component = "db-extractor"
+
+[[phases]]
+name = "Load"
+tasks = [{ component = "a" }, { component = "b" }]
+
+[notifications]
+error = [
+    "a@example.com",
+]
+'''
+
+
+@pytest.mark.parametrize(("key", "line"), [
+    ("name", 2), ("quoted key", 3), ("Xmax", 4), ("site.url", 5),
+    ("phases", 7), ("phases[0]", 7), ("phases[0].name", 8), ("phases[0].tasks[0]", 10),
+    ("phases[0].tasks[0].component", 11), ("phases[0].tasks[0].config", 10),
+    ("phases[1]", 13), ("phases[1].name", 14), ("phases[1].tasks[1].component", 15), ("phases[2]", None),
+    ("notifications", 17), ("notifications.error", 18), ("notifications.error[0]", 18),
+    ("notifications.success", 17), ("schedule.cron", None), ("", None),
+])
+def test_a_key_is_located_on_its_line_or_its_table_header(key, line):
+    assert locate_key(LAYOUT, key) == line
+
+
+def test_problems_get_the_line_of_their_key_or_line_1():
+    path = Path("x.toml")
+    problems = with_lines([Problem(path, "bad", key="phases[1].name"), Problem(path, "missing", key="schedule"),
+                           Problem(path, "kept", line=9, key="name"), Problem(path, "no key")], LAYOUT)
+    assert [(p.line, p.key, p.message) for p in problems] == [(14, "phases[1].name", "bad"), (1, "schedule", "missing"),
+                                                             (9, "name", "kept"), (None, None, "no key")]
