@@ -6,12 +6,13 @@ checked on the exact text saved."""
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from kbc_tui.errors import ConfigError, Problem
-from kbc_tui.store.toml_io import (locate_key, parse_toml, read_toml, with_lines, write_bytes_atomic,
+from kbc_tui.store.toml_io import (locate_key, parse_toml, read_toml, update_toml, with_lines, write_bytes_atomic,
                                   write_toml_atomic)
 
 
@@ -130,6 +131,7 @@ tasks = [{ component = "a" }, { component = "b" }]
 error = [
     "a@example.com",
 ]
+warning = ["b@example.com"]
 '''
 
 
@@ -139,10 +141,20 @@ error = [
     ("phases[0].tasks[0].component", 11), ("phases[0].tasks[0].config", 10),
     ("phases[1]", 13), ("phases[1].name", 14), ("phases[1].tasks[1].component", 15), ("phases[2]", None),
     ("notifications", 17), ("notifications.error", 18), ("notifications.error[0]", 18),
-    ("notifications.success", 17), ("schedule.cron", None), ("", None),
+    ("notifications.success", 17), ("notifications.warning", 21), ("schedule.cron", None), ("", None),
 ])
 def test_a_key_is_located_on_its_line_or_its_table_header(key, line):
     assert locate_key(LAYOUT, key) == line
+
+
+def test_a_key_deep_in_a_long_file_is_found_under_its_table():
+    text = "# notes\n" * 30 + "[t]\ne = [\n  1,\n  2,\n]\nf = 3\n"
+    assert locate_key(text, "t.e[1]") == 32 and locate_key(text, "t.f") == 36 and locate_key(text, "t.g") == 31
+
+
+def test_a_line_inside_a_multi_line_string_that_reads_as_an_empty_header_is_no_table():
+    text = 'a = 1\nsql = """\n[ ]\n"""\nb = 2\n'
+    assert locate_key(text, "b") == 5 and locate_key(text, "a") == 1
 
 
 def test_problems_get_the_line_of_their_key_or_line_1():
@@ -151,3 +163,53 @@ def test_problems_get_the_line_of_their_key_or_line_1():
                            Problem(path, "kept", line=9, key="name"), Problem(path, "no key")], LAYOUT)
     assert [(p.line, p.key, p.message) for p in problems] == [(14, "phases[1].name", "bad"), (1, "schedule", "missing"),
                                                              (9, "name", "kept"), (None, None, "no key")]
+
+
+# -- update_toml: the file says the new data, and only the changed lines change -----------------------------------
+
+def edit(text: str, new: dict, base: dict | None = None, **options) -> str:
+    """``text`` edited to say ``new`` (``base``: what it says now; by default all of it)."""
+    return update_toml(text, tomllib.loads(text) if base is None else base, new, **options).decode()
+
+
+def test_a_table_added_to_a_file_that_ends_in_a_line_break_still_ends_in_one():
+    assert edit("a = 1\n", {"a": 1, "t": {"c": 1}}) == "a = 1\n\n[t]\nc = 1\n"
+
+
+def test_a_dropped_table_goes_with_its_header_unless_empty_tables_are_kept():
+    text = "a = 1\n\n[t]  # tee\n# c\nb = 1\n"
+    assert edit(text, {"a": 1}) == "a = 1\n\n"
+    assert edit(text, {"a": 1}, keep_empty_tables=True) == "a = 1\n\n[t]  # tee\n# c\n"
+
+
+def test_a_sub_table_dropped_from_an_array_of_tables_entry_goes_with_its_header():
+    text = '[[p]]\nname = "a"\n[p.extra]  # x\nk = 1\n\n[[p]]\nname = "b"\n'
+    assert edit(text, {"p": [{"name": "a2"}, {"name": "b"}]}) == '[[p]]\nname = "a2"\n\n[[p]]\nname = "b"\n'
+    text = '[[p]]  # first\nname = "a"\nn = 1\n[p.extra]  # x\nk = 1\n\n[[p]]\nname = "b"\n'
+    new = {"p": [{"name": "a", "n": 2}, {"name": "b"}]}  # the same entry, edited in place
+    saved = edit(text, new)
+    assert tomllib.loads(saved) == new and saved.startswith('[[p]]  # first\nname = "a"\nn = 2\n')
+    assert "[p.extra]" not in saved and "# x" not in saved
+
+
+def test_a_table_added_to_an_inline_table_is_inline():
+    text = 's = { cron = "x" }  # inline\nb = 1\n'
+    assert edit(text, {"s": {"cron": "x", "extra": {"a": 1}}, "b": 1}) \
+        == 's = { cron = "x", extra = {a = 1} }  # inline\nb = 1\n'
+
+
+def test_a_table_the_model_left_out_as_empty_is_filled_where_it_is_and_later_keys_follow():
+    text = "a = 1\n\n[t]  # tee\n\n[u]\nc = 1\n"
+    assert edit(text, {"a": 1, "t": {"b": 2}, "u": {"c": 1}, "z": 3}, base={"a": 1, "u": {"c": 1}}) \
+        == "a = 1\nz = 3\n\n[t]  # tee\nb = 2\n\n[u]\nc = 1\n"
+
+
+def test_explicit_values_the_model_left_out_stay_as_written_when_unchanged():
+    text = "x = [ 1,2 ]  # c\ny = 1_000\n"
+    assert edit(text, {"x": [1, 2], "y": 1000}, base={}) == text
+
+
+def test_a_value_that_changes_kind_is_written_anew():
+    assert edit("a = 1\n[t]\nb = 1\n", {"a": 1, "t": 5}) == "a = 1\nt = 5\n"
+    assert edit("x = 1  # c\n", {"x": [1, 2]}) == "x = [1, 2]  # c\n"
+    assert edit("x = [1, 2]  # c\n", {"x": 3}) == "x = 3  # c\n"

@@ -4,7 +4,7 @@
     .venv/bin/python tools/mutation.py GROUP [GROUP...]     # e.g. secrets, schedule; "all" for every group
     .venv/bin/python tools/mutation.py --list               # the groups, their modules and tests
     .venv/bin/python tools/mutation.py secrets --show 17    # what mutant 17 changes (a diff)
-    .venv/bin/python tools/mutation.py secrets --only 17,18 # run just these mutants
+    .venv/bin/python tools/mutation.py secrets --only 17,18 # run just these mutants (or ranges: 5-9,17)
 
 Each mutant is one small change to one line of a group's modules (mutmut's kind: ``==`` -> ``!=``, ``<`` -> ``<=``,
 ``and`` -> ``or``, ``+`` -> ``-``, a number + 1, ``True`` <-> ``False``, ``not x`` -> ``x``, ``return x`` ->
@@ -535,12 +535,18 @@ def show(name: str, mutant_id: int) -> None:
     raise SystemExit(f"no mutant {mutant_id} in {name}")
 
 
+def _ids(part: str) -> range:
+    """``7`` or a range ``5-9`` (both ends included) of ``--only``."""
+    first, _, last = part.strip().partition("-")
+    return range(int(first), int(last or first) + 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("groups", nargs="*", help=f"one or more of: {', '.join(GROUPS)}, all")
     parser.add_argument("--list", action="store_true", help="list the groups (and mutant counts)")
     parser.add_argument("--show", type=int, metavar="N", help="print mutant N of the group as a diff")
-    parser.add_argument("--only", metavar="N,M", help="run only these mutants")
+    parser.add_argument("--only", metavar="N,M-K", help="run only these mutants (ranges included)")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="mutants run at once (default 1)")
     args = parser.parse_args(argv)
     if args.list or not args.groups:
@@ -554,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.show is not None:
         show(names[0], args.show)
         return 0
-    only = {int(x) for x in args.only.split(",")} if args.only else None
+    only = {n for part in args.only.split(",") for n in _ids(part)} if args.only else None
     total_killed = total = 0
     for name in names:
         killed, count = run_group(name, only, args.jobs)
