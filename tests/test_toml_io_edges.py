@@ -207,9 +207,35 @@ def test_a_table_the_model_left_out_as_empty_is_filled_where_it_is_and_later_key
 def test_explicit_values_the_model_left_out_stay_as_written_when_unchanged():
     text = "x = [ 1,2 ]  # c\ny = 1_000\n"
     assert edit(text, {"x": [1, 2], "y": 1000}, base={}) == text
+    assert edit(text + "z = 1\n", {"x": [1, 2], "y": 1000, "z": 2}, base={"z": 1}) == text + "z = 2\n"
+
+
+def test_an_entry_the_model_dropped_at_the_end_of_an_array_of_tables_goes():
+    text = '[[p]]\nname = "a"\n\n[[p]]  # keep me\nname = "b"\nn = 1\n\n[[p]]  # empty\n'
+    new = {"p": [{"name": "a"}, {"name": "b", "n": 2}]}
+    saved = edit(text, new, base={"p": [{"name": "a"}, {"name": "b", "n": 1}]})
+    assert tomllib.loads(saved) == new
+    assert saved.startswith('[[p]]\nname = "a"\n\n[[p]]  # keep me\nname = "b"\nn = 2\n') and "# empty" not in saved
 
 
 def test_a_value_that_changes_kind_is_written_anew():
     assert edit("a = 1\n[t]\nb = 1\n", {"a": 1, "t": 5}) == "a = 1\nt = 5\n"
     assert edit("x = 1  # c\n", {"x": [1, 2]}) == "x = [1, 2]  # c\n"
     assert edit("x = [1, 2]  # c\n", {"x": 3}) == "x = 3  # c\n"
+
+
+def test_an_edited_inline_table_keeps_its_own_style():
+    assert edit('n = {error = ["x"]}  # c\n', {"n": {"error": ["x"], "warning": ["y"]}}) \
+        == 'n = {error = ["x"], warning = ["y"]}  # c\n'
+    assert edit('n = {error = ["x"], "warn" = 1}\n', {"n": {"error": ["x"]}}) == 'n = {error = ["x"]}\n'
+    assert edit('n = { a = 1 }\n', {"n": {}}) == "n = {}\n"
+
+
+def test_entries_of_an_array_of_inline_tables_are_added_and_edited_like_their_neighbours():
+    assert edit("t = [{ a = 1 }, { a = 2 }]\n", {"t": [{"a": 1}, {"a": 2}, {"a": 3}]}) \
+        == "t = [{ a = 1 }, { a = 2 }, { a = 3 }]\n"
+    assert edit("t = [{a = 1, b = 1}, {a = 2}]\n", {"t": [{"a": 1, "b": 2}, {"a": 2}]}) \
+        == "t = [{a = 1, b = 2}, {a = 2}]\n"
+    assert edit("t = [1, 2, 3]  # c\n", {"t": [1, 3]}) == "t = [1, 3]  # c\n"
+    first = edit("t = [{a = 1}, {a = 2}]\n", {"t": [{"a": 3}, {"a": 1}, {"a": 2}]})
+    assert tomllib.loads(first) == {"t": [{"a": 3}, {"a": 1}, {"a": 2}]} and "{a = 3}" in first
