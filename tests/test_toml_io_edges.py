@@ -239,3 +239,49 @@ def test_entries_of_an_array_of_inline_tables_are_added_and_edited_like_their_ne
     assert edit("t = [1, 2, 3]  # c\n", {"t": [1, 3]}) == "t = [1, 3]  # c\n"
     first = edit("t = [{a = 1}, {a = 2}]\n", {"t": [{"a": 3}, {"a": 1}, {"a": 2}]})
     assert tomllib.loads(first) == {"t": [{"a": 3}, {"a": 1}, {"a": 2}]} and "{a = 3}" in first
+
+
+def test_values_added_inside_an_inline_table_are_inline_all_the_way_down():
+    assert edit("n = {a = 1}  # c\n", {"n": {"a": 1, "b": {"c": {"d": 1}}}}) == "n = {a = 1, b = {c = {d = 1}}}  # c\n"
+    assert edit("n = {a = 1}  # c\n", {"n": {"a": 1, "t": [{"x": 1}, [{"y": 2}]]}}) \
+        == "n = {a = 1, t = [{x = 1}, [{y = 2}]]}  # c\n"
+
+
+def test_an_array_mixing_values_and_tables_is_edited():
+    assert edit("t = [1, {a = 1}]  # c\n", {"t": [{"a": 2}, 2]}) == "t = [{a = 2}, 2]  # c\n"
+
+
+def test_an_entry_with_nothing_in_common_replaces_the_old_one_and_its_comment():
+    assert edit('[[p]]  # old\nc = "a"\ntags = ["x"]\n', {"p": [{"c": "b", "tags": ["y"]}]}) \
+        == '[[p]]\nc = "b"\ntags = ["y"]\n'
+
+
+def test_an_entry_alike_in_its_scalars_or_its_list_is_edited_in_place_and_keeps_its_comment():
+    assert edit('[[p]]  # keep\nname = "a"\ntags = ["x"]\nn = 1\n', {"p": [{"name": "a", "n": 2}]}) \
+        == '[[p]]  # keep\nname = "a"\nn = 2\n'
+    assert edit('[[p]]  # keep\nname = "a"\nto = ["x", "y"]\n', {"p": [{"name": "b", "to": ["x", "y", "z"]}]}) \
+        == '[[p]]  # keep\nname = "b"\nto = ["x", "y", "z"]\n'
+
+
+def test_the_most_alike_old_entry_is_the_one_edited_a_shared_list_item_counting_as_an_equal_key():
+    two_shared = '[[p]]  # A\nname = "n"\nto = ["p"]\n\n[[p]]  # B\nname = "m"\nto = ["x", "y"]\n'
+    assert edit(two_shared, {"p": [{"name": "n", "to": ["x", "y", "z"]}]}) \
+        == '[[p]]  # B\nname = "n"\nto = ["x", "y", "z"]\n'
+    one_each = '[[p]]  # A\nname = "n"\nto = ["p"]\n\n[[p]]  # B\nname = "m"\nto = ["x"]\n'  # a tie: the nearer
+    assert edit(one_each, {"p": [{"name": "n", "to": ["x", "z"]}]}).startswith('[[p]]  # A\nname = "n"\nto = ["x", "z"]\n')
+
+
+def test_entries_whose_sub_entries_are_alike_are_alike():
+    assert edit('[[p]]  # keep\nname = "A"\n\n[[p.t]]\nc = "x"\nn = 1\n', {"p": [{"name": "B", "t": [{"c": "x", "n": 2}]}]}) \
+        == '[[p]]  # keep\nname = "B"\n\n[[p.t]]\nc = "x"\nn = 2\n'
+
+
+def test_an_entry_in_its_place_stays_there_even_when_an_earlier_one_becomes_its_copy():
+    assert edit('[[p]]\nname = "x"\n\n[[p]]  # y\nname = "y"\n', {"p": [{"name": "y"}, {"name": "y"}]}) \
+        == '[[p]]\nname = "y"\n\n[[p]]  # y\nname = "y"\n'
+
+
+def test_moved_values_of_a_multi_line_array_take_their_comments_along():
+    text = 'to = [\n    "a",  # first\n    "b",  # second\n    "c",\n]\n'
+    assert edit(text, {"to": ["b", "a", "c"]}) == 'to = [\n    "b",  # second\n    "a",  # first\n    "c",\n]\n'
+    assert edit(text, {"to": ["c", "a", "b"]}) == 'to = [\n    "c",\n    "a",  # first\n    "b",  # second\n]\n'
