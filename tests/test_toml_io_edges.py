@@ -285,3 +285,9 @@ def test_moved_values_of_a_multi_line_array_take_their_comments_along():
     text = 'to = [\n    "a",  # first\n    "b",  # second\n    "c",\n]\n'
     assert edit(text, {"to": ["b", "a", "c"]}) == 'to = [\n    "b",  # second\n    "a",  # first\n    "c",\n]\n'
     assert edit(text, {"to": ["c", "a", "b"]}) == 'to = [\n    "c",\n    "a",  # first\n    "b",  # second\n]\n'
+
+
+def test_of_two_equally_alike_old_entries_the_nearer_one_is_edited():
+    text = '[[p]]  # A\nname = "n"\nto = ["p"]\n\n[[p]]  # K\nname = "k"\n\n[[p]]  # B\nname = "m"\nto = ["x"]\n'
+    assert edit(text, {"p": [{"name": "z"}, {"name": "k"}, {"name": "n", "to": ["x", "z"]}]}) \
+        == '[[p]]\nname = "z"\n\n[[p]]  # K\nname = "k"\n\n[[p]]  # B\nname = "n"\nto = ["x", "z"]\n'

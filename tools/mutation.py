@@ -138,6 +138,24 @@ _RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
     "both times were set just before, so duration_s is never None (0.0 would need a zero-length task)":
         [("took = run.duration_s or 0", "0 -> 1")],
 }
+_TOML = "kbc_tui/store/toml_io.py"
+_COMMENT = 'if not stripped or stripped.startswith("#"):'
+#: toml_io.py: reason -> [(stripped line, change)]
+_TOML_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
+    "_write_bytes_atomic makes only os calls: it raises OSError, never FileWriteError (a re-raise is unreachable)":
+        [("raise  # (already in words)", "raise -> pass")],
+    "_locate's table is only tested for truth before a header sets it: None is as false as the empty string":
+        [('table = ""', "x = ... -> x = None")],
+    "a comment line matches neither the header nor the key pattern (both want [ or a key first): skipping it "
+    "early only saves the two matches": [(_COMMENT, "or -> and"), (_COMMENT, "'#' -> 'XX#XX'")],
+    "the fallback runs only when no key or header is a prefix of the path, so the one possible match for "
+    "path[0] is exact": [('line = _locate(text, f"{key_path}[0]", exact_only=True)', "True -> False")],
+    "the marker only has to be a key no entry of the file has; any odd name is as good":
+        [('aligned.append({"\\0dropped": index})', "'\\x00dropped' -> 'XX\x00droppedXX'")],
+    "tomlkit's items compare equal to the plain values they hold (Table/InlineTable are dicts, Array/AoT lists, "
+    "scalars compare by value; a bool comes back plain), so comparing the item is comparing its value":
+        [('return item.unwrap() if hasattr(item, "unwrap") else item', "'unwrap' -> 'XXunwrapXX'")],
+}
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("kbc_tui/engine/schedule.py", "while high - low > timedelta(seconds=1):", "> -> >="):
         "one more halving: the result is cut to whole seconds and the jump is on a whole second",
@@ -242,6 +260,7 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",
      "- -> +"): "(the second -) with 3 attempts the index is at most 1, below both bounds",
+    **{(_TOML, line, what): reason for reason, pairs in _TOML_EQUIVALENT.items() for line, what in pairs},
 }
 
 SWAP_COMPARE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,

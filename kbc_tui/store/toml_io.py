@@ -113,7 +113,7 @@ def write_bytes_atomic(path: Path, content: bytes, mode: int | None = None) -> N
     try:
         _write_bytes_atomic(path, content, mode)
     except FileWriteError:
-        raise
+        raise  # (already in words)
     except OSError as exc:
         raise FileWriteError(f"cannot save {path}: {os_error_words(exc)}; the file is unchanged") from None
 
