@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from kbc_tui.errors import ConfigError, Problem
-from kbc_tui.store.toml_io import (locate_key, parse_toml, read_toml, update_toml, with_lines, write_bytes_atomic,
-                                  write_toml_atomic)
+from kbc_tui.store.toml_io import (dumps_toml, edit_toml, locate_key, parse_toml, read_toml, update_toml, with_lines,
+                                  write_bytes_atomic, write_toml_atomic)
 
 
 def problem(path: Path) -> tuple:
@@ -291,3 +291,21 @@ def test_of_two_equally_alike_old_entries_the_nearer_one_is_edited():
     text = '[[p]]  # A\nname = "n"\nto = ["p"]\n\n[[p]]  # K\nname = "k"\n\n[[p]]  # B\nname = "m"\nto = ["x"]\n'
     assert edit(text, {"p": [{"name": "z"}, {"name": "k"}, {"name": "n", "to": ["x", "z"]}]}) \
         == '[[p]]\nname = "z"\n\n[[p]]  # K\nname = "k"\n\n[[p]]  # B\nname = "n"\nto = ["x", "z"]\n'
+
+
+# -- edit_toml: an edit that would not read back as the data is never saved ---------------------------------------
+
+def test_a_file_of_mixed_line_endings_keeps_each_line_as_it_was():
+    assert edit_toml(b"a = 1\r\nb = 2\n", {"a": 5, "b": 2, "t": {"c": 1}}, lambda p: p) \
+        == b"a = 5\r\nb = 2\n\n[t]\nc = 1\n"
+    assert edit_toml(b"a = 1\nb = 2\n", {"a": 5, "b": 2}, lambda p: p) == b"a = 5\nb = 2\n"
+
+
+@pytest.mark.parametrize(("current", "data", "meaning"), [
+    (b"x = 1.0  # c\n", {"x": 1.5}, lambda p: {"x": 0.5}),  # another number
+    (b"[t]  # c\na = 1\n", {"t": {"a": 2}}, lambda p: {"t": {**p["t"], "z": 1}}),  # another key
+    (b"x = [1]  # c\n", {"x": [2]}, lambda p: {"x": p["x"] + [3]}),  # a longer list
+    (b"x = [1]  # c\n", {"x": [2]}, lambda p: {"x": [p["x"][0] * 10]}),  # another item
+])
+def test_an_edit_the_meaning_reads_otherwise_is_written_canonically(current, data, meaning):
+    assert edit_toml(current, data, meaning) == dumps_toml(data)
