@@ -309,3 +309,34 @@ def test_a_file_of_mixed_line_endings_keeps_each_line_as_it_was():
 ])
 def test_an_edit_the_meaning_reads_otherwise_is_written_canonically(current, data, meaning):
     assert edit_toml(current, data, meaning) == dumps_toml(data)
+
+
+def test_an_emptied_table_that_must_go_goes_in_place():
+    assert edit_toml(b"a = 1  # one\n\n[t]\n# keep me\nb = 1\n", {"a": 1}, lambda p: p) == b"a = 1  # one\n\n"
+
+
+@pytest.mark.parametrize("reads_otherwise", [lambda b: {"v": b}, lambda b: [b]])
+def test_a_crlf_file_gets_lf_lines_where_crlf_lines_would_read_otherwise(reads_otherwise):
+    def meaning(parsed):  # (rtoml keeps a CRLF inside a multi-line string: here that changes what b means)
+        return {**parsed, "b": reads_otherwise(parsed["b"])} if "\r" in parsed.get("s", "") else parsed
+
+    assert edit_toml(b"b = 1\r\n", {"b": 2, "s": "x\ny\n"}, meaning) == b'b = 2\r\ns = """x\ny\n"""\n'
+
+
+def test_a_value_added_next_to_an_inline_table_is_written_as_a_value():
+    assert edit("t = [{ a = 1 }]\n", {"t": [{"a": 1}, 5]}) == "t = [{ a = 1 }, 5]\n"
+
+
+def test_the_first_entry_moved_to_the_end_keeps_its_comment():
+    text = '[[p]]  # A\nname = "a"\n\n[[p]]\nname = "b"\n\n[[p]]\nname = "c"\n'
+    new = {"p": [{"name": "b"}, {"name": "c"}, {"name": "a"}]}
+    saved = edit(text, new)
+    assert tomllib.loads(saved) == new and '[[p]]  # A\nname = "a"\n' in saved
+
+
+@pytest.mark.parametrize("sub", [{}, {"s": {"k": 1}}])
+def test_a_new_entry_with_sub_tables_gets_the_blank_line_after_its_last_one(sub):
+    text = '[[p]]\nname = "a"\n\n[[p.t]]\nc = "x"\n\n[[p]]\nname = "z"\n'
+    new = {"p": [{"name": "a", "t": [{"c": "x"}]}, {"name": "b", "t": [{"c": "y"}], **sub}, {"name": "z"}]}
+    added = '[[p]]\nname = "b"\n\n[[p.t]]\nc = "y"\n\n' + ("[p.s]\nk = 1\n\n" if sub else "")
+    assert edit(text, new) == text.replace('[[p]]\nname = "z"', added + '[[p]]\nname = "z"')

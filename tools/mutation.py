@@ -155,6 +155,16 @@ _TOML_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
     "tomlkit's items compare equal to the plain values they hold (Table/InlineTable are dicts, Array/AoT lists, "
     "scalars compare by value; a bool comes back plain), so comparing the item is comparing its value":
         [('return item.unwrap() if hasattr(item, "unwrap") else item', "'unwrap' -> 'XXunwrapXX'")],
+    "the installed tomlkit (0.15) has these fields: the fallback for a tomlkit without them is not reached":
+        [("return {}", _NONE)],
+    "tomlkit (0.15) prints a blank line added to a table's own body after its sub-tables already, so walking "
+    "down to the last sub-table first gives the same text":
+        [("while True:  # the blank line goes after the last line the table prints: in its last sub-table",
+          "True -> False"),
+         ("last = next(reversed(list(leaf.value.body)), (None, None))[1] if leaf.value.body else None",
+          "x = ... -> x = None")],
+    "with either one None the try below fails (None has no decode, None is not callable) and its except returns "
+    "the same canonical bytes": [("if current is None or meaning is None:", "or -> and")],
 }
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("kbc_tui/engine/schedule.py", "while high - low > timedelta(seconds=1):", "> -> >="):

@@ -408,7 +408,7 @@ def _merge_list(current: Any, old: list, new: list) -> None:
                 item = items[w]
             else:
                 item = _fresh(new[-1 - w], not aot)
-                neighbour = (items[i1 - 1] if i1 > 0 else items[0]) if items else None
+                neighbour = (items[i1 - 1] if i1 else items[0]) if items else None
                 if aot and neighbour is not None:
                     _copy_spacing(item, neighbour)
                 elif isinstance(item, InlineTable) and isinstance(neighbour, InlineTable):
