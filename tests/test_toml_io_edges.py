@@ -268,11 +268,13 @@ def test_the_most_alike_old_entry_is_the_one_edited_a_shared_list_item_counting_
     assert edit(two_shared, {"p": [{"name": "n", "to": ["x", "y", "z"]}]}) \
         == '[[p]]  # B\nname = "n"\nto = ["x", "y", "z"]\n'
     one_each = '[[p]]  # A\nname = "n"\nto = ["p"]\n\n[[p]]  # B\nname = "m"\nto = ["x"]\n'  # a tie: the nearer
-    assert edit(one_each, {"p": [{"name": "n", "to": ["x", "z"]}]}).startswith('[[p]]  # A\nname = "n"\nto = ["x", "z"]\n')
+    assert edit(one_each, {"p": [{"name": "n", "to": ["x", "z"]}]}) \
+        .startswith('[[p]]  # A\nname = "n"\nto = ["x", "z"]\n')
 
 
 def test_entries_whose_sub_entries_are_alike_are_alike():
-    assert edit('[[p]]  # keep\nname = "A"\n\n[[p.t]]\nc = "x"\nn = 1\n', {"p": [{"name": "B", "t": [{"c": "x", "n": 2}]}]}) \
+    text = '[[p]]  # keep\nname = "A"\n\n[[p.t]]\nc = "x"\nn = 1\n'
+    assert edit(text, {"p": [{"name": "B", "t": [{"c": "x", "n": 2}]}]}) \
         == '[[p]]  # keep\nname = "B"\n\n[[p.t]]\nc = "x"\nn = 2\n'
 
 
@@ -340,3 +342,19 @@ def test_a_new_entry_with_sub_tables_gets_the_blank_line_after_its_last_one(sub)
     new = {"p": [{"name": "a", "t": [{"c": "x"}]}, {"name": "b", "t": [{"c": "y"}], **sub}, {"name": "z"}]}
     added = '[[p]]\nname = "b"\n\n[[p.t]]\nc = "y"\n\n' + ("[p.s]\nk = 1\n\n" if sub else "")
     assert edit(text, new) == text.replace('[[p]]\nname = "z"', added + '[[p]]\nname = "z"')
+
+
+def test_entries_the_model_reads_without_their_explicit_defaults_still_line_up():
+    text = '[[p]]\nname = "a"\nactive = true  # explicit\n\n[[p]]\nname = "b"\n\n[[p]]  # empty\n'
+    saved = edit(text, {"p": [{"name": "a"}, {"name": "b2"}]}, base={"p": [{"name": "a"}, {"name": "b"}]})
+    assert saved.startswith('[[p]]\nname = "a"\nactive = true  # explicit\n\n[[p]]\nname = "b2"\n')
+    assert "# empty" not in saved
+
+
+def test_a_shorthand_value_the_model_reads_as_a_table_is_replaced_in_place():
+    def meaning(parsed):  # "x" is short for { c = "x" }
+        return {"t": [x if isinstance(x, dict) else {"c": x} for x in parsed["t"]]}
+
+    data = {"t": [{"c": "x", "n": 2}, {"c": "y", "n": 1}]}
+    saved = edit_toml(b't = ["x", { c = "y", n = 1 }]  # c\n', data, meaning).decode()
+    assert meaning(tomllib.loads(saved)) == data and saved.endswith("]  # c\n")

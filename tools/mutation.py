@@ -163,6 +163,8 @@ _TOML_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
           "True -> False"),
          ("last = next(reversed(list(leaf.value.body)), (None, None))[1] if leaf.value.body else None",
           "x = ... -> x = None")],
+    "the indices compared are all different, and autojunk only drops items that recur (in lists of 200 or more)":
+        [("ops = SequenceMatcher(None, list(range(n)), wanted, autojunk=False).get_opcodes()", "False -> True")],
     "with either one None the try below fails (None has no decode, None is not callable) and its except returns "
     "the same canonical bytes": [("if current is None or meaning is None:", "or -> and")],
 }
