@@ -152,9 +152,37 @@ def test_a_key_deep_in_a_long_file_is_found_under_its_table():
     assert locate_key(text, "t.e[1]") == 32 and locate_key(text, "t.f") == 36 and locate_key(text, "t.g") == 31
 
 
-def test_a_line_inside_a_multi_line_string_that_reads_as_an_empty_header_is_no_table():
-    text = 'a = 1\nsql = """\n[ ]\n"""\nb = 2\n'
-    assert locate_key(text, "b") == 5 and locate_key(text, "a") == 1
+def test_a_header_naming_nothing_is_no_table():
+    text = "a = 1\n[ ]\nb = 2\n"  # (not TOML, but a problem's line is still looked for)
+    assert locate_key(text, "b") == 3 and locate_key(text, "a") == 1
+
+
+STRINGS = '''\
+[t]
+query = """
+SELECT *
+FROM
+  [dbo].[orders]
+WHERE
+status = 'x'
+"""
+table = "orders"
+notes = \'\'\'
+a """ b
+[[phases]]
+\'\'\'
+c = 1
+d = """one line"""
+e = 2
+'''
+
+
+@pytest.mark.parametrize(("key", "line"), [("t.table", 9), ("t.status", 1), ("t.query", 2), ("t.notes", 10),
+                                           ("t.c", 14), ("t.d", 15), ("t.e", 16), ("phases", None)])
+def test_lines_inside_a_multi_line_string_are_text_not_keys_or_tables(key, line):
+    """A SQL Server name on a line of its own ([dbo].[orders]) once read as a table header: keys after it were
+    not found, so their problems pointed at line 1."""
+    assert locate_key(STRINGS, key) == line
 
 
 def test_problems_get_the_line_of_their_key_or_line_1():

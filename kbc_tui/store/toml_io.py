@@ -157,6 +157,7 @@ def write_toml_atomic(path: Path, data: dict[str, Any]) -> bytes:
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*(\]\]?)\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*=""")
+_MULTILINE = re.compile(r"\"\"\"|'''")
 _PART = re.compile(r"""\s*("[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)\s*""")
 
 
@@ -179,7 +180,11 @@ def _locate(text: str, target: str, exact_only: bool = False) -> int | None:
     counters: dict[str, int] = {}
     table = ""
     best: tuple[int, int] | None = None  # (matched length, line)
+    quote = None  # the quotes of the multi-line string a line is in: its lines are text, not keys ([dbo].[orders])
     for lineno, line in enumerate(text.splitlines(), 1):
+        inside, quote = quote, _open_quote(line, quote)
+        if inside:
+            continue
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -211,6 +216,16 @@ def _locate(text: str, target: str, exact_only: bool = False) -> int | None:
     if exact_only:
         return None
     return best[1] if best else None
+
+
+def _open_quote(line: str, quote: str | None) -> str | None:
+    """The quotes of the multi-line string still open after ``line`` (``quote``: the one open before it)."""
+    for m in _MULTILINE.finditer(line):
+        if quote is None:
+            quote = m.group()
+        elif m.group() == quote:
+            quote = None
+    return quote
 
 
 def with_lines(problems: list[Problem], text: str) -> list[Problem]:
