@@ -157,7 +157,7 @@ def write_toml_atomic(path: Path, data: dict[str, Any]) -> bytes:
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*(\]\]?)\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*=""")
-_MULTILINE = re.compile(r"\"\"\"|'''")
+_TOKEN = re.compile(r"""\"\"\"|'''|"(?:[^"\\]|\\.)*"|'[^']*'|#""")  # multi-line quotes, a string, a comment
 _PART = re.compile(r"""\s*("[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)\s*""")
 
 
@@ -219,13 +219,22 @@ def _locate(text: str, target: str, exact_only: bool = False) -> int | None:
 
 
 def _open_quote(line: str, quote: str | None) -> str | None:
-    """The quotes of the multi-line string still open after ``line`` (``quote``: the one open before it)."""
-    for m in _MULTILINE.finditer(line):
-        if quote is None:
-            quote = m.group()
-        elif m.group() == quote:
-            quote = None
-    return quote
+    """The quotes of the multi-line string still open after ``line`` (``quote``: the one open before it). Quotes
+    in a one-line string or a comment open nothing."""
+    pos = 0
+    while True:
+        if quote is not None:
+            end = line.find(quote, pos)
+            if end < 0:
+                return quote
+            quote, pos = None, end + 3
+        else:
+            m = _TOKEN.search(line, pos)
+            if m is None or m.group() == "#":
+                return None
+            if m.group() in ('"""', "'''"):
+                quote = m.group()
+            pos = m.end()
 
 
 def with_lines(problems: list[Problem], text: str) -> list[Problem]:
