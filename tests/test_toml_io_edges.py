@@ -181,12 +181,15 @@ h = ["#", """
 [x]
 """]
 i = 3
+j = \'\'\'a\'\'\'# a comment right after a string: """
+k = 4
 '''
 
 
 @pytest.mark.parametrize(("key", "line"), [("t.table", 9), ("t.status", 1), ("t.query", 2), ("t.notes", 10),
                                            ("t.c", 14), ("t.d", 15), ("t.e", 16), ("phases", None), ("t.f", 18),
-                                           ("t.g", 19), ("t.h", 20), ("x", None), ("t.i", 23)])
+                                           ("t.g", 19), ("t.h", 20), ("x", None), ("t.i", 23),
+                                           ("t.k", 25)])
 def test_lines_inside_a_multi_line_string_are_text_not_keys_or_tables(key, line):
     """A SQL Server name on a line of its own ([dbo].[orders]) once read as a table header: keys after it were
     not found, so their problems pointed at line 1."""
