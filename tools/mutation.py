@@ -553,7 +553,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.show is not None:
         show(names[0], args.show)
         return 0
-    only = {int(x) for x in args.only.split(",")} if args.only else None
+    only = None
+    if args.only:  # "1,2,5-9"
+        only = set()
+        for part in args.only.split(","):
+            low, _, high = part.partition("-")
+            only.update(range(int(low), int(high or low) + 1))
     total_killed = total = 0
     for name in names:
         killed, count = run_group(name, only, args.jobs)
