@@ -55,7 +55,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                                                 f"keeps_the_state_and_the_next_run_fetches_again[postgresql-{e}]"
                                                 for e in ("error", "error on every retry", "cancel", "timeout"))]),
     "notifier": (["kbc_tui/engine/notifier.py", "kbc_tui/engine/mail.py"], [
-        "tests/test_notifier_mail.py", "tests/test_notifier_edges.py", "tests/test_notifications.py", "tests/test_catch_notifications.py",
+        "tests/test_notifier_mail.py", "tests/test_notifier_rules.py", "tests/test_notifier_edges.py", "tests/test_notifications.py", "tests/test_catch_notifications.py",
         "tests/test_masking.py::test_a_secret_echoed_by_a_peer_is_masked_everywhere_a_user_reads[env]",
         "tests/test_state_failures.py::test_a_job_ending_while_the_history_cannot_be_written_is_alerted_once_it_is"
         "_writable"]),
