@@ -340,9 +340,10 @@ async def test_an_outbox_that_cannot_be_read_or_recorded_is_logged_and_mail_stil
         monkeypatch.setattr(engine.history, "next_notification_due", due)
         monkeypatch.setattr(engine.history, "update_notification", update)
         engine.notifier.wake()
-        await run_job(engine, "fine")
-        [mail] = await wait_mail(server, 1)
+        job = await run_job(engine, "fine")
+        assert await wait_mail(server, 1)  # (sent once more if its sending could not be recorded)
         assert await until(lambda: failures == {"due": 0, "update": 0})
+        assert await until(lambda: [n.status for n in engine.notifications(job.id)] == ["sent"])
     messages = [r.getMessage() for r in caplog.records]
     assert "notification outbox check failed" in messages
     assert any(m.startswith("cannot record notification ") for m in messages)
@@ -369,6 +370,7 @@ async def test_a_stop_leaves_no_notifier_task_running(tmp_path):
     root = make_project(tmp_path, free_port())
     engine = Engine(root, poll_seconds=0.1)
     await engine.start(scheduler=False)
+    await asyncio.sleep(0.3)  # the notifier waits for work
     await engine.stop(grace=0)
     left = [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
     assert not [name for name in left if name.startswith("kbc-")], left
@@ -396,3 +398,51 @@ async def test_a_stop_says_not_sent_yet_for_each_e_mail_it_tried_after_one_it_di
         history.close()
     assert [len(said[first.id]), len(said[second.id])] == [1, 1], said
     assert said[second.id][0].level == "warning"
+
+
+async def test_a_stop_sends_what_is_due_though_the_outbox_check_kept_failing(tmp_path, engines, monkeypatch):
+    """The sender's outbox check fails (a busy history), so it sleeps; the retry of a failed e-mail falls due
+    meanwhile: stopping sends it (the e-mail of a job a `kbc-tui run` has just finished goes out the same way)."""
+    monkeypatch.setattr(Notifier, "retry_delays", (0.2, 0.2))
+    port = free_port()
+    root = make_project(tmp_path, port)  # the server is down for the first attempt
+    orchestration(root, "fine", [["ok"]], notifications=LISTS)
+    engine = await engines(root)
+
+    def busy(*args, **kwargs):
+        raise StateError("database is locked", kind="busy")
+
+    monkeypatch.setattr(engine.history, "next_notification_due", busy)
+    job = await run_job(engine, "fine")
+    assert await log_line(engine, job.id, "attempt 1 of 3 failed")
+    with SmtpServer(port=port) as server:
+        await asyncio.sleep(0.5)  # the retry is due; nothing woke the sender
+        assert server.messages == []
+        await engine.stop(grace=0)
+        assert len(server.messages) == 1
+
+
+async def test_an_e_mail_that_could_not_be_queued_is_queued_once_the_history_takes_writes(tmp_path, engines,
+                                                                                           monkeypatch):
+    """The job's end is recorded, but writing its e-mail to the outbox fails once (read-only history): the engine
+    gives up running jobs, tries again, and once it runs jobs again the e-mail is queued and sent."""
+    from kbc_tui.engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "FAULT_RETRY_SECONDS", 0.3)
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        orchestration(root, "fine", [["ok"]], notifications=LISTS)
+        engine = await engines(root)
+        real, calls = engine.history.add_notification, []
+
+        def once(note):
+            calls.append(note)
+            if len(calls) == 1:
+                raise StateError("attempt to write a readonly database", kind="readonly")
+            return real(note)
+
+        monkeypatch.setattr(engine.history, "add_notification", once)
+        job = await run_job(engine, "fine")
+        [mail] = await wait_mail(server, 1)
+    assert job.status is JobStatus.SUCCESS
+    assert mail.subject == f"[kbc-tui] Success: fine — job {job.id}" and len(calls) == 2
