@@ -4,6 +4,7 @@ job (they run first in tools/mutation.py's notifier group)."""
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from kbc_tui.engine.mail import MailError, send_test_email
 from kbc_tui.store.project import Project
 from tests.helpers.projects import project
-from tests.servers.smtp import SilentServer, SmtpServer, free_port
+from tests.servers.smtp import BrokenStartTlsServer, SilentServer, SmtpServer, free_port
 
 
 def load(tmp_path, **smtp) -> Project:
@@ -155,3 +156,18 @@ async def test_a_message_the_server_refuses_says_its_answer(tmp_path):
     with SmtpServer(data_reply="554 5.7.1 message looks like spam") as server:
         said = await failure(load(tmp_path, port=server.port))
     assert said == f"SMTP server 127.0.0.1:{server.port} answered 554: 5.7.1 message looks like spam"
+
+
+async def test_a_failed_starttls_handshake_says_tls_failed_without_the_port_hint(tmp_path):
+    with BrokenStartTlsServer() as server:
+        said = await failure(load(tmp_path, port=server.port, security="starttls"))
+    assert re.fullmatch(rf"SMTP server 127\.0\.0\.1:{server.port}: TLS failed: .*wrong version number "
+                        r"\(_ssl\.c:\d+\)", said), said
+
+
+async def test_a_non_ascii_address_on_a_server_that_takes_only_ascii(tmp_path):
+    with SmtpServer(smtputf8=False) as server:
+        said = await failure(load(tmp_path, port=server.port), to="ánna@example.com")
+        assert server.messages == []
+    assert said.startswith(f"SMTP server 127.0.0.1:{server.port}: An address containing non-ASCII characters was "
+                           "provided, but SMTPUTF8 is not supported by this server")

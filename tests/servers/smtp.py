@@ -105,12 +105,12 @@ class _Inbox:
 class SmtpServer:
     """``with SmtpServer(...) as server:`` then ``server.port``, ``server.messages``, ``server.wait_for(n)``.
     ``refuse_recipients`` / ``refuse_senders``: addresses it refuses; ``data_reply``: its answer to DATA instead of
-    accepting the message."""
+    accepting the message; ``smtputf8=False``: a server that takes only ASCII addresses."""
 
     def __init__(self, *, security: str = "none", cert_dir: Path | None = None,
                  users: dict[str, str] | None = None, port: int | None = None,
                  refuse_recipients: tuple[str, ...] = (), refuse_senders: tuple[str, ...] = (),
-                 data_reply: str | None = None) -> None:
+                 data_reply: str | None = None, smtputf8: bool = True) -> None:
         self.security = security
         self.port = port or free_port()
         self.inbox = _Inbox(refuse_recipients=set(refuse_recipients), refuse_senders=set(refuse_senders),
@@ -123,7 +123,7 @@ class SmtpServer:
             self.cert, key = self_signed_cert(cert_dir)
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.cert, key)
-        kwargs: dict = {}
+        kwargs: dict = {"enable_SMTPUTF8": smtputf8}
         if users is not None:
             kwargs.update(authenticator=self._authenticate, auth_required=True,
                           auth_require_tls=security == "starttls")  # (implicit TLS is not seen by aiosmtpd)
@@ -198,3 +198,46 @@ class SilentServer:
         self.sock.close()
         for conn in self.held:
             conn.close()
+
+
+class BrokenStartTlsServer:
+    """Offers STARTTLS, agrees to it, then answers the TLS handshake with plain text (a broken TLS setup)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 broken.example ESMTP\r\n")
+            for line in lines:
+                command = line.strip().upper()
+                if command.startswith((b"EHLO", b"HELO")):
+                    conn.sendall(b"250-broken.example\r\n250 STARTTLS\r\n")
+                elif command == b"STARTTLS":
+                    conn.sendall(b"220 go ahead\r\n")
+                    conn.settimeout(5)
+                    conn.recv(4096)  # the client's hello, answered with plain text
+                    conn.sendall(b"this is not TLS\r\n" * 4)
+                    try:
+                        while conn.recv(4096):  # until the client gives up and closes
+                            pass
+                    except OSError:
+                        pass
+                    return
+                else:
+                    conn.sendall(b"502 not here\r\n")
+
+    def __enter__(self) -> "BrokenStartTlsServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()
