@@ -259,6 +259,32 @@ async def test_a_processing_alert_that_cannot_be_armed_never_stops_the_job(tmp_p
     assert any(r.getMessage() == f"cannot arm the processing alert of job {job.id}" for r in caplog.records)
 
 
+async def test_a_job_that_ended_while_its_storage_closes_gets_no_still_running_alert(tmp_path, engines,
+                                                                                      monkeypatch):
+    """The job has ended (its status is recorded) but closing the storage file takes a while (a checkpoint of a big
+    file): the processing alert falling due then is not sent for a job no longer running."""
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        orchestration(root, "fine", [["ok"]],
+                      notifications={"processing": ["watch@example.com"], "processing_tolerance": 0, **LISTS})
+        engine = await engines(root)
+        usual_duration(engine, "fine", 0.6)
+        real = engine.storage.release
+
+        def slow_release():
+            real()
+            time.sleep(1.5)  # the alert falls due meanwhile
+
+        monkeypatch.setattr(engine.storage, "release", slow_release)
+        job = await run_job(engine, "fine")
+        [mail] = await wait_mail(server, 1)
+        await asyncio.sleep(0.3)
+        assert len(server.messages) == 1
+    assert job.status is JobStatus.SUCCESS
+    assert mail.recipients == ["boss@example.com"] and mail.subject.startswith("[kbc-tui] Success")
+    assert not [ln.text for ln in engine.job_log(job.id) if "processing alert" in ln.text]
+
+
 # -- sending -------------------------------------------------------------------------------------------------
 
 async def test_retries_go_when_they_are_due_not_a_second_later(tmp_path, engines, monkeypatch):

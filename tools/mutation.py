@@ -261,6 +261,13 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
                                ' or str(cause or exc)', "or -> and"):
         "(the second or; the first is killed) reached only when verify_message is empty, which an "
         "SSLCertVerificationError's never is",
+    ("kbc_tui/engine/notifier.py", "timer = self._timers.pop(job_id, None)", "x = ... -> x = None"):
+        "the timer of an ended job is left to fire: it finds the job no longer processing and sends nothing",
+    ("kbc_tui/engine/notifier.py", "timer.cancel()", "timer.cancel() -> pass"):
+        "(job_finished) the timer of an ended job finds it no longer processing and sends nothing; (stop) Engine.stop "
+        "has ended the jobs before, and each ending job cancelled its own timer",
+    ("kbc_tui/engine/notifier.py", "self._timers.pop(job.id, None)", "self._timers.pop(job.id, None) -> pass"):
+        "the fired timer left in the dict is only cancelled later (job end, stop): a no-op on a finished task",
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",
