@@ -285,6 +285,31 @@ async def test_a_job_that_ended_while_its_storage_closes_gets_no_still_running_a
     assert not [ln.text for ln in engine.job_log(job.id) if "processing alert" in ln.text]
 
 
+async def test_a_job_whose_end_cannot_be_recorded_gets_its_error_e_mail_later_and_no_internal_error(
+        tmp_path, engines, monkeypatch):
+    """The history stops taking writes while a job retries its task: the job's end is not recorded (it still says
+    processing), so nothing is sent then; once the history takes writes again the job is marked terminated and its
+    error e-mail goes, with no "internal error" on the way."""
+    from kbc_tui.engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "FAULT_RETRY_SECONDS", 0.3)
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        sql_config(root, "nope", "select nope;", ["x"])
+        orchestration(root, "flaky", [[{"config": "nope", "retries": 1, "retry_delay_seconds": 1}]],
+                      notifications=LISTS)
+        engine = await engines(root)
+        job = await engine.enqueue("flaky", trigger=Trigger.SCHEDULE)
+        assert await log_line(engine, job.id, "retrying in")
+        engine.history.execute("PRAGMA query_only = 1")  # as on a full disk or a file turned read-only
+        assert await until(lambda: engine.problem is not None)
+        engine.history.execute("PRAGMA query_only = 0")
+        [mail] = await wait_mail(server, 1)
+        assert await until(lambda: engine.get_job(job.id).status.finished)
+    assert mail.recipients == ["ops@example.com"] and f"job {job.id}" in mail.subject
+    assert not [ln.text for ln in engine.job_log(job.id) if "internal error" in ln.text]
+
+
 # -- sending -------------------------------------------------------------------------------------------------
 
 async def test_retries_go_when_they_are_due_not_a_second_later(tmp_path, engines, monkeypatch):
