@@ -110,8 +110,6 @@ async def test_kbc_toml_changed_while_running_is_used_and_a_broken_one_falls_bac
     assert mail.subject == f"[kbc-tui] Success: fine — job {first.id}"
     assert fallback.subject == f"[kbc-tui] Success: fine — job {second.id}"
     assert len(moved.messages) == 1
-    # the Date header is in this machine's time zone, as a mail reader shows it
-    assert email.utils.parsedate_tz(mail.message["Date"])[9] == time.localtime().tm_gmtoff
 
 
 async def test_an_orchestration_deleted_while_its_job_runs_still_alerts_as_loaded(tmp_path, engines):
@@ -128,6 +126,25 @@ async def test_an_orchestration_deleted_while_its_job_runs_still_alerts_as_loade
         [mail] = await wait_mail(server, 1)
     assert mail.recipients == ["ops@example.com"]
     assert f"job {job.id}" in mail.subject
+
+
+async def test_the_date_of_an_e_mail_is_in_this_machine_s_time_zone(tmp_path, engines, monkeypatch):
+    """A mail reader shows the Date header as written: in the zone of the machine that ran the job (UTC+3 here),
+    not as "-0000" (UTC, zone unknown)."""
+    monkeypatch.setenv("TZ", "XYZ-3")  # a POSIX zone string: UTC+3, no zone database needed
+    time.tzset()
+    try:
+        with SmtpServer() as server:
+            root = make_project(tmp_path, server.port)
+            orchestration(root, "fine", [["ok"]], notifications=LISTS)
+            engine = await engines(root)
+            await run_job(engine, "fine")
+            [mail] = await wait_mail(server, 1)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert mail.message["Date"].endswith(" +0300"), mail.message["Date"]
+    assert email.utils.parsedate_tz(mail.message["Date"])[9] == 3 * 3600
 
 
 # -- who is told ---------------------------------------------------------------------------------------------

@@ -272,6 +272,10 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "the test e-mail has one recipient: the server takes it or refuses it (send_mail raises), never a part",
     ("kbc_tui/engine/mail.py", 'raise MailError("; ".join(f"{a} refused: {r}" for a, r in refused.items()))',
      "raise -> pass"): "the test e-mail has one recipient: send_mail raises when it is refused, so nothing is here",
+    ("kbc_tui/engine/notifier.py", "await asyncio.gather(*self._sending.values(), return_exceptions=True)",
+     "await asyncio.gather(*self._sending.values(), retu -> pass"):
+        "the cancelled sends end at Engine.stop's next await and record the same (pending, the attempt undone); "
+        "the 'not sent yet' lines depend only on which e-mails were tried",
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",
