@@ -439,7 +439,9 @@ async def test_a_stop_leaves_no_notifier_task_running(tmp_path):
     engine = Engine(root, poll_seconds=0.1)
     await engine.start(scheduler=False)
     await asyncio.sleep(0.3)  # the notifier waits for work
-    await engine.stop(grace=0)
+    started = time.monotonic()
+    await asyncio.wait_for(engine.stop(grace=0), 30)
+    assert time.monotonic() - started < 5  # not after the sender's next look at the outbox (every 30 s)
     left = [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
     assert not [name for name in left if name.startswith("kbc-")], left
 
