@@ -55,7 +55,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                                                 f"keeps_the_state_and_the_next_run_fetches_again[postgresql-{e}]"
                                                 for e in ("error", "error on every retry", "cancel", "timeout"))]),
     "notifier": (["kbc_tui/engine/notifier.py", "kbc_tui/engine/mail.py"], [
-        "tests/test_notifier_edges.py", "tests/test_notifications.py", "tests/test_catch_notifications.py",
+        "tests/test_notifier_mail.py", "tests/test_notifier_rules.py", "tests/test_notifier_edges.py", "tests/test_notifications.py", "tests/test_catch_notifications.py",
         "tests/test_masking.py::test_a_secret_echoed_by_a_peer_is_masked_everywhere_a_user_reads[env]",
         "tests/test_state_failures.py::test_a_job_ending_while_the_history_cannot_be_written_is_alerted_once_it_is"
         "_writable"]),
@@ -281,6 +281,43 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "(in _catch_up) the catch-up's plan is then never kept and the first step plans instead, from the same "
         "moment: the catch-up's heartbeat makes `since` that moment, so its plan starts where the catch-up's did "
         "(the clock cannot move in between: no await separates them)",
+    ("kbc_tui/engine/notifier.py", 'self._loop_task = asyncio.create_task(self._deliver_loop(), name="kbc-notifier")',
+     "'kbc-notifier' -> 'XXkbc-notifierXX'"): "a task name is only seen in debugging output",
+    ("kbc_tui/engine/notifier.py", "self._stopping = True", "True -> False"):
+        "stop() cancels the sender's loop right after, and it ends at its only await (wait_event re-raises a "
+        "cancel): the flag is not read again",
+    ("kbc_tui/engine/notifier.py", "self._timers.clear()", "self._timers.clear() -> pass"):
+        "every timer was just cancelled, and a stopped notifier is not used again (Engine.start makes a new one)",
+    ("kbc_tui/engine/notifier.py", "await asyncio.gather(self._loop_task, return_exceptions=True)",
+     "await asyncio.gather(self._loop_task, return_excep -> pass"):
+        "the cancelled loop ends at its next step (its only await re-raises the cancel) and does nothing on the way out",
+    ("kbc_tui/engine/notifier.py", "raise", "raise -> pass"):
+        "(the CancelledError of a send) only stop() cancels a send; it awaits the task ignoring how it ended, and the "
+        "handler has already undone the attempt",
+    ("kbc_tui/engine/mail.py", "return context", "return x -> return None"):
+        "with verify = false aiosmtplib is also given validate_certs=False and builds the same unverified context",
+    ("kbc_tui/engine/mail.py", "cause = exc.__cause__ or exc.__context__", "or -> and"):
+        "aiosmtplib raises its errors `from` the exception it is handling: __cause__ and __context__ are the same",
+    ("kbc_tui/engine/mail.py", 'detail = getattr(exc if isinstance(exc, ssl.SSLError) else cause, "verify_message", "")'
+                               ' or str(cause or exc)', "'' -> 'XXXX'"):
+        "an SSLCertVerificationError always has verify_message: the default is never used",
+    ("kbc_tui/engine/mail.py", 'detail = getattr(exc if isinstance(exc, ssl.SSLError) else cause, "verify_message", "")'
+                               ' or str(cause or exc)', "or -> and"):
+        "(the second or; the first is killed) reached only when verify_message is empty, which an "
+        "SSLCertVerificationError's never is",
+    ("kbc_tui/engine/notifier.py", "timer = self._timers.pop(job_id, None)", "x = ... -> x = None"):
+        "the timer of an ended job is left to fire: it finds the job no longer processing and sends nothing",
+    ("kbc_tui/engine/notifier.py", "timer.cancel()", "timer.cancel() -> pass"):
+        "(job_finished) the timer of an ended job finds it no longer processing and sends nothing; (stop) Engine.stop "
+        "has ended the jobs before, and each ending job cancelled its own timer",
+    ("kbc_tui/engine/notifier.py", "self._timers.pop(job.id, None)", "self._timers.pop(job.id, None) -> pass"):
+        "the fired timer left in the dict is only cancelled later (job end, stop): a no-op on a finished task",
+    ("kbc_tui/engine/mail.py", 'raise MailError("; ".join(f"{a} refused: {r}" for a, r in refused.items()))',
+     "raise -> pass"): "the test e-mail has one recipient: send_mail raises when it is refused, so nothing is here",
+    ("kbc_tui/engine/notifier.py", "await asyncio.gather(*self._sending.values(), return_exceptions=True)",
+     "await asyncio.gather(*self._sending.values(), retu -> pass"):
+        "the cancelled sends end at Engine.stop's next await and record the same (pending, the attempt undone); "
+        "the 'not sent yet' lines depend only on which e-mails were tried",
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",
