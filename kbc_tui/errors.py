@@ -68,7 +68,8 @@ class StorageBusyError(KbcError):
 class StateError(KbcError):
     """The project's state (``.kbc/``: job history, storage, lock, keys) cannot be read or written.
 
-    ``kind`` is ``"full"`` (disk full), ``"damaged"``, ``"readonly"``, ``"busy"`` or ``"other"``."""
+    ``kind`` is ``"full"`` (disk full), ``"damaged"``, ``"readonly"``, ``"busy"``, ``"newer"`` (written by a newer
+    kbc-tui) or ``"other"``."""
 
     def __init__(self, message: str, kind: str = "other"):
         super().__init__(message)

@@ -23,8 +23,15 @@ def test_no_file_or_no_meaning_or_an_unreadable_file_is_written_canonically():
 
 def test_a_byte_order_mark_and_comments_stay():
     current = (BOM + "# top\nname = 'a'  # why\n").encode()
-    assert edit_toml(current, {"name": "b"}, same_dict) == (BOM + "# top\nname = \"b\"  # why\n").encode()
-    assert edit_toml(b"# top\nname = 'a'\n", {"name": "b"}, same_dict) == b'# top\nname = "b"\n'
+    assert edit_toml(current, {"name": "b"}, same_dict) == (BOM + "# top\nname = 'b'  # why\n").encode()
+    assert edit_toml(b"# top\nname = \"a\"\n", {"name": "b"}, same_dict) == b'# top\nname = "b"\n'
+
+
+def test_the_quotes_the_user_chose_stay_where_the_new_value_fits_them():
+    """A 'literal' string stays literal (tomlkit >= 0.15); a value it cannot hold falls back to "basic"."""
+    assert edit_toml(b"name = 'a'\n", {"name": "C:\\data\\x"}, same_dict) == b"name = 'C:\\data\\x'\n"
+    assert edit_toml(b"name = 'a'\n", {"name": "it's"}, same_dict) == b'name = "it\'s"\n'
+    assert edit_toml(b'name = "a"\n', {"name": "b"}, same_dict) == b'name = "b"\n'
 
 
 def test_a_file_without_a_final_line_break_gets_a_new_table_on_its_own_line():

@@ -4,7 +4,7 @@
     .venv/bin/python tools/mutation.py GROUP [GROUP...]     # e.g. secrets, schedule; "all" for every group
     .venv/bin/python tools/mutation.py --list               # the groups, their modules and tests
     .venv/bin/python tools/mutation.py secrets --show 17    # what mutant 17 changes (a diff)
-    .venv/bin/python tools/mutation.py secrets --only 17,18 # run just these mutants
+    .venv/bin/python tools/mutation.py secrets --only 17,18 # run just these mutants (or ranges: 5-9,17)
 
 Each mutant is one small change to one line of a group's modules (mutmut's kind: ``==`` -> ``!=``, ``<`` -> ``<=``,
 ``and`` -> ``or``, ``+`` -> ``-``, a number + 1, ``True`` <-> ``False``, ``not x`` -> ``x``, ``return x`` ->
@@ -55,7 +55,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                                                 f"keeps_the_state_and_the_next_run_fetches_again[postgresql-{e}]"
                                                 for e in ("error", "error on every retry", "cancel", "timeout"))]),
     "notifier": (["kbc_tui/engine/notifier.py", "kbc_tui/engine/mail.py"], [
-        "tests/test_notifier_edges.py", "tests/test_notifications.py", "tests/test_catch_notifications.py",
+        "tests/test_notifier_mail.py", "tests/test_notifier_rules.py", "tests/test_notifier_edges.py", "tests/test_notifications.py", "tests/test_catch_notifications.py",
         "tests/test_masking.py::test_a_secret_echoed_by_a_peer_is_masked_everywhere_a_user_reads[env]",
         "tests/test_state_failures.py::test_a_job_ending_while_the_history_cannot_be_written_is_alerted_once_it_is"
         "_writable"]),
@@ -72,7 +72,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
                  "tests/test_path_confinement.py::test_a_sql_script_still_reads_files_inside_the_project_and_absolute_"
                  "paths_still_load", "tests/test_catch_upsert.py::test_db_extractor_incremental_runs_upsert_by_the_"
                  "whole_composite_key"]),
-    "toml": (["kbc_tui/store/toml_io.py"], ["tests/test_edit_toml_edges.py", "tests/test_lossless_save.py",
+    "toml": (["kbc_tui/store/toml_io.py"], ["tests/test_toml_io_edges.py", "tests/test_edit_toml_edges.py",
+                                            "tests/test_lossless_save.py",
                                             "tests/test_store.py", "tests/test_atomic_write_modes.py",
                                             "tests/test_atomic_fsync.py",
                                             "tests/test_validate_bad_files.py", "tests/test_hostile_files.py",
@@ -136,6 +137,36 @@ _RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
          ('raise _Failed(f"timed out after {task.timeout_minutes:g} min") from None', "raise -> pass")],
     "both times were set just before, so duration_s is never None (0.0 would need a zero-length task)":
         [("took = run.duration_s or 0", "0 -> 1")],
+}
+_TOML = "kbc_tui/store/toml_io.py"
+_COMMENT = 'if not stripped or stripped.startswith("#"):'
+#: toml_io.py: reason -> [(stripped line, change)]
+_TOML_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
+    "_write_bytes_atomic makes only os calls: it raises OSError, never FileWriteError (a re-raise is unreachable)":
+        [("raise  # (already in words)", "raise -> pass")],
+    "_locate's table is only tested for truth before a header sets it: None is as false as the empty string":
+        [('table = ""', "x = ... -> x = None")],
+    "a comment line matches neither the header nor the key pattern (both want [ or a key first): skipping it "
+    "early only saves the two matches": [(_COMMENT, "or -> and"), (_COMMENT, "'#' -> 'XX#XX'")],
+    "the fallback runs only when no key or header is a prefix of the path, so the one possible match for "
+    "path[0] is exact": [('line = _locate(text, f"{key_path}[0]", exact_only=True)', "True -> False")],
+    "the marker only has to be a key no entry of the file has; any odd name is as good":
+        [('aligned.append({"\\0dropped": index})', "'\\x00dropped' -> 'XX\x00droppedXX'")],
+    "tomlkit's items compare equal to the plain values they hold (Table/InlineTable are dicts, Array/AoT lists, "
+    "scalars compare by value; a bool comes back plain), so comparing the item is comparing its value":
+        [('return item.unwrap() if hasattr(item, "unwrap") else item', "'unwrap' -> 'XXunwrapXX'")],
+    "the installed tomlkit (0.15) has these fields: the fallback for a tomlkit without them is not reached":
+        [("return {}", _NONE)],
+    "tomlkit (0.15) prints a blank line added to a table's own body after its sub-tables already, so walking "
+    "down to the last sub-table first gives the same text":
+        [("while True:  # the blank line goes after the last line the table prints: in its last sub-table",
+          "True -> False"),
+         ("last = next(reversed(list(leaf.value.body)), (None, None))[1] if leaf.value.body else None",
+          "x = ... -> x = None")],
+    "the indices compared are all different, and autojunk only drops items that recur (in lists of 200 or more)":
+        [("ops = SequenceMatcher(None, list(range(n)), wanted, autojunk=False).get_opcodes()", "False -> True")],
+    "with either one None the try below fails (None has no decode, None is not callable) and its except returns "
+    "the same canonical bytes": [("if current is None or meaning is None:", "or -> and")],
 }
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("kbc_tui/engine/schedule.py", "while high - low > timedelta(seconds=1):", "> -> >="):
@@ -258,10 +289,48 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "DuckDB fsyncs the copy itself when it checkpoints and detaches it, so "
         "its bytes are on disk either way (test_a_compacted_file_is_fsynced... sees DuckDB's fsync); the explicit "
         "one guards against a DuckDB that would not",
+    ("kbc_tui/engine/notifier.py", 'self._loop_task = asyncio.create_task(self._deliver_loop(), name="kbc-notifier")',
+     "'kbc-notifier' -> 'XXkbc-notifierXX'"): "a task name is only seen in debugging output",
+    ("kbc_tui/engine/notifier.py", "self._stopping = True", "True -> False"):
+        "stop() cancels the sender's loop right after, and it ends at its only await (wait_event re-raises a "
+        "cancel): the flag is not read again",
+    ("kbc_tui/engine/notifier.py", "self._timers.clear()", "self._timers.clear() -> pass"):
+        "every timer was just cancelled, and a stopped notifier is not used again (Engine.start makes a new one)",
+    ("kbc_tui/engine/notifier.py", "await asyncio.gather(self._loop_task, return_exceptions=True)",
+     "await asyncio.gather(self._loop_task, return_excep -> pass"):
+        "the cancelled loop ends at its next step (its only await re-raises the cancel) and does nothing on the way out",
+    ("kbc_tui/engine/notifier.py", "raise", "raise -> pass"):
+        "(the CancelledError of a send) only stop() cancels a send; it awaits the task ignoring how it ended, and the "
+        "handler has already undone the attempt",
+    ("kbc_tui/engine/mail.py", "return context", "return x -> return None"):
+        "with verify = false aiosmtplib is also given validate_certs=False and builds the same unverified context",
+    ("kbc_tui/engine/mail.py", "cause = exc.__cause__ or exc.__context__", "or -> and"):
+        "aiosmtplib raises its errors `from` the exception it is handling: __cause__ and __context__ are the same",
+    ("kbc_tui/engine/mail.py", 'detail = getattr(exc if isinstance(exc, ssl.SSLError) else cause, "verify_message", "")'
+                               ' or str(cause or exc)', "'' -> 'XXXX'"):
+        "an SSLCertVerificationError always has verify_message: the default is never used",
+    ("kbc_tui/engine/mail.py", 'detail = getattr(exc if isinstance(exc, ssl.SSLError) else cause, "verify_message", "")'
+                               ' or str(cause or exc)', "or -> and"):
+        "(the second or; the first is killed) reached only when verify_message is empty, which an "
+        "SSLCertVerificationError's never is",
+    ("kbc_tui/engine/notifier.py", "timer = self._timers.pop(job_id, None)", "x = ... -> x = None"):
+        "the timer of an ended job is left to fire: it finds the job no longer processing and sends nothing",
+    ("kbc_tui/engine/notifier.py", "timer.cancel()", "timer.cancel() -> pass"):
+        "(job_finished) the timer of an ended job finds it no longer processing and sends nothing; (stop) Engine.stop "
+        "has ended the jobs before, and each ending job cancelled its own timer",
+    ("kbc_tui/engine/notifier.py", "self._timers.pop(job.id, None)", "self._timers.pop(job.id, None) -> pass"):
+        "the fired timer left in the dict is only cancelled later (job end, stop): a no-op on a finished task",
+    ("kbc_tui/engine/mail.py", 'raise MailError("; ".join(f"{a} refused: {r}" for a, r in refused.items()))',
+     "raise -> pass"): "the test e-mail has one recipient: send_mail raises when it is refused, so nothing is here",
+    ("kbc_tui/engine/notifier.py", "await asyncio.gather(*self._sending.values(), return_exceptions=True)",
+     "await asyncio.gather(*self._sending.values(), retu -> pass"):
+        "the cancelled sends end at Engine.stop's next await and record the same (pending, the attempt undone); "
+        "the 'not sent yet' lines depend only on which e-mails were tried",
     ("kbc_tui/engine/notifier.py", "return False", "return x -> return None"):
         "(_smtp_missing) None is falsy like False; the one caller only tests truth",
     ("kbc_tui/engine/notifier.py", "delay = self.retry_delays[min(note.attempts - 1, len(self.retry_delays) - 1)]",
      "- -> +"): "(the second -) with 3 attempts the index is at most 1, below both bounds",
+    **{(_TOML, line, what): reason for reason, pairs in _TOML_EQUIVALENT.items() for line, what in pairs},
 }
 
 SWAP_COMPARE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
@@ -569,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("groups", nargs="*", help=f"one or more of: {', '.join(GROUPS)}, all")
     parser.add_argument("--list", action="store_true", help="list the groups (and mutant counts)")
     parser.add_argument("--show", type=int, metavar="N", help="print mutant N of the group as a diff")
-    parser.add_argument("--only", metavar="N,M", help="run only these mutants")
+    parser.add_argument("--only", metavar="N,M-K", help="run only these mutants (ranges included)")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="mutants run at once (default 1)")
     args = parser.parse_args(argv)
     if args.list or not args.groups:

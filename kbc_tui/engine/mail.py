@@ -101,8 +101,6 @@ def describe_failure(exc: BaseException, where: str, smtp: SmtpSettings) -> str:
         else:
             reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(exc)
         return f"cannot connect to {where}: {reason}"
-    if isinstance(exc, aiosmtplib.SMTPNotSupported):
-        return f"{where}: {exc} (check [smtp] security: none, starttls or tls)"
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
         return f"{where} closed the connection: {exc}"
     if isinstance(exc, aiosmtplib.SMTPResponseException):

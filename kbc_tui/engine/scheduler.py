@@ -37,20 +37,6 @@ HEARTBEAT_SECONDS = 10.0
 HANDOVER_SECONDS = 60.0
 RETRY_AFTER_ERROR_SECONDS = 5.0
 ALIVE = "*"  # the schedule_state row that says until when a scheduler was running
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS schedule_fires (
-    orchestration TEXT NOT NULL,
-    fire_at REAL NOT NULL,
-    outcome TEXT NOT NULL,
-    job_id INTEGER,
-    recorded_at REAL NOT NULL,
-    PRIMARY KEY (orchestration, fire_at)
-);
-CREATE TABLE IF NOT EXISTS schedule_state (
-    orchestration TEXT PRIMARY KEY,
-    checked_until REAL NOT NULL
-)
-"""
 
 log = logging.getLogger("kbc_tui.scheduler")
 
@@ -69,9 +55,6 @@ class Scheduler:
         self.plan: dict[str, datetime] | None = None
         self._reloads = 0  # a plan made in a thread is kept only if no reload came while it was being made
         self._last_heartbeat: datetime | None = None
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                engine.history.execute(statement)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:

@@ -83,6 +83,19 @@ CREATE TABLE IF NOT EXISTS notifications (
     UNIQUE (job_id, event)
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (status, next_try);
+-- the scheduler: each fire time recorded once (UNIQUE), and until when schedules were checked
+CREATE TABLE IF NOT EXISTS schedule_fires (
+    orchestration TEXT NOT NULL,
+    fire_at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    job_id INTEGER,
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (orchestration, fire_at)
+);
+CREATE TABLE IF NOT EXISTS schedule_state (
+    orchestration TEXT PRIMARY KEY,
+    checked_until REAL NOT NULL
+);
 """
 
 _JOB_COLS = ("id, orchestration, status, trigger, triggered_by, created_at, started_at, finished_at, "
@@ -154,6 +167,19 @@ def _no_space(path: Path) -> bool:
 
 #: how long opening the history retries a "locked" that SQLite reports without waiting
 OPEN_RETRY_SECONDS = 10.0
+
+#: the history's layout, kept in SQLite's ``user_version``. A kbc-tui that finds an older one brings it up to
+#: date in one transaction (version 0: a history made before versions were kept, or a new file); one that finds a
+#: newer one refuses to touch it (it cannot know what the newer layout means) and says to upgrade.
+SCHEMA_VERSION = 1
+#: version -> the statements that bring the version before it up to it (version 1: the whole SCHEMA)
+MIGRATIONS: dict[int, str] = {1: SCHEMA}
+
+
+def newer_history_error(path: Path, version: int) -> StateError:
+    return StateError(f"the job history {path} was written by a newer kbc-tui (history version {version}; this "
+                      f"kbc-tui knows up to version {SCHEMA_VERSION}): upgrade kbc-tui on this machine (pip install "
+                      "--upgrade kbc-tui) or use the newer one; the history is left as it is", "newer")
 
 
 class _Cursor:
@@ -251,13 +277,40 @@ class JobHistory:
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("PRAGMA foreign_keys=ON")
                 with self._lock:
-                    self._db.executescript(SCHEMA)
+                    self._migrate()
                 break
             except StateError as exc:
                 if exc.kind != "busy" or time.monotonic() >= deadline:
                     self._db.close()
                     raise
                 time.sleep(0.05)
+
+    def _version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchall()[0][0]
+
+    def _migrate(self) -> None:
+        """Bring the layout up to ``SCHEMA_VERSION`` in one IMMEDIATE transaction (two processes opening a new
+        file at once: the second finds it done); refuse a newer one."""
+        version = self._version()
+        if version > SCHEMA_VERSION:
+            raise newer_history_error(self.path, version)
+        if version == SCHEMA_VERSION:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._version()
+            if version > SCHEMA_VERSION:
+                raise newer_history_error(self.path, version)
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         with self._lock:

@@ -113,7 +113,7 @@ def write_bytes_atomic(path: Path, content: bytes, mode: int | None = None) -> N
     try:
         _write_bytes_atomic(path, content, mode)
     except FileWriteError:
-        raise
+        raise  # (already in words)
     except OSError as exc:
         raise FileWriteError(f"cannot save {path}: {os_error_words(exc)}; the file is unchanged") from None
 
@@ -157,8 +157,8 @@ def write_toml_atomic(path: Path, data: dict[str, Any]) -> bytes:
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*(\]\]?)\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*=""")
+_TOKEN = re.compile(r"""\"\"\"|'''|"(?:[^"\\]|\\.)*"|'[^']*'|#""")  # multi-line quotes, a string, a comment
 _PART = re.compile(r"""\s*("[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)\s*""")
-_INDEX = re.compile(r"\[\d+\]$")
 
 
 def _parts(dotted: str) -> list[str]:
@@ -169,27 +169,22 @@ def locate_key(text: str, key_path: str) -> int | None:
     """The 1-based line where ``key_path`` is set, or the header of its table, or None."""
     if not key_path:
         return None
+    # (notifications.error[2] finds the error = [...] line: the longest key or header the path starts with)
     line = _locate(text, key_path)
-    stripped = _INDEX.sub("", key_path)  # notifications.error[2] -> notifications.error
-    if stripped != key_path:
-        exact = _locate(text, stripped, exact_only=True)
-        if exact is not None and (line is None or not _is_exact(text, key_path)):
-            return exact
     if line is None:  # an array of tables named as a whole: point at its first [[header]]
         line = _locate(text, f"{key_path}[0]", exact_only=True)
     return line
 
 
-def _is_exact(text: str, key_path: str) -> bool:
-    return _locate(text, key_path, exact_only=True) is not None
-
-
 def _locate(text: str, target: str, exact_only: bool = False) -> int | None:
     counters: dict[str, int] = {}
     table = ""
-    table_lines: dict[str, int] = {}
     best: tuple[int, int] | None = None  # (matched length, line)
+    quote = None  # the quotes of the multi-line string a line is in: its lines are text, not keys ([dbo].[orders])
     for lineno, line in enumerate(text.splitlines(), 1):
+        inside, quote = quote, _open_quote(line, quote)
+        if inside:
+            continue
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -206,7 +201,6 @@ def _locate(text: str, target: str, exact_only: bool = False) -> int | None:
                     name = f"{name}[{counters[name]}]"
                 resolved = name
             table = resolved
-            table_lines.setdefault(table, lineno)
             candidate = table
         else:
             k = _KEY.match(line)
@@ -222,6 +216,25 @@ def _locate(text: str, target: str, exact_only: bool = False) -> int | None:
     if exact_only:
         return None
     return best[1] if best else None
+
+
+def _open_quote(line: str, quote: str | None) -> str | None:
+    """The quotes of the multi-line string still open after ``line`` (``quote``: the one open before it). Quotes
+    in a one-line string or a comment open nothing."""
+    pos = 0
+    while True:
+        if quote is not None:
+            end = line.find(quote, pos)
+            if end < 0:
+                return quote
+            quote, pos = None, end + 3
+        else:
+            m = _TOKEN.search(line, pos)
+            if m is None or m.group() == "#":
+                return None
+            if m.group() in ('"""', "'''"):
+                quote = m.group()
+            pos = m.end()
 
 
 def with_lines(problems: list[Problem], text: str) -> list[Problem]:
@@ -419,7 +432,7 @@ def _merge_list(current: Any, old: list, new: list) -> None:
                 item = items[w]
             else:
                 item = _fresh(new[-1 - w], not aot)
-                neighbour = (items[i1 - 1] if i1 > 0 else items[0]) if items else None
+                neighbour = (items[i1 - 1] if i1 else items[0]) if items else None
                 if aot and neighbour is not None:
                     _copy_spacing(item, neighbour)
                 elif isinstance(item, InlineTable) and isinstance(neighbour, InlineTable):

@@ -70,13 +70,32 @@ class Received:
 class _Inbox:
     messages: list[Received] = field(default_factory=list)
     connections: int = 0
+    refuse_recipients: set[str] = field(default_factory=set)  # RCPT TO answered 550
+    refuse_senders: set[str] = field(default_factory=set)  # MAIL FROM answered 553
+    data_reply: str | None = None  # DATA answered this instead of 250 (e.g. "554 ...")
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.connections += 1
         session.host_name = hostname
         return responses
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if address in self.refuse_senders:
+            return "553 5.7.1 sender not allowed here"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse_recipients:
+            return "550 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
+        if self.data_reply:
+            return self.data_reply
         message = email.message_from_bytes(envelope.original_content or envelope.content,
                                            policy=email.policy.default)
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
@@ -84,13 +103,18 @@ class _Inbox:
 
 
 class SmtpServer:
-    """``with SmtpServer(...) as server:`` then ``server.port``, ``server.messages``, ``server.wait_for(n)``."""
+    """``with SmtpServer(...) as server:`` then ``server.port``, ``server.messages``, ``server.wait_for(n)``.
+    ``refuse_recipients`` / ``refuse_senders``: addresses it refuses; ``data_reply``: its answer to DATA instead of
+    accepting the message; ``smtputf8=False``: a server that takes only ASCII addresses."""
 
     def __init__(self, *, security: str = "none", cert_dir: Path | None = None,
-                 users: dict[str, str] | None = None, port: int | None = None) -> None:
+                 users: dict[str, str] | None = None, port: int | None = None,
+                 refuse_recipients: tuple[str, ...] = (), refuse_senders: tuple[str, ...] = (),
+                 data_reply: str | None = None, smtputf8: bool = True) -> None:
         self.security = security
         self.port = port or free_port()
-        self.inbox = _Inbox()
+        self.inbox = _Inbox(refuse_recipients=set(refuse_recipients), refuse_senders=set(refuse_senders),
+                            data_reply=data_reply)
         self.users = users
         self.cert = None
         context = None
@@ -99,7 +123,7 @@ class SmtpServer:
             self.cert, key = self_signed_cert(cert_dir)
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.cert, key)
-        kwargs: dict = {}
+        kwargs: dict = {"enable_SMTPUTF8": smtputf8}
         if users is not None:
             kwargs.update(authenticator=self._authenticate, auth_required=True,
                           auth_require_tls=security == "starttls")  # (implicit TLS is not seen by aiosmtpd)
@@ -139,9 +163,11 @@ class SmtpServer:
 
 
 class SilentServer:
-    """Accepts TCP connections and never says a word (an SMTP server that hangs)."""
+    """Accepts TCP connections and never says a word (an SMTP server that hangs). ``greeting``: say these bytes
+    and close the connection at once instead (``b""``: close without a word)."""
 
-    def __init__(self) -> None:
+    def __init__(self, greeting: bytes | None = None) -> None:
+        self.greeting = greeting
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -155,7 +181,14 @@ class SilentServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            self.held.append(conn)
+            if self.greeting is None:
+                self.held.append(conn)
+                continue
+            try:
+                conn.sendall(self.greeting)
+            except OSError:
+                pass
+            conn.close()
 
     def __enter__(self) -> "SilentServer":
         self._thread.start()
@@ -165,3 +198,46 @@ class SilentServer:
         self.sock.close()
         for conn in self.held:
             conn.close()
+
+
+class BrokenStartTlsServer:
+    """Offers STARTTLS, agrees to it, then answers the TLS handshake with plain text (a broken TLS setup)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 broken.example ESMTP\r\n")
+            for line in lines:
+                command = line.strip().upper()
+                if command.startswith((b"EHLO", b"HELO")):
+                    conn.sendall(b"250-broken.example\r\n250 STARTTLS\r\n")
+                elif command == b"STARTTLS":
+                    conn.sendall(b"220 go ahead\r\n")
+                    conn.settimeout(5)
+                    conn.recv(4096)  # the client's hello, answered with plain text
+                    conn.sendall(b"this is not TLS\r\n" * 4)
+                    try:
+                        while conn.recv(4096):  # until the client gives up and closes
+                            pass
+                    except OSError:
+                        pass
+                    return
+                else:
+                    conn.sendall(b"502 not here\r\n")
+
+    def __enter__(self) -> "BrokenStartTlsServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()

@@ -54,3 +54,25 @@ async def test_rename_on_a_read_only_project_says_why_and_changes_nothing(make_a
             assert any("cannot save" in n and "sales-to-tableau.toml" in n for n in notifications(app))
         assert path.read_bytes() == before
         assert tomllib.loads(path.read_text())["name"] == "Sales to Tableau"
+
+
+async def test_a_history_from_a_newer_kbc_tui_is_named_and_left_alone(make_app, demo_project):
+    import sqlite3
+
+    from kbc_tui.store.history import SCHEMA_VERSION, JobHistory
+
+    history = demo_project / ".kbc" / "jobs.sqlite"
+    JobHistory(history).close()
+    with sqlite3.connect(history) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        panel = str(app.screen.query_one("#problems", Static).render())
+        assert "Jobs:" in panel and "newer kbc-tui" in panel, panel
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.is_running and any("newer kbc-tui" in n for n in notifications(app))
+    with sqlite3.connect(history) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+        assert db.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0

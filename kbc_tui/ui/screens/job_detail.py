@@ -32,7 +32,7 @@ from kbc_tui.ui.widgets.log_lines import LogLines, format_line
 from kbc_tui.ui.widgets.footer import KbcFooter
 
 PAGER_NOTICE_LINES = 100_000  # from this size, say that the file for the pager is being written
-TASK_COLUMNS = [Col("Phase", "phase", 5, 5), Col("Task", "task", 16, grow=2), Col("Status", "status", 10, 12),
+TASK_COLUMNS = [Col("Phase", "phase", 5, 5), Col("Task", "task", 22, grow=2), Col("Status", "status", 10, 12),
                 Col("Took", "took", 6, 11), Col("Rows", "rows", 6, 12), Col("Message", "message", 10, grow=3)]
 
 
