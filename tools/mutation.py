@@ -49,8 +49,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "scheduler": (["kbc_tui/engine/scheduler.py"], ["tests/test_scheduler.py"]),
     # fast files first (pytest -x stops at the first failure); test_catch_state on PostgreSQL only: MariaDB
     # takes the same paths through the runner
-    "runner": (["kbc_tui/engine/runner.py"], ["tests/test_job_log_lines.py", "tests/test_engine.py", "tests/test_catch_timing.py",
-                                              "tests/test_state_failures.py", "tests/test_incremental.py",
+    # test_incremental on SQLite only: the runner takes the same paths whatever the source database
+    "runner": (["kbc_tui/engine/runner.py"], ["tests/test_job_log_lines.py", "tests/test_runner_edges.py",
+                                              "tests/test_engine.py", "tests/test_catch_timing.py",
+                                              "tests/test_state_failures.py",
+                                              "tests/test_incremental.py::test_the_last_value_advances_on_every_run_"
+                                              "and_no_row_is_duplicated[sqlite]",
+                                              "tests/test_incremental.py::test_a_component_cannot_change_the_saved_"
+                                              "state_behind_the_runner",
                                               *(f"tests/test_catch_state.py::test_a_task_failing_after_it_fetched_"
                                                 f"keeps_the_state_and_the_next_run_fetches_again[postgresql-{e}]"
                                                 for e in ("error", "error on every retry", "cancel", "timeout"))]),

@@ -1,0 +1,120 @@
+"""Runner paths the other engine tests do not take: a job whose orchestration broke after it was queued, a task
+whose saved state cannot be read, the task events a screen follows, a reader let in between two tasks.
+Engine headless, DuckDB storage, a real SQLite history."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kbc_tui.engine import Engine
+from kbc_tui.engine.events import TaskChanged
+from kbc_tui.model.job import JobStatus, TaskStatus
+from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+
+FIVE_ROWS = "create table nums as select range as n from range(5);"
+
+
+@pytest.fixture
+def root(tmp_path):
+    return project(tmp_path / "p")
+
+
+@pytest.fixture
+async def engine(root):
+    e = Engine(root, poll_seconds=0.05)
+    await e.start(scheduler=False)
+    yield e
+    await e.stop(grace=0)
+
+
+async def until(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def processing(engine, job_id) -> bool:
+    tasks = engine.get_job(job_id).tasks
+    return bool(tasks) and tasks[0].status is TaskStatus.PROCESSING
+
+
+async def test_a_job_whose_orchestration_broke_while_it_waited_ends_error_saying_it_cannot_start(root, engine):
+    sql_config(root, "slow", ENDLESS, ["t"])
+    orchestration(root, "o", [["slow"]])
+    first = await engine.enqueue("o")
+    second = await engine.enqueue("o")  # waits behind the first
+    assert await until(lambda: processing(engine, first.id))
+    (root / "orchestrations" / "o.toml").write_text("phases = [[[\n")  # someone saves a broken file meanwhile
+    await engine.cancel(first.id)
+    done = await asyncio.wait_for(engine.wait(second.id), 20)
+    assert done.status is JobStatus.ERROR and done.tasks == []
+    assert done.message.startswith("cannot start: ") and "o.toml" in done.message, done.message
+    assert done.finished_at is not None
+    last = engine.job_log(second.id)[-1]
+    assert (last.level, last.text.endswith(f": {done.message}")) == ("error", True)
+
+
+async def test_a_task_whose_saved_state_cannot_be_read_fails_without_running(root, engine):
+    sql_config(root, "make", FIVE_ROWS, ["nums"])
+    orchestration(root, "o", [["make"]])
+    engine.history.execute("ALTER TABLE component_state RENAME TO component_state_moved")  # a damaged history
+    job = await asyncio.wait_for(engine.wait((await engine.enqueue("o")).id), 20)
+    task = job.tasks[0]
+    assert (job.status, task.status) == (JobStatus.ERROR, TaskStatus.ERROR)
+    assert task.message.startswith("cannot read its saved state: ") and "component_state" in task.message
+    assert task.started_at is not None and task.finished_at is not None
+    assert engine.storage.table("out.c-test.nums") is None  # it did not run
+    assert job.message == f"task sql-transformation/make failed: {task.message}"
+
+
+async def test_each_task_change_is_sent_to_the_screens_following_the_job(root, engine):
+    sql_config(root, "make", FIVE_ROWS, ["nums"])
+    sql_config(root, "off", FIVE_ROWS, ["nums"])
+    orchestration(root, "o", [["make", {"config": "off", "active": False}]])
+    seen: list[TaskChanged] = []
+    engine.events.subscribe(lambda e: seen.append(e) if isinstance(e, TaskChanged) else None)
+    job = await asyncio.wait_for(engine.wait((await engine.enqueue("o")).id), 20)
+    assert await until(lambda: any(e.task.config == "make" and e.task.status is TaskStatus.SUCCESS for e in seen))
+    make = [(e.task.status, e.task.rows) for e in seen if e.job_id == job.id and e.task.config == "make"]
+    assert make[0] == (TaskStatus.PROCESSING, None) and make[-1] == (TaskStatus.SUCCESS, 5)
+    assert [e.task.status for e in seen if e.task.config == "off"] == [TaskStatus.SKIPPED]
+
+
+async def test_a_reader_in_another_process_gets_in_before_the_next_task(root, engine):
+    """A reader that waits for the storage while a task runs is let in when that task ends, before the next
+    one (here a query that never ends by itself) opens the storage again."""
+    sql_config(root, "seed", "create table t as select 1 as id;", ["t"])
+    sql_config(root, "busy", "create table b as select sum(a.range * b.range) as n from range(20000) a, "
+                             "range(20000) b;", ["b"])
+    sql_config(root, "slow", ENDLESS, ["s"])
+    orchestration(root, "seed", [["seed"]])
+    orchestration(root, "long", [["busy"], ["slow"]])
+    assert (await asyncio.wait_for(engine.wait((await engine.enqueue("seed")).id), 20)).status is JobStatus.SUCCESS
+    job = await engine.enqueue("long")
+    assert await until(lambda: processing(engine, job.id))
+    reader = await asyncio.create_subprocess_exec(sys.executable, "-c", (
+        "from kbc_tui.storage.duckdb_storage import DuckDBStorage; "
+        f"s = DuckDBStorage({str(root / '.kbc' / 'storage.duckdb')!r}, busy_retry_seconds=20); "
+        "import json; print(json.dumps([str(t.id) for t in s.list_tables()]))"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(reader.communicate(), 30)
+    finally:
+        if reader.returncode is None:
+            reader.kill()
+    assert reader.returncode == 0, err.decode()[-2000:]
+    assert "out.c-test.t" in json.loads(out)
+    assert not engine.get_job(job.id).status.finished, "the reader got in only after the whole job"
+    assert await until(lambda: engine.get_job(job.id).tasks[1].status is TaskStatus.PROCESSING)
+    await asyncio.sleep(0.5)  # its query runs (a cancel as a statement starts can be lost: see the report)
+    await engine.cancel(job.id)
+    assert (await asyncio.wait_for(engine.wait(job.id), 20)).status is JobStatus.CANCELLED
