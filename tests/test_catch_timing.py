@@ -129,9 +129,12 @@ async def test_a_cancel_ends_a_task_deaf_to_it_after_the_hard_stop_delay(root, e
     assert 1.4 <= seconds(asked, done.tasks[0].finished_at) < 2.3, seconds(asked, done.tasks[0].finished_at)
 
 
-async def test_a_timeout_ends_a_task_deaf_to_it_after_the_hard_stop_delay(root, engine, locked_source):
+async def test_a_timeout_ends_a_task_deaf_to_it_after_the_hard_stop_delay(root, engine, locked_source, caplog):
     """0.01 min (0.6 s), then 1.5 s for the task to stop by itself; it cannot, so it is stopped: timed out
-    about 2.1 s after it started, not when the lock wait ends (5 s)."""
+    about 2.1 s after it started, not when the lock wait ends (5 s). The stopped task is not left behind: when
+    its read ends later, nothing complains about a task nobody waited for."""
+    import gc
+
     path = root / "orchestrations" / "run-db-extractor-src.toml"
     path.write_text(path.read_text().replace('config = "src"', 'config = "src"\ntimeout_minutes = 0.01'))
     job = await engine.enqueue("run-db-extractor-src")
@@ -140,3 +143,6 @@ async def test_a_timeout_ends_a_task_deaf_to_it_after_the_hard_stop_delay(root, 
     task = done.tasks[0]
     assert (done.status, task.status, task.message) == (JobStatus.ERROR, TaskStatus.ERROR, "timed out after 0.01 min")
     assert 2.0 <= task.duration_s < 2.9, task.duration_s
+    await asyncio.sleep(1.0)  # the read gets the file and ends (seeing the cancel)
+    gc.collect()
+    assert not [r.getMessage() for r in caplog.records if r.name == "asyncio"]

@@ -118,3 +118,33 @@ async def test_a_reader_in_another_process_gets_in_before_the_next_task(root, en
     await asyncio.sleep(0.5)  # its query runs (a cancel as a statement starts can be lost: see the report)
     await engine.cancel(job.id)
     assert (await asyncio.wait_for(engine.wait(job.id), 20)).status is JobStatus.CANCELLED
+
+
+async def test_tasks_are_numbered_in_order_across_phases(root, engine):
+    """Each task's index (``kbc-tui job N --json`` shows it) counts 0, 1, 2... over the whole job."""
+    for name in ("a", "b", "c"):
+        sql_config(root, name, f"create table {name} as select 1 as x;", [name])
+    orchestration(root, "o", [["a", "b"], ["c"]])
+    job = await asyncio.wait_for(engine.wait((await engine.enqueue("o")).id), 20)
+    assert job.status is JobStatus.SUCCESS
+    assert [(t.index, t.phase, t.config) for t in job.tasks] == [(0, 0, "a"), (1, 0, "b"), (2, 1, "c")]
+
+
+async def test_a_job_seen_finished_from_another_process_has_its_last_log_line_written(root, engine, monkeypatch):
+    """The runner writes a job's log before its final status: a watcher (another kbc-tui) that sees the job end
+    reads the whole log at once, the "finished" line included, even when the runner's log flush is rare."""
+    import kbc_tui.engine.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "LOG_FLUSH_SECONDS", 30.0)
+    sql_config(root, "a", "create table a as select 1 as x;", ["a"])
+    orchestration(root, "o", [["a"]])
+    watcher = Engine(root, poll_seconds=0.02)
+    await watcher.start(scheduler=False)
+    try:
+        assert not watcher.is_runner
+        job = await engine.enqueue("o")
+        done = await asyncio.wait_for(watcher.wait(job.id), 20)
+        assert done.status is JobStatus.SUCCESS
+        assert watcher.job_log(job.id)[-1].text.startswith(f"Job {job.id} finished: success in ")
+    finally:
+        await watcher.stop(grace=0)

@@ -139,9 +139,23 @@ _RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
     "Cancelled reaches this handler only after the job was cancelled (a timeout raises its own failure above), "
     "so `not self.cancelled` is false whichever way the reason is compared":
         [('if token.reason == "timeout" and not self.cancelled:', "== -> !="),
+         ('if token.reason == "timeout" and not self.cancelled:', "'timeout' -> 'XXtimeoutXX'"),
          ('raise _Failed(f"timed out after {task.timeout_minutes:g} min") from None', "raise -> pass")],
     "both times were set just before, so duration_s is never None (0.0 would need a zero-length task)":
         [("took = run.duration_s or 0", "0 -> 1")],
+    "this handler is reached only after run.cancel() (the engine never cancels a job's coroutine itself) and never "
+    "after a timeout (it raises its own failure above): the reason is not 'timeout' and `cancelled` is true, so "
+    "both conditions are false":
+        [('if token.reason == "timeout" and not self.cancelled:', "and -> or"),
+         ('if token.reason == "timeout" and not self.cancelled:', "not x -> x")],
+    "a timeout's reason is read only by the handler below, which a timeout never reaches (it raises 'timed out' "
+    "above); a component's Cancelled(reason) text is not shown":
+        [('token.cancel("timeout")', "'timeout' -> 'XXtimeoutXX'")],
+    "load_spec gives every task either a configuration or a problem, never both nor neither, so `and` and `or` "
+    "agree": [("if problem is None and cfg is not None:", "and -> or")],
+    "the component's task is cancelled either way and ends at its next step (shipped components only await "
+    "threads, which go on regardless); awaiting it only orders that before the failure is raised":
+        [("await asyncio.wait({job_task})", "await asyncio.wait({job_task}) -> pass")],
 }
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("kbc_tui/engine/schedule.py", "while high - low > timedelta(seconds=1):", "> -> >="):
