@@ -148,3 +148,31 @@ async def test_a_job_seen_finished_from_another_process_has_its_last_log_line_wr
         assert watcher.job_log(job.id)[-1].text.startswith(f"Job {job.id} finished: success in ")
     finally:
         await watcher.stop(grace=0)
+
+
+async def test_an_unexpected_error_in_a_component_fails_the_task_naming_it_with_the_traceback_in_the_debug_log(
+        root, engine, tmp_path):
+    """Not a failure the component words itself (here pyarrow refusing a SQLite column that holds a number and a
+    text): the task fails with the error's type and text, and the traceback is kept in the job log at debug."""
+    import sqlite3
+
+    from tests.helpers.components import write_config
+
+    source = tmp_path / "mixed.sqlite"
+    db = sqlite3.connect(source)
+    db.execute("CREATE TABLE t (x)")
+    db.execute("INSERT INTO t VALUES (1), ('abc')")
+    db.commit()
+    db.close()
+    write_config(root, "db-extractor", "src", {"url": f"sqlite:///{source}", "tables": [
+        {"name": "t", "table": "t", "output": "in.c-db.t"}]})
+    job = await asyncio.wait_for(engine.wait((await engine.enqueue("run-db-extractor-src")).id), 30)
+    task = job.tasks[0]
+    assert (job.status, task.status) == (JobStatus.ERROR, TaskStatus.ERROR)
+    assert task.message.startswith("ArrowInvalid: ") and "'abc'" in task.message, task.message
+    debug = [ln for ln in engine.job_log(job.id) if ln.level == "debug"]
+    assert len(debug) == 1 and debug[0].task == "db-extractor/src"
+    lines = debug[0].text.splitlines()
+    assert lines[0] == "Traceback (most recent call last):" and lines[-1].endswith(task.message)
+    assert any(line.startswith("  File ") and "db_extractor.py" in line for line in lines)
+    assert engine.storage.table("in.c-db.t") is None
