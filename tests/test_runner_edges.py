@@ -18,6 +18,8 @@ from kbc_tui.model.job import JobStatus, TaskStatus
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
 
 FIVE_ROWS = "create table nums as select range as n from range(5);"
+#: about a second of DuckDB work
+BUSY = "create table b as select sum(a.range * b.range) as n from range(20000) a, range(20000) b;"
 
 
 @pytest.fixture
@@ -40,6 +42,23 @@ async def until(predicate, timeout=20.0):
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+async def read_tables_from_another_process(root) -> list[str]:
+    """The storage's tables as a reader in another process lists them: it waits (up to 20 s) for the runner to
+    let it in, leaving its note."""
+    reader = await asyncio.create_subprocess_exec(sys.executable, "-c", (
+        "from kbc_tui.storage.duckdb_storage import DuckDBStorage; "
+        f"s = DuckDBStorage({str(root / '.kbc' / 'storage.duckdb')!r}, busy_retry_seconds=20); "
+        "import json; print(json.dumps([str(t.id) for t in s.list_tables()]))"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(reader.communicate(), 30)
+    finally:
+        if reader.returncode is None:
+            reader.kill()
+    assert reader.returncode == 0, err.decode()[-2000:]
+    return json.loads(out)
 
 
 def processing(engine, job_id) -> bool:
@@ -93,26 +112,14 @@ async def test_a_reader_in_another_process_gets_in_before_the_next_task(root, en
     """A reader that waits for the storage while a task runs is let in when that task ends, before the next
     one (here a query that never ends by itself) opens the storage again."""
     sql_config(root, "seed", "create table t as select 1 as id;", ["t"])
-    sql_config(root, "busy", "create table b as select sum(a.range * b.range) as n from range(20000) a, "
-                             "range(20000) b;", ["b"])
+    sql_config(root, "busy", BUSY, ["b"])
     sql_config(root, "slow", ENDLESS, ["s"])
     orchestration(root, "seed", [["seed"]])
     orchestration(root, "long", [["busy"], ["slow"]])
     assert (await asyncio.wait_for(engine.wait((await engine.enqueue("seed")).id), 20)).status is JobStatus.SUCCESS
     job = await engine.enqueue("long")
     assert await until(lambda: processing(engine, job.id))
-    reader = await asyncio.create_subprocess_exec(sys.executable, "-c", (
-        "from kbc_tui.storage.duckdb_storage import DuckDBStorage; "
-        f"s = DuckDBStorage({str(root / '.kbc' / 'storage.duckdb')!r}, busy_retry_seconds=20); "
-        "import json; print(json.dumps([str(t.id) for t in s.list_tables()]))"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        out, err = await asyncio.wait_for(reader.communicate(), 30)
-    finally:
-        if reader.returncode is None:
-            reader.kill()
-    assert reader.returncode == 0, err.decode()[-2000:]
-    assert "out.c-test.t" in json.loads(out)
+    assert "out.c-test.t" in await read_tables_from_another_process(root)
     assert not engine.get_job(job.id).status.finished, "the reader got in only after the whole job"
     assert await until(lambda: engine.get_job(job.id).tasks[1].status is TaskStatus.PROCESSING)
     await asyncio.sleep(0.5)  # its query runs (a cancel as a statement starts can be lost: see the report)
@@ -176,3 +183,26 @@ async def test_an_unexpected_error_in_a_component_fails_the_task_naming_it_with_
     assert lines[0] == "Traceback (most recent call last):" and lines[-1].endswith(task.message)
     assert any(line.startswith("  File ") and "db_extractor.py" in line for line in lines)
     assert engine.storage.table("in.c-db.t") is None
+
+
+async def test_a_cancel_while_a_reader_is_let_in_stops_the_job_before_its_next_task(root, engine, monkeypatch):
+    """The job is cancelled during the pause it makes for a waiting reader, before its next task: that task must
+    not start afterwards (it did, with a fresh cancel token: its query ran on after the job said cancelled)."""
+    import kbc_tui.engine.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "READER_WINDOW_SECONDS", 3.0)  # a wide pause, to cancel inside it
+    sql_config(root, "seed", "create table t as select 1 as id;", ["t"])
+    sql_config(root, "busy", BUSY, ["b"])
+    sql_config(root, "slow", ENDLESS, ["s"])
+    orchestration(root, "seed", [["seed"]])
+    orchestration(root, "o", [["busy"], ["slow"]])
+    assert (await asyncio.wait_for(engine.wait((await engine.enqueue("seed")).id), 20)).status is JobStatus.SUCCESS
+    job = await engine.enqueue("o")
+    assert await until(lambda: processing(engine, job.id))
+    assert "out.c-test.t" in await read_tables_from_another_process(root)  # let in after "busy": the pause began
+    await engine.cancel(job.id)
+    done = await asyncio.wait_for(engine.wait(job.id), 20)
+    busy, slow = done.tasks
+    assert done.status is JobStatus.CANCELLED and busy.status is TaskStatus.SUCCESS
+    assert (slow.status, slow.started_at, slow.message) == (TaskStatus.SKIPPED, None,
+                                                            "not run: the job was cancelled")
