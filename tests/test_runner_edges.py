@@ -18,8 +18,6 @@ from kbc_tui.model.job import JobStatus, TaskStatus
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
 
 FIVE_ROWS = "create table nums as select range as n from range(5);"
-#: about a second of DuckDB work
-BUSY = "create table b as select sum(a.range * b.range) as n from range(20000) a, range(20000) b;"
 
 
 @pytest.fixture
@@ -44,14 +42,17 @@ async def until(predicate, timeout=20.0):
     return False
 
 
-async def read_tables_from_another_process(root) -> list[str]:
-    """The storage's tables as a reader in another process lists them: it waits (up to 20 s) for the runner to
-    let it in, leaving its note."""
-    reader = await asyncio.create_subprocess_exec(sys.executable, "-c", (
+async def start_reader(root):
+    """A reader in another process listing the storage's tables: while the runner holds the storage it waits
+    (up to 20 s), leaving its note for the runner."""
+    return await asyncio.create_subprocess_exec(sys.executable, "-c", (
         "from kbc_tui.storage.duckdb_storage import DuckDBStorage; "
         f"s = DuckDBStorage({str(root / '.kbc' / 'storage.duckdb')!r}, busy_retry_seconds=20); "
         "import json; print(json.dumps([str(t.id) for t in s.list_tables()]))"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+async def tables_read(reader) -> list[str]:
     try:
         out, err = await asyncio.wait_for(reader.communicate(), 30)
     finally:
@@ -59,6 +60,37 @@ async def read_tables_from_another_process(root) -> list[str]:
             reader.kill()
     assert reader.returncode == 0, err.decode()[-2000:]
     return json.loads(out)
+
+
+@pytest.fixture
+def held_source(root, tmp_path):
+    """A db-extractor configuration "held" whose SQLite source another program holds locked: its task waits
+    (SQLite's 5 s busy timeout) until the test releases the lock (``.rollback()``)."""
+    import sqlite3
+
+    from tests.helpers.components import write_config
+
+    path = tmp_path / "held.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE h (id int PRIMARY KEY)")
+    holder.execute("INSERT INTO h VALUES (1)")
+    write_config(root, "db-extractor", "held", {"url": f"sqlite:///{path}", "tables": [
+        {"name": "h", "table": "h", "output": "in.c-db.h"}]})
+    holder.execute("BEGIN EXCLUSIVE")
+    yield holder
+    holder.rollback()
+    holder.close()
+
+
+async def reader_waits_on_the_held_task(engine, root, held_source, job_id):
+    """Once the job's held task waits on its source (the job holds the storage open), start a reader; when its
+    note is there, release the source: the held task ends and the runner moves to the next task."""
+    held = lambda: [t for t in engine.get_job(job_id).tasks if t.component == "db-extractor"]  # noqa: E731
+    assert await until(lambda: held() and held()[0].status is TaskStatus.PROCESSING)
+    reader = await start_reader(root)
+    assert await until(engine.storage.reader_waiting), "the reader never waited"
+    held_source.rollback()
+    return reader
 
 
 def processing(engine, job_id) -> bool:
@@ -108,21 +140,18 @@ async def test_each_task_change_is_sent_to_the_screens_following_the_job(root, e
     assert [e.task.status for e in seen if e.task.config == "off"] == [TaskStatus.SKIPPED]
 
 
-async def test_a_reader_in_another_process_gets_in_before_the_next_task(root, engine):
+async def test_a_reader_in_another_process_gets_in_before_the_next_task(root, engine, held_source):
     """A reader that waits for the storage while a task runs is let in when that task ends, before the next
     one (here a query that never ends by itself) opens the storage again."""
     sql_config(root, "seed", "create table t as select 1 as id;", ["t"])
-    sql_config(root, "busy", BUSY, ["b"])
     sql_config(root, "slow", ENDLESS, ["s"])
-    orchestration(root, "seed", [["seed"]])
-    orchestration(root, "long", [["busy"], ["slow"]])
-    assert (await asyncio.wait_for(engine.wait((await engine.enqueue("seed")).id), 20)).status is JobStatus.SUCCESS
+    orchestration(root, "long", [["seed"], [{"component": "db-extractor", "config": "held"}], ["slow"]])
     job = await engine.enqueue("long")
-    assert await until(lambda: processing(engine, job.id))
-    assert "out.c-test.t" in await read_tables_from_another_process(root)
+    reader = await reader_waits_on_the_held_task(engine, root, held_source, job.id)
+    assert {"out.c-test.t", "in.c-db.h"} <= set(await tables_read(reader))
     assert not engine.get_job(job.id).status.finished, "the reader got in only after the whole job"
-    assert await until(lambda: engine.get_job(job.id).tasks[1].status is TaskStatus.PROCESSING)
-    await asyncio.sleep(0.5)  # its query runs (a cancel as a statement starts can be lost: see the report)
+    assert await until(lambda: engine.get_job(job.id).tasks[2].status is TaskStatus.PROCESSING)
+    await asyncio.sleep(0.5)  # its query runs
     await engine.cancel(job.id)
     assert (await asyncio.wait_for(engine.wait(job.id), 20)).status is JobStatus.CANCELLED
 
@@ -185,24 +214,22 @@ async def test_an_unexpected_error_in_a_component_fails_the_task_naming_it_with_
     assert engine.storage.table("in.c-db.t") is None
 
 
-async def test_a_cancel_while_a_reader_is_let_in_stops_the_job_before_its_next_task(root, engine, monkeypatch):
+async def test_a_cancel_while_a_reader_is_let_in_stops_the_job_before_its_next_task(root, engine, held_source,
+                                                                                     monkeypatch):
     """The job is cancelled during the pause it makes for a waiting reader, before its next task: that task must
     not start afterwards (it did, with a fresh cancel token: its query ran on after the job said cancelled)."""
     import kbc_tui.engine.engine as engine_module
 
     monkeypatch.setattr(engine_module, "READER_WINDOW_SECONDS", 3.0)  # a wide pause, to cancel inside it
     sql_config(root, "seed", "create table t as select 1 as id;", ["t"])
-    sql_config(root, "busy", BUSY, ["b"])
     sql_config(root, "slow", ENDLESS, ["s"])
-    orchestration(root, "seed", [["seed"]])
-    orchestration(root, "o", [["busy"], ["slow"]])
-    assert (await asyncio.wait_for(engine.wait((await engine.enqueue("seed")).id), 20)).status is JobStatus.SUCCESS
+    orchestration(root, "o", [["seed"], [{"component": "db-extractor", "config": "held"}], ["slow"]])
     job = await engine.enqueue("o")
-    assert await until(lambda: processing(engine, job.id))
-    assert "out.c-test.t" in await read_tables_from_another_process(root)  # let in after "busy": the pause began
+    reader = await reader_waits_on_the_held_task(engine, root, held_source, job.id)
+    assert "in.c-db.h" in await tables_read(reader)  # let in after the held task: the pause has begun
     await engine.cancel(job.id)
     done = await asyncio.wait_for(engine.wait(job.id), 20)
-    busy, slow = done.tasks
-    assert done.status is JobStatus.CANCELLED and busy.status is TaskStatus.SUCCESS
+    seed, held, slow = done.tasks
+    assert done.status is JobStatus.CANCELLED and seed.status is held.status is TaskStatus.SUCCESS
     assert (slow.status, slow.started_at, slow.message) == (TaskStatus.SKIPPED, None,
                                                             "not run: the job was cancelled")
