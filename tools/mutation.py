@@ -128,7 +128,9 @@ _RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
     "a finished component task left in the set: the hard cancel then cancels a task already done, a no-op":
         [("self.component_tasks.discard(job_task)", "self.component_tasks.discard(job_task) -> pass")],
     "not reached: every attempt returns or continues, and the last one cannot continue":
-        [('return "failed"  # not reached', _NONE), ('return "failed"  # not reached', "'failed' -> 'XXfailedXX'")],
+        [('return "failed"  # not reached', _NONE), ('return "failed"  # not reached', "'failed' -> 'XXfailedXX'"),
+         # (the second 1: attempts + 2) an attempt past the last is never reached; (the first 1 is killed)
+         ("for attempt in range(1, attempts + 1):", "1 -> 2")],
     "every shipped component returns a TaskResult with its rows and a non-empty message, so the other branch is "
     "never taken": [('+ (f", {rows:,} rows" if rows is not None else "")', "'' -> 'XXXX'"),
                     ('+ (f": {message}" if message else ""), task.ref)', "'' -> 'XXXX'"),
