@@ -83,3 +83,66 @@ async def test_timeout_minutes_are_minutes(root, engine):
     assert task.message == "timed out after 0.025 min"
     assert task.duration_s >= 1.4, task.duration_s
     assert 1.4 <= took < 15, took
+
+
+# -- a task whose work cannot be interrupted (a SQLite source read waiting on a lock) ---------------------------
+@pytest.fixture
+def locked_source(root, tmp_path):
+    """A db-extractor configuration reading a SQLite file another program holds an exclusive lock on: the
+    read waits SQLite's busy timeout (5 s) in the task's thread, deaf to the job's cancel (SQLite has no cancel
+    request from outside). Yields the lock holder's connection; the lock is released at the end."""
+    import sqlite3
+
+    from tests.helpers.components import write_config
+
+    path = tmp_path / "source.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    holder.execute("INSERT INTO t VALUES (1)")
+    write_config(root, "db-extractor", "src", {"url": f"sqlite:///{path}", "tables": [
+        {"name": "t", "table": "t", "output": "in.c-db.t"}]})
+    holder.execute("BEGIN EXCLUSIVE")
+    yield holder
+    holder.rollback()
+    holder.close()
+
+
+def seconds(a, b) -> float:
+    return (b - a).total_seconds()
+
+
+async def test_a_cancel_ends_a_task_deaf_to_it_after_the_hard_stop_delay(root, engine, locked_source):
+    """The job's cancel cannot reach a query waiting on a lock: the task is stopped 1.5 s after the cancel
+    anyway (not after the 5 s wait), and the job ends cancelled."""
+    job = await engine.enqueue("run-db-extractor-src")
+    for _ in range(300):
+        current = engine.get_job(job.id)
+        if current.tasks and current.tasks[0].status is TaskStatus.PROCESSING:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # the read is waiting on the lock
+    await engine.cancel(job.id)
+    done = await asyncio.wait_for(engine.wait(job.id), 20)
+    locked_source.rollback()  # the read gets the file, sees the cancel and ends
+    assert done.status is JobStatus.CANCELLED and done.tasks[0].status is TaskStatus.CANCELLED
+    asked = [ln.time for ln in engine.job_log(job.id) if "stopping running tasks" in ln.text][0]
+    assert 1.4 <= seconds(asked, done.tasks[0].finished_at) < 2.3, seconds(asked, done.tasks[0].finished_at)
+
+
+async def test_a_timeout_ends_a_task_deaf_to_it_after_the_hard_stop_delay(root, engine, locked_source, caplog):
+    """0.01 min (0.6 s), then 1.5 s for the task to stop by itself; it cannot, so it is stopped: timed out
+    about 2.1 s after it started, not when the lock wait ends (5 s). The stopped task is not left behind: when
+    its read ends later, nothing complains about a task nobody waited for."""
+    import gc
+
+    path = root / "orchestrations" / "run-db-extractor-src.toml"
+    path.write_text(path.read_text().replace('config = "src"', 'config = "src"\ntimeout_minutes = 0.01'))
+    job = await engine.enqueue("run-db-extractor-src")
+    done = await asyncio.wait_for(engine.wait(job.id), 20)
+    locked_source.rollback()
+    task = done.tasks[0]
+    assert (done.status, task.status, task.message) == (JobStatus.ERROR, TaskStatus.ERROR, "timed out after 0.01 min")
+    assert 2.0 <= task.duration_s < 2.9, task.duration_s
+    await asyncio.sleep(1.0)  # the read gets the file and ends (seeing the cancel)
+    gc.collect()
+    assert not [r.getMessage() for r in caplog.records if r.name == "asyncio"]

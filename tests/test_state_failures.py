@@ -178,3 +178,53 @@ def test_a_full_disk_ends_the_job_with_the_cause_and_the_next_runner_recovers(tm
     detail = json.loads(small_disk.run(*KBC, "job", str(jobs["big"]["id"]), "--json", "--project",
                                        str(root)).stdout)
     assert "disk full" in jobs["big"]["message"] + " ".join(ln["text"] for ln in detail["log"])
+
+
+# -- the task's own state (an incremental extraction's last fetched value) cannot be saved -------------------
+async def test_a_task_whose_new_state_cannot_be_saved_fails_and_the_state_stays_the_previous_one(tmp_path, monkeypatch):
+    """Only the state write fails (SQLite refuses that one table, as it refuses a read-only file): the task that
+    fetched new rows must not say success, and the saved last value stays where it was, so the next run (the
+    history writable again) fetches those rows again instead of never loading them."""
+    import sqlalchemy as sa
+
+    from tests.helpers.components import write_config
+
+    monkeypatch.setattr(engine_module, "FAULT_RETRY_SECONDS", 0.3)
+    root = project(tmp_path / "p")
+    source = sa.create_engine(f"sqlite:///{tmp_path / 'source.sqlite'}")
+    with source.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (id int PRIMARY KEY, updated_at TIMESTAMP)"))
+        conn.execute(sa.text("INSERT INTO t VALUES (1, '2026-01-01 00:00:00'), (2, '2026-01-02 00:00:00')"))
+    write_config(root, "db-extractor", "src", {"url": f"sqlite:///{tmp_path / 'source.sqlite'}", "tables": [
+        {"name": "t", "table": "t", "output": "in.c-db.t", "primary_key": ["id"],
+         "incremental_fetching_column": "updated_at"}]})
+    engine = Engine(root, poll_seconds=0.05)
+    await engine.start(scheduler=False)
+    try:
+        first = await asyncio.wait_for(engine.wait((await engine.enqueue("run-db-extractor-src")).id), 30)
+        assert first.status is JobStatus.SUCCESS and first.tasks[0].rows == 2
+        before = engine.history.component_state("db-extractor", "src")
+        assert before == {"last_fetched": {"t": "2026-01-02T00:00:00"}}
+        with source.begin() as conn:
+            conn.execute(sa.text("INSERT INTO t VALUES (3, '2026-01-03 00:00:00')"))
+        for when in ("INSERT", "UPDATE"):
+            engine.history.execute(f"CREATE TRIGGER no_state_{when.lower()} BEFORE {when} ON component_state "
+                                   "BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END")
+        job = await engine.enqueue("run-db-extractor-src")
+        assert await until(lambda: engine.get_job(job.id).status.finished, 30)
+        done = engine.get_job(job.id)
+        task = done.tasks[0]
+        assert task.status is TaskStatus.ERROR, (task.status, task.message)
+        assert "new state" in task.message and "could not be saved" in task.message
+        assert done.status is not JobStatus.SUCCESS
+        assert engine.history.component_state("db-extractor", "src") == before
+        for when in ("insert", "update"):
+            engine.history.execute(f"DROP TRIGGER no_state_{when}")
+        assert await until(lambda: engine.is_runner and engine.problem is None)
+        again = await asyncio.wait_for(engine.wait((await engine.enqueue("run-db-extractor-src")).id), 30)
+        assert again.status is JobStatus.SUCCESS
+        assert again.tasks[0].rows == 2  # the boundary row and row 3, fetched again
+        assert engine.history.component_state("db-extractor", "src") == {"last_fetched": {"t": "2026-01-03T00:00:00"}}
+    finally:
+        await engine.stop(grace=0)
+        source.dispose()

@@ -49,8 +49,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "scheduler": (["kbc_tui/engine/scheduler.py"], ["tests/test_scheduler.py"]),
     # fast files first (pytest -x stops at the first failure); test_catch_state on PostgreSQL only: MariaDB
     # takes the same paths through the runner
-    "runner": (["kbc_tui/engine/runner.py"], ["tests/test_job_log_lines.py", "tests/test_engine.py", "tests/test_catch_timing.py",
-                                              "tests/test_state_failures.py", "tests/test_incremental.py",
+    # test_incremental on SQLite only: the runner takes the same paths whatever the source database
+    "runner": (["kbc_tui/engine/runner.py"], ["tests/test_job_log_lines.py", "tests/test_runner_edges.py",
+                                              "tests/test_engine.py", "tests/test_catch_timing.py",
+                                              "tests/test_state_failures.py",
+                                              "tests/test_incremental.py::test_the_last_value_advances_on_every_run_"
+                                              "and_no_row_is_duplicated[sqlite]",
+                                              "tests/test_incremental.py::test_a_component_cannot_change_the_saved_"
+                                              "state_behind_the_runner",
                                               *(f"tests/test_catch_state.py::test_a_task_failing_after_it_fetched_"
                                                 f"keeps_the_state_and_the_next_run_fetches_again[postgresql-{e}]"
                                                 for e in ("error", "error on every retry", "cancel", "timeout"))]),
@@ -123,7 +129,9 @@ _RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
     "a finished component task left in the set: the hard cancel then cancels a task already done, a no-op":
         [("self.component_tasks.discard(job_task)", "self.component_tasks.discard(job_task) -> pass")],
     "not reached: every attempt returns or continues, and the last one cannot continue":
-        [('return "failed"  # not reached', _NONE), ('return "failed"  # not reached', "'failed' -> 'XXfailedXX'")],
+        [('return "failed"  # not reached', _NONE), ('return "failed"  # not reached', "'failed' -> 'XXfailedXX'"),
+         # (the second 1: attempts + 2) an attempt past the last is never reached; (the first 1 is killed)
+         ("for attempt in range(1, attempts + 1):", "1 -> 2")],
     "every shipped component returns a TaskResult with its rows and a non-empty message, so the other branch is "
     "never taken": [('+ (f", {rows:,} rows" if rows is not None else "")', "'' -> 'XXXX'"),
                     ('+ (f": {message}" if message else ""), task.ref)', "'' -> 'XXXX'"),
@@ -134,9 +142,23 @@ _RUNNER_EQUIVALENT: dict[str, list[tuple[str, str]]] = {
     "Cancelled reaches this handler only after the job was cancelled (a timeout raises its own failure above), "
     "so `not self.cancelled` is false whichever way the reason is compared":
         [('if token.reason == "timeout" and not self.cancelled:', "== -> !="),
+         ('if token.reason == "timeout" and not self.cancelled:', "'timeout' -> 'XXtimeoutXX'"),
          ('raise _Failed(f"timed out after {task.timeout_minutes:g} min") from None', "raise -> pass")],
     "both times were set just before, so duration_s is never None (0.0 would need a zero-length task)":
         [("took = run.duration_s or 0", "0 -> 1")],
+    "this handler is reached only after run.cancel() (the engine never cancels a job's coroutine itself) and never "
+    "after a timeout (it raises its own failure above): the reason is not 'timeout' and `cancelled` is true, so "
+    "both conditions are false":
+        [('if token.reason == "timeout" and not self.cancelled:', "and -> or"),
+         ('if token.reason == "timeout" and not self.cancelled:', "not x -> x")],
+    "a timeout's reason is read only by the handler below, which a timeout never reaches (it raises 'timed out' "
+    "above); a component's Cancelled(reason) text is not shown":
+        [('token.cancel("timeout")', "'timeout' -> 'XXtimeoutXX'")],
+    "load_spec gives every task either a configuration or a problem, never both nor neither, so `and` and `or` "
+    "agree": [("if problem is None and cfg is not None:", "and -> or")],
+    "the component's task is cancelled either way and ends at its next step (shipped components only await "
+    "threads, which go on regardless); awaiting it only orders that before the failure is raised":
+        [("await asyncio.wait({job_task})", "await asyncio.wait({job_task}) -> pass")],
 }
 _TOML = "kbc_tui/store/toml_io.py"
 _COMMENT = 'if not stripped or stripped.startswith("#"):'

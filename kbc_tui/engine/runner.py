@@ -199,6 +199,8 @@ class JobRun:
 
         attempts = task.retries + 1
         await self.engine.make_way_for_readers()
+        if self.cancelled:  # while a waiting reader was let in: the task never starts (its token would be new)
+            return "cancelled"
         for attempt in range(1, attempts + 1):
             token = CancelToken()
             self.tokens.add(token)
