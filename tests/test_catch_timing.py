@@ -126,7 +126,8 @@ async def test_a_cancel_ends_a_task_deaf_to_it_after_the_hard_stop_delay(root, e
     locked_source.rollback()  # the read gets the file, sees the cancel and ends
     assert done.status is JobStatus.CANCELLED and done.tasks[0].status is TaskStatus.CANCELLED
     asked = [ln.time for ln in engine.job_log(job.id) if "stopping running tasks" in ln.text][0]
-    assert 1.4 <= seconds(asked, done.tasks[0].finished_at) < 2.3, seconds(asked, done.tasks[0].finished_at)
+    # the upper bound leaves a loaded machine room; the lock wait (5 s) is what it must stay under
+    assert 1.4 <= seconds(asked, done.tasks[0].finished_at) < 3.4, seconds(asked, done.tasks[0].finished_at)
 
 
 async def test_a_timeout_ends_a_task_deaf_to_it_after_the_hard_stop_delay(root, engine, locked_source, caplog):
@@ -142,7 +143,7 @@ async def test_a_timeout_ends_a_task_deaf_to_it_after_the_hard_stop_delay(root, 
     locked_source.rollback()
     task = done.tasks[0]
     assert (done.status, task.status, task.message) == (JobStatus.ERROR, TaskStatus.ERROR, "timed out after 0.01 min")
-    assert 2.0 <= task.duration_s < 2.9, task.duration_s
+    assert 2.0 <= task.duration_s < 3.9, task.duration_s  # well under the 5 s lock wait, with room for a loaded machine
     await asyncio.sleep(1.0)  # the read gets the file and ends (seeing the cancel)
     gc.collect()
     assert not [r.getMessage() for r in caplog.records if r.name == "asyncio"]
