@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from kbc_tui.engine import Engine
 from kbc_tui.model.job import Trigger
+from tests.helpers.engines import engines, log_line, run_job  # noqa: F401 (engines: a fixture)
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
 from tests.servers.smtp import SmtpServer, free_port
 
@@ -27,37 +27,6 @@ def make_project(tmp_path, smtp: dict | None):
 
 def smtp_at(port: int) -> dict:
     return {"host": "127.0.0.1", "port": port, "from": "kbc@example.com", "timeout_seconds": 3}
-
-
-@pytest.fixture
-async def engines():
-    started: list[Engine] = []
-
-    async def make(root) -> Engine:
-        engine = Engine(root, poll_seconds=0.1)
-        await engine.start(scheduler=False)
-        started.append(engine)
-        return engine
-
-    yield make
-    for engine in started:
-        await engine.stop(grace=0)
-
-
-async def run_job(engine, orch, trigger=Trigger.SCHEDULE, triggered_by=None):
-    job = await engine.enqueue(orch, trigger=trigger, triggered_by=triggered_by)
-    return await asyncio.wait_for(engine.wait(job.id), 60)
-
-
-async def log_line(engine, job_id, needle, timeout=15.0):
-    """The first log line of the job containing ``needle`` (None after ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in engine.job_log(job_id):
-            if needle in line.text:
-                return line
-        await asyncio.sleep(0.05)
-    return None
 
 
 @pytest.mark.parametrize("who", ["@example.com", "anna@"])
