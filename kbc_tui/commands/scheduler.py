@@ -13,8 +13,8 @@ from datetime import datetime
 
 from kbc_tui.commands._loop import run_until_done
 from kbc_tui.engine import Engine
-from kbc_tui.engine.waiting import wait_event
 from kbc_tui.engine.events import EngineProblem, JobChanged
+from kbc_tui.engine.waiting import wait_event
 from kbc_tui.store import Project, resolve_project_dir
 
 

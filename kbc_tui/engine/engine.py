@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from kbc_tui.engine.events import EngineProblem, EventBus, JobChanged, LogBatch, TaskChanged
 from kbc_tui.engine.lock import RunnerLock
-from kbc_tui.engine.waiting import wait_event
 from kbc_tui.engine.recovery import clean_leftovers, reap_orphans
 from kbc_tui.engine.reserve import SpaceReserve
+from kbc_tui.engine.waiting import wait_event
 from kbc_tui.errors import KbcError, StateError, describe_os_error
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, Trigger
 from kbc_tui.model.paths import inside_project, orchestration_file

@@ -25,8 +25,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
-from kbc_tui.errors import KbcError, StateError
 from kbc_tui.engine.waiting import wait_event
+from kbc_tui.errors import KbcError, StateError
 from kbc_tui.model.job import Job, JobStatus, Notification, Trigger
 from kbc_tui.model.orchestration import Orchestration
 from kbc_tui.store.secrets import Masker

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from kbc_tui.components import get_component
 from kbc_tui.components.base import Cancelled, CancelToken, RunContext, TaskResult
-from kbc_tui.engine.waiting import wait_event
 from kbc_tui.engine.jobspec import JobSpec, load_spec
+from kbc_tui.engine.waiting import wait_event
 from kbc_tui.errors import KbcError, StateError, describe_os_error, is_disk_full
 from kbc_tui.model.job import Job, JobStatus, LogLine, TaskRun, TaskStatus
 from kbc_tui.model.orchestration import Task
