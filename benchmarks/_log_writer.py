@@ -4,7 +4,7 @@
 (as ``kbc-tui scheduler`` or ``kbc-tui run`` does; start it before the app, which then watches), marks a new
 job of ``sales-to-tableau`` processing under this pid, as the runner does, and prints ``JOB <id>``. Then
 every 100 ms it logs RATE / 10 lines with ``Engine.add_log``: the runner's path for a component's line
-(``Engine._log_line``: the buffer, flushed to the history by the engine's flush loop every 100 ms in one
+(``JobFeed.log``: the buffer, flushed to the history by the engine's flush loop every 100 ms in one
 transaction per batch, and the event bus). No product component logs 10,000 lines a second, so the lines
 are made here; everything after ``add_log`` is the product's. It stops when stdin closes: the job ends
 ``success``, and it prints ``LINES <count> <seconds>``.

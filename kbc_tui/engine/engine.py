@@ -8,16 +8,15 @@ the runner lock executes them; any other process only enqueues and watches, by p
 from __future__ import annotations
 
 import asyncio
-import collections
 import getpass
 import os
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kbc_tui.engine.events import EngineProblem, EventBus, JobChanged, LogBatch, TaskChanged
+from kbc_tui.engine.events import EngineProblem, EventBus, JobChanged, LogBatch
+from kbc_tui.engine.job_feed import JobFeed
 from kbc_tui.engine.lock import RunnerLock
 from kbc_tui.engine.recovery import clean_leftovers, reap_orphans
 from kbc_tui.engine.reserve import SpaceReserve
@@ -44,7 +43,6 @@ LOG_FLUSH_SECONDS = 0.1
 MAX_CONCURRENT_JOBS = 4
 FAULT_RETRY_SECONDS = 5.0  # after the history failed: how often to try running jobs again
 STEP_DOWN_SECONDS = 5.0  # after the history failed: how long cancelled jobs get to stop
-MAX_UNWRITTEN_LOG_LINES = 100_000  # log lines kept in memory while the history cannot be written
 READER_WINDOW_SECONDS = 0.3  # a reader in another process waits for the storage: the gap it gets between tasks
 
 
@@ -56,6 +54,8 @@ class Engine:
         self.root = self.project.root
         self.state_dir = self.project.state_dir
         self.events = EventBus()
+        #: job changes, task changes and log lines, to the history and to subscribers (runner, scheduler...)
+        self.feed = JobFeed(self.events, lambda lines: self.record(self.history.add_log, lines))
         self.is_runner = False
         self.poll_seconds = poll_seconds
         self.lock_retry_seconds = lock_retry_seconds
@@ -94,9 +94,6 @@ class Engine:
         self._started = False
         self._want_runner = False
         self._want_scheduler = False
-        self._log_buffer: collections.deque[LogLine] = collections.deque()
-        self._log_lock = threading.Lock()
-        self._seen: dict[int, tuple] = {}
         self._poll_since = 0.0
         self._last_log_id = 0
         self._last_lock_try = 0.0
@@ -173,7 +170,7 @@ class Engine:
             return []
 
         def finished(job: Job | None) -> None:
-            self._emit_job(job)
+            self.feed.job_changed(job)
             if self.notifier is not None and job is not None:
                 self.notifier.job_finished(job.id)  # the alert a dead runner could not send
 
@@ -264,7 +261,7 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._bg, return_exceptions=True)
         self._bg.clear()
-        self._flush_log()
+        self.feed.flush()
         self.events.flush()
         await self._cleanup_done()  # never hand over the lock while the storage file is being rewritten
         self.lock.release()
@@ -283,7 +280,7 @@ class Engine:
         if triggered_by is None:
             triggered_by = self.default_user() if trigger is Trigger.MANUAL else "scheduler"
         job = self.history.create_job(orchestration, trigger, triggered_by)
-        self._emit_job(job)
+        self.feed.job_changed(job)
         self._wake.set()
         return job
 
@@ -321,7 +318,7 @@ class Engine:
             if changed:
                 self.history.add_log([LogLine(job_id, utcnow(), "warning", f"Job {job_id} cancelled before it started")])
                 job = self.history.job(job_id, with_tasks=False)
-                self._emit_job(job)
+                self.feed.job_changed(job)
                 return job
             job = self.history.job(job_id, with_tasks=False)
         if job.status is JobStatus.PROCESSING:
@@ -340,12 +337,12 @@ class Engine:
         return self.history.job(job_id)
 
     def job_log(self, job_id: int, after_id: int = 0, limit: int | None = None) -> list[LogLine]:
-        self._flush_log()
+        self.feed.flush()
         return self.history.log(job_id, after_id, limit)
 
     def job_log_view(self, job_id: int) -> JobLogView:
         """A job's log by line number, read a window at a time (a million-line log costs what is on screen)."""
-        return JobLogView(self.history, job_id, before_read=self._flush_log)
+        return JobLogView(self.history, job_id, before_read=self.feed.flush)
 
     def last_jobs(self, orchestrations=None) -> dict[str, Job]:
         """Latest job per orchestration; pass ids to look up only those (fast for a screenful)."""
@@ -365,7 +362,7 @@ class Engine:
 
     def add_log(self, job_id: int, level: str, text: str, task: str | None = None) -> None:
         """Append a log line to any job (e.g. a notification failure after the job ended)."""
-        self._log_line(LogLine(job_id, utcnow(), level, text, task))
+        self.feed.log(LogLine(job_id, utcnow(), level, text, task))
 
     def reload_project(self) -> Project:
         from kbc_tui.components import validate_config
@@ -376,37 +373,9 @@ class Engine:
             self.scheduler.reload()
         return self.project
 
-    # -- internals: events and log ------------------------------------------------------------
-    def _emit_job(self, job: Job | None) -> None:
-        if job is None:
-            return
-        snapshot = Job(job.id, job.orchestration, job.status, job.trigger, job.triggered_by, job.created_at,
-                       job.started_at, job.finished_at, job.message, job.pid)
-        self._seen[job.id] = (job.status, job.finished_at)
-        self.events.emit(JobChanged(snapshot))
-
-    def _emit_task(self, run: TaskRun) -> None:
-        self.events.emit(TaskChanged(run.job_id, TaskRun(**run.__dict__)))
-
-    def _log_line(self, line: LogLine) -> None:
-        """Thread-safe: buffered for the history (flushed in batches) and sent to subscribers (coalesced)."""
-        with self._log_lock:
-            self._log_buffer.append(line)
-        self.events.log(line)
-
-    def _flush_log(self) -> None:
-        with self._log_lock:
-            if not self._log_buffer:
-                return
-            lines = list(self._log_buffer)
-            self._log_buffer.clear()
-        try:
-            self.record(self.history.add_log, lines)
-        except StateError:  # keep them for a later write (bounded); the runner has stopped taking jobs
-            with self._log_lock:
-                self._log_buffer.extendleft(reversed(lines))
-                while len(self._log_buffer) > MAX_UNWRITTEN_LOG_LINES:
-                    self._log_buffer.popleft()
+    def wake_runner(self) -> None:
+        """A job was queued: look at the queue now rather than at the next poll."""
+        self._wake.set()
 
     def record(self, write, *args):
         """``write(*args)`` to the job history; on a full disk once more after the reserve is given back.
@@ -425,8 +394,8 @@ class Engine:
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(LOG_FLUSH_SECONDS)
-            if self._log_buffer:
-                self._flush_log()
+            if self.feed.unwritten:
+                self.feed.flush()
 
     # -- internals: runner ------------------------------------------------------------------------
     async def _cleanup_done(self) -> None:
@@ -519,9 +488,9 @@ class Engine:
             if job.id in self._own:
                 continue
             key = (job.status, job.finished_at, job.started_at)
-            if self._seen.get(job.id) == key and job.status.finished:
+            if self.feed.seen.get(job.id) == key and job.status.finished:
                 continue
-            self._seen[job.id] = key
+            self.feed.seen[job.id] = key
             self.events.emit(JobChanged(job))
         top = self.history.max_log_id()
         if top > self._last_log_id:

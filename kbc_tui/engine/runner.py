@@ -76,7 +76,7 @@ class JobRun:
     # -- logging and state ------------------------------------------------------------
     def log(self, level: str, text: str, task: str | None = None) -> None:
         line = LogLine(self.job.id, utcnow(), level, self.masker(str(text)), task)
-        self.engine._log_line(line)
+        self.engine.feed.log(line)
 
     def _record(self, write, *args) -> bool:
         """Write to the job history; if it cannot be written (disk full...), the engine stops running jobs
@@ -91,7 +91,7 @@ class JobRun:
         for key, value in fields.items():
             setattr(self.job, key, value)
         self._record(lambda: self.engine.history.update_job(self.job.id, **fields))
-        self.engine._emit_job(self.job)
+        self.engine.feed.job_changed(self.job)
 
     def _set_task(self, run: TaskRun, **fields) -> None:
         for key, value in fields.items():
@@ -99,7 +99,7 @@ class JobRun:
         if "message" in fields:
             run.message = self.masker(run.message)
         self._record(self.engine.history.update_task, run)
-        self.engine._emit_task(run)
+        self.engine.feed.task_changed(run)
 
     # -- cancel -------------------------------------------------------------------------
     def cancel(self, reason: str = "cancelled") -> None:
@@ -179,7 +179,7 @@ class JobRun:
         level = {"success": "info", "warning": "warning"}.get(status.value, "error")
         self.log(level, f"Job {self.job.id} finished: {status.value} in {duration:.1f} s"
                         + (f": {message}" if message else ""))
-        self.engine._flush_log()
+        self.engine.feed.flush()
         self._set_job(status=status, finished_at=finished, message=self.masker(message))
         return status
 

@@ -285,8 +285,8 @@ class Scheduler:
         job = self.engine.history.create_job(orch.id, Trigger.SCHEDULE, "scheduler")
         self.engine.history.execute("UPDATE schedule_fires SET outcome = 'enqueued', job_id = ? WHERE "
                                     "orchestration = ? AND fire_at = ?", (job.id, orch.id, moment.timestamp()))
-        self.engine._emit_job(job)
-        self.engine._wake.set()
+        self.engine.feed.job_changed(job)
+        self.engine.wake_runner()
         self.say(f"{orch.id}: scheduled run at {moment.isoformat()} -> job {job.id}")
         return job.id
 

@@ -17,7 +17,7 @@ from kbc_tui.errors import KbcError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from kbc_tui.components.base import CancelToken
+    from kbc_tui.model.cancel import CancelToken
 
 TABLE_ID = re.compile(r"^(in|out)\.c-([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)$")
 

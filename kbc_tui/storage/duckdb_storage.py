@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from kbc_tui.components.base import Cancelled
+from kbc_tui.model.cancel import Cancelled
 from kbc_tui.errors import KbcError, StorageBusyError
 from kbc_tui.storage.base import Column, TableId, TableInfo
 from kbc_tui.store.private import private_dir, tighten
@@ -28,7 +28,7 @@ from kbc_tui.store.private import private_dir, tighten
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from kbc_tui.components.base import CancelToken
+    from kbc_tui.model.cancel import CancelToken
 
 META_SCHEMA = "_kbc"
 STAGE_PREFIX = "__kbc_stage_"
