@@ -10,6 +10,7 @@ task printing 10,000 lines a second neither slows the runner nor floods subscrib
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Union
 
@@ -50,7 +51,9 @@ Listener = Callable[[Event], None]
 class EventBus:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
-        self._pending: dict[int, list[LogLine]] = {}
+        self._pending: dict[int, list[LogLine]] = {}  # guarded by _lock: worker threads log too
+        self._lock = threading.Lock()
+        self._flush_wanted = False  # a flush is scheduled (or being scheduled from a thread)
         self._flush_handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -71,8 +74,10 @@ class EventBus:
         """Deliver now (call on the loop). Pending log lines of the same job go first, keeping order."""
         if isinstance(event, (JobChanged, TaskChanged)):
             job_id = event.job.id if isinstance(event, JobChanged) else event.job_id
-            if job_id in self._pending:
-                self._deliver(LogBatch(job_id, tuple(self._pending.pop(job_id))))
+            with self._lock:
+                pending = self._pending.pop(job_id, None)
+            if pending:
+                self._deliver(LogBatch(job_id, tuple(pending)))
         self._deliver(event)
 
     def _deliver(self, event: Event) -> None:
@@ -85,27 +90,37 @@ class EventBus:
                 logging.getLogger(__name__).exception("event listener failed")
 
     def log(self, line: LogLine) -> None:
-        """Queue a log line (thread-safe); delivered in a batch shortly after."""
+        """Queue a log line (thread-safe); delivered in a batch shortly after. A thread logging 10,000 lines
+        a second wakes the loop once per batch, not once per line."""
         loop = self._loop
         if loop is None:
             return
+        with self._lock:
+            self._pending.setdefault(line.job_id, []).append(line)
+            if self._flush_wanted:
+                return
+            self._flush_wanted = True
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is loop:
-            self._queue(line)
+            self._schedule_flush()
         else:
-            loop.call_soon_threadsafe(self._queue, line)
+            try:
+                loop.call_soon_threadsafe(self._schedule_flush)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                pass
 
-    def _queue(self, line: LogLine) -> None:
-        self._pending.setdefault(line.job_id, []).append(line)
+    def _schedule_flush(self) -> None:
         if self._flush_handle is None and self._loop is not None:
             self._flush_handle = self._loop.call_later(LOG_FLUSH_SECONDS, self.flush)
 
     def flush(self) -> None:
         self._flush_handle = None
-        pending, self._pending = self._pending, {}
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._flush_wanted = False
         for job_id, lines in pending.items():
             self._deliver(LogBatch(job_id, tuple(lines)))
 
