@@ -57,8 +57,8 @@ class MailWaiting:
         ids = [str(i) for i in self.job_ids]
         whose = (f"job {ids[0]}'s e-mail" if len(ids) == 1
                  else f"the e-mails of jobs {', '.join(ids[:-1])} and {ids[-1]}")
-        return (f"waiting up to {self.seconds:.1f} s for the SMTP server to take {whose}; if it does not, it stays "
-                "queued and the next kbc-tui that runs jobs in this project sends it")
+        return (f"waiting up to {self.seconds:.1f} s for the SMTP server to take {whose}; what it has not taken by "
+                "then stays queued, and the next kbc-tui that runs jobs in this project sends it")
 
 
 Event = Union[JobChanged, TaskChanged, LogBatch, EngineProblem, MailWaiting]
