@@ -6,7 +6,6 @@ the real app in a tmux terminal, driven with keys and read with capture-pane.
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from _common import ROOT
+from _common import copy_demo
 
 from kbc_tui.model.job import JobStatus, Trigger  # noqa: E402
 from kbc_tui.store.history import JobHistory  # noqa: E402
@@ -27,7 +26,7 @@ HOME_MARKER = "Sales to Tableau"
 
 def make_project(root: Path, lines: int = LINES) -> int:
     """The demo project plus a finished job of ``lines`` lines (its last one says LAST_LINE); returns its id."""
-    shutil.copytree(ROOT / "configs", root, ignore=shutil.ignore_patterns(".kbc", "out"))
+    copy_demo(root)
     history = JobHistory(root / ".kbc" / "jobs.sqlite")
     other = history.create_job("sales-to-gooddata", Trigger.SCHEDULE, "scheduler")
     big = history.create_job("sales-to-tableau", Trigger.SCHEDULE, "scheduler")

@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers.components import run_config, write_config  # noqa: E402,F401
+from tests.helpers.demo import copy_demo  # noqa: E402,F401  (the demo as committed)
 from tests.helpers.projects import project  # noqa: E402,F401
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -16,11 +16,10 @@ machine's load between pairs moves both of a pair alike).
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
-from _common import ROOT
+from _common import copy_demo
 from _startup import compare, report
 
 RUNS = 15
@@ -29,6 +28,6 @@ RUNS = 15
 def main(argv: list[str]) -> tuple[float, str]:
     with tempfile.TemporaryDirectory() as tmp:
         demo = Path(tmp) / "configs"
-        shutil.copytree(ROOT / "configs", demo, ignore=shutil.ignore_patterns(".kbc", "out"))
+        copy_demo(demo)
         pairs = compare(demo, "Sales to Tableau", Path(tmp), RUNS)
     return report(pairs, "kbc-tui home screen on the demo"), "ratio"

@@ -13,12 +13,11 @@ history). Fairness as in startup (``_startup.py``).
 from __future__ import annotations
 
 import random
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT
+from _common import copy_demo
 from _startup import compare, report
 
 from kbc_tui.store.history import JobHistory  # noqa: E402
@@ -30,7 +29,7 @@ RUNS = 15
 
 
 def generate(root: Path) -> None:
-    shutil.copytree(ROOT / "configs", root, ignore=shutil.ignore_patterns(".kbc", "out", "orchestrations"))
+    copy_demo(root, skip=("orchestrations",))
     folder = root / "orchestrations"
     folder.mkdir()
     rng = random.Random(5)

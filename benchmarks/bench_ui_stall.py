@@ -29,7 +29,6 @@ frames, the terminal, the probe, the capture-pane polling, this machine under it
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ import time
 from pathlib import Path
 
 from _biglog import HOME_MARKER
-from _common import PG_URL, ROOT, write_config
+from _common import PG_URL, copy_demo, write_config
 from _stall import HERE, ProbedTerminal, keys_summary, p99, summary, toggle_wrap, window
 
 from kbc_tui.store.history import JobHistory  # noqa: E402
@@ -48,7 +47,7 @@ PRESSES = 10
 
 
 def demo_copy(root: Path) -> Path:
-    shutil.copytree(ROOT / "configs", root, ignore=shutil.ignore_patterns(".kbc", "out"))
+    copy_demo(root)
     return root
 
 

@@ -31,8 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check every project file; print problems as path:line: key: message")
     _project(p)
 
-    p = sub.add_parser("init", help="create a new empty project folder")
-    p.add_argument("dir", metavar="DIR")
+    p = sub.add_parser("init", help="create a project to start from: a commented kbc.toml and an example "
+                                    "orchestration that runs at once",
+                       description="Create a project to start from in DIR: a commented kbc.toml (your [user] "
+                                   "email from git config user.email, asked when there is none and this is a "
+                                   "terminal), an example SQL transformation and the orchestration 'hello' that "
+                                   "runs it (kbc-tui run hello). Files already in DIR are kept.")
+    p.add_argument("dir", metavar="DIR", help="the project folder (created if missing; must not hold a kbc.toml)")
     p.add_argument("--name", help="project name (default: the folder name)")
 
     p = sub.add_parser("encrypt", help="encrypt plain-text '#' secrets in the project's files, in place")

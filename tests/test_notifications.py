@@ -403,3 +403,60 @@ async def test_a_stop_logs_not_sent_yet_only_for_the_mail_it_tried(tmp_path, eng
         await later.stop()
     lines = [ln.text for ln in JobHistory(root / ".kbc" / "jobs.sqlite").log(job.id) if "not sent yet" in ln.text]
     assert len(lines) == 1, lines
+
+
+def test_run_with_a_silent_smtp_server_says_it_waits_and_ends_soon(tmp_path):
+    """`kbc-tui run` of a 0.1 s job against an SMTP server that never answers: it waited stop_grace (10 s) for
+    the e-mail, saying nothing. It says one line while it waits and ends within a few seconds; and a later run,
+    which tries job 1's e-mail again, does not add another "not sent yet" line to job 1's log."""
+    with SilentServer() as silent:
+        root = project(tmp_path / "p", user={"email": "me@example.com"},
+                       smtp={"host": "127.0.0.1", "port": silent.port, "from": "kbc@example.com"})  # 30 s timeout
+        sql_config(root, "ok", OK_SQL, ["ok"])
+        orchestration(root, "fine", [["ok"]], notifications=LISTS)
+        runs = []
+        for _ in range(3):
+            started = time.monotonic()
+            out = subprocess.run([sys.executable, "-m", "kbc_tui", "run", "fine", "--project", str(root)],
+                                 capture_output=True, text=True, timeout=60)
+            runs.append((time.monotonic() - started, out))
+    for elapsed, out in runs:
+        assert out.returncode == 0, out.stderr
+        waiting = [ln for ln in out.stderr.splitlines() if "waiting up to" in ln]
+        assert len(waiting) == 1, out.stderr
+        assert "SMTP server" in waiting[0] and "stays queued" in waiting[0], waiting
+        assert elapsed < 8, f"`kbc-tui run` took {elapsed:.1f} s to end after a quick job (silent SMTP server)"
+    assert "job 1's e-mail" in runs[0][1].stderr, runs[0][1].stderr
+    history = JobHistory(root / ".kbc" / "jobs.sqlite")
+    try:
+        said = {job_id: [ln.text for ln in history.log(job_id) if "not sent yet" in ln.text] for job_id in (1, 2, 3)}
+        notes = history.notifications()
+    finally:
+        history.close()
+    assert [len(said[job_id]) for job_id in (1, 2, 3)] == [1, 1, 1], said
+    assert {(n.job_id, n.status, n.attempts) for n in notes} == {(1, "pending", 0), (2, "pending", 0),
+                                                                 (3, "pending", 0)}
+
+
+async def test_a_stop_that_cuts_an_e_mail_short_again_adds_no_second_not_sent_yet_line(tmp_path, engines,
+                                                                                       monkeypatch):
+    """The SMTP server hangs: each runner's stop cuts job 1's e-mail short (it stays pending, untried). Each later
+    runner, retrying it, added one more "not sent yet" line to job 1's log."""
+    monkeypatch.setattr(Notifier, "stop_grace", 0.3)
+    with SilentServer() as silent:
+        root = make_project(tmp_path, silent.port, timeout_seconds=30)
+        orchestration(root, "fine", [["ok"]], notifications=LISTS)
+        jobs = []
+        for _ in range(3):
+            runner = await engines(root)
+            jobs.append(await run_job(runner, "fine"))
+            await runner.stop()
+    history = JobHistory(root / ".kbc" / "jobs.sqlite")
+    try:
+        said = {job.id: [ln.text for ln in history.log(job.id) if "not sent yet" in ln.text] for job in jobs}
+        notes = history.notifications()
+    finally:
+        history.close()
+    assert [len(lines) for lines in said.values()] == [1, 1, 1], said
+    assert [(n.status, n.attempts) for n in notes] == [("pending", 0)] * 3
+    assert {n.last_error for n in notes} == {"not sent yet: kbc-tui stopped before the SMTP server took it"}

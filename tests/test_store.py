@@ -8,7 +8,6 @@ from kbc_tui.errors import ConfigError, ConflictError, KbcError
 from kbc_tui.model import ComponentConfig, Notifications, Orchestration, Phase, Schedule, Task
 from kbc_tui.model.project import ProjectSettings, SmtpSettings, UserSettings
 from kbc_tui.store import Project
-from tests.conftest import DEMO
 
 
 def full_orchestration() -> Orchestration:
@@ -190,10 +189,10 @@ def test_component_configuration_keys_are_checked(empty_project):
     assert any("paramaters: unknown key (did you mean 'parameters'?)" in p for p in problems)
 
 
-def test_demo_configs_exist_for_every_component_type():
+def test_demo_configs_exist_for_every_component_type(demo_project):
     from kbc_tui.model.component import COMPONENT_TYPES
 
-    project = Project.load(DEMO)
+    project = Project.load(demo_project)
     assert {c.component for c in project.components.values()} == set(COMPONENT_TYPES)
     assert set(project.orchestrations) == {"sales-to-tableau", "sales-to-gooddata"}
 

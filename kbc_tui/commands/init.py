@@ -1,10 +1,11 @@
 """``kbc-tui init DIR``: a new project to start from: a commented ``kbc.toml`` (your e-mail from
-``git config user.email`` when there is one), an example transformation and an orchestration that runs it.
-Everything it writes validates, and ``kbc-tui run hello`` works at once."""
+``git config user.email`` when there is one, asked otherwise when stdin is a terminal), an example transformation
+and an orchestration that runs it. Everything it writes validates, and ``kbc-tui run hello`` works at once."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from kbc_tui.errors import KbcError
@@ -95,6 +96,26 @@ def git_email() -> str:
     return email if email and check_email(email) is None else ""
 
 
+def ask_email(ask=input, say=print) -> str:
+    """Ask for the user's e-mail until it is valid (the same check as ``validate``); '' when they skip it
+    (an empty answer or end of input)."""
+    from kbc_tui.model.validate import check_email
+
+    while True:
+        try:
+            answer = ask("Your e-mail, for [user] email in kbc.toml (jobs you start are recorded with it; "
+                         "Enter to skip): ").strip()
+        except EOFError:
+            say()
+            return ""
+        if not answer:
+            return ""
+        problem = check_email(answer)
+        if problem is None:
+            return answer
+        say(f"  {problem}; try again, or Enter to skip")
+
+
 def _toml_string(value: str) -> str:
     import tomlkit
 
@@ -105,12 +126,15 @@ def run(args) -> int:
     root = Path(args.dir).expanduser().resolve()
     if (root / SETTINGS_FILE).exists():
         raise KbcError(f"{root / SETTINGS_FILE} already exists: {root} is a project already")
+    email = git_email()
+    if email:
+        email_line = f"email = {_toml_string(email)}  # from git config user.email"
+    else:
+        email = ask_email() if sys.stdin is not None and sys.stdin.isatty() else ""  # asked before anything is written
+        email_line = f"email = {_toml_string(email)}" if email else '# email = "you@example.com"'
     root.mkdir(parents=True, exist_ok=True)
     (root / "components").mkdir(exist_ok=True)
     (root / "orchestrations").mkdir(exist_ok=True)
-    email = git_email()
-    email_line = (f"email = {_toml_string(email)}  # from git config user.email" if email
-                  else '# email = "you@example.com"')
     write_bytes_atomic(root / SETTINGS_FILE, SETTINGS.format(name=_toml_string(args.name or root.name),
                                                              email_line=email_line).encode())
     examples = {root / "components" / "sql-transformation" / "hello.toml": COMPONENT,
@@ -122,7 +146,7 @@ def run(args) -> int:
         write_bytes_atomic(root / ".gitignore", GITIGNORE.encode())
     print(f"Created project {root}")
     if not email:
-        print("  your e-mail: set [user] email in kbc.toml (no git config user.email found)")
+        print("  your e-mail: set [user] email in kbc.toml (no git config user.email found, none typed)")
     print(f"  open it:     kbc-tui --project {root}")
     print(f"  check it:    kbc-tui validate --project {root}")
     print(f"  run the example: kbc-tui run hello --project {root}")

@@ -11,7 +11,7 @@ import sys
 
 from kbc_tui.commands._loop import run_until_done
 from kbc_tui.engine import Engine
-from kbc_tui.engine.events import EngineProblem, LogBatch, TaskChanged
+from kbc_tui.engine.events import EngineProblem, LogBatch, MailWaiting, TaskChanged
 from kbc_tui.errors import KbcError
 from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
 from kbc_tui.store import Project, resolve_project_dir
@@ -138,6 +138,8 @@ def _status(engine: Engine, job_id: int) -> str:
 def _say_problems(event) -> None:
     if isinstance(event, EngineProblem) and event.message:
         print(f"kbc-tui: {event.message}", file=sys.stderr, flush=True)
+    elif isinstance(event, MailWaiting):
+        print(f"kbc-tui: {event.text}", file=sys.stderr, flush=True)
 
 
 def run(args) -> int:

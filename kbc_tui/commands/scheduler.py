@@ -13,7 +13,7 @@ from datetime import datetime
 
 from kbc_tui.commands._loop import run_until_done
 from kbc_tui.engine import Engine
-from kbc_tui.engine.events import EngineProblem, JobChanged
+from kbc_tui.engine.events import EngineProblem, JobChanged, MailWaiting
 from kbc_tui.engine.waiting import wait_event
 from kbc_tui.store import Project, resolve_project_dir
 
@@ -33,6 +33,8 @@ class Reporter:
     def __call__(self, event) -> None:
         if isinstance(event, EngineProblem):
             self.say(f"PROBLEM: {event.message}" if event.message else "problem solved: running jobs again")
+        elif isinstance(event, MailWaiting):
+            self.say(event.text)
         elif isinstance(event, JobChanged):
             job = event.job
             status = job.status.value

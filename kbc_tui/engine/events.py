@@ -44,7 +44,25 @@ class EngineProblem:
     message: str | None
 
 
-Event = Union[JobChanged, TaskChanged, LogBatch, EngineProblem]
+@dataclass(frozen=True)
+class MailWaiting:
+    """The engine is stopping and waits up to ``seconds`` for the SMTP server to take the e-mails of these jobs;
+    what it has not taken by then stays in the outbox for the next process that runs jobs."""
+
+    job_ids: tuple[int, ...]
+    seconds: float
+
+    @property
+    def text(self) -> str:
+        """One line to say (the process does not end at once: say why and for how long at most)."""
+        ids = [str(i) for i in self.job_ids]
+        whose = (f"job {ids[0]}'s e-mail" if len(ids) == 1
+                 else f"the e-mails of jobs {', '.join(ids[:-1])} and {ids[-1]}")
+        return (f"waiting up to {self.seconds:.1f} s for the SMTP server to take {whose}; what it has not taken by "
+                "then stays queued, and the next kbc-tui that runs jobs in this project sends it")
+
+
+Event = Union[JobChanged, TaskChanged, LogBatch, EngineProblem, MailWaiting]
 Listener = Callable[[Event], None]
 
 

@@ -25,6 +25,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
+from kbc_tui.engine.events import MailWaiting
 from kbc_tui.engine.waiting import wait_event
 from kbc_tui.errors import KbcError, StateError
 from kbc_tui.model.job import Job, JobStatus, Notification, Trigger
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 3
+#: ``last_error`` of an e-mail whose sending a stop cut short; its "not sent yet" line is in the job log already
+CUT_SHORT = "not sent yet: kbc-tui stopped before the SMTP server took it"
 
 
 def _looks_like_email(value: str) -> bool:
@@ -47,8 +50,10 @@ def _looks_like_email(value: str) -> bool:
 class Notifier:
     #: seconds to wait before the 2nd and the 3rd attempt (tests shorten them)
     retry_delays: tuple[float, ...] = (10.0, 60.0)
-    #: how long ``stop()`` lets e-mails being sent finish before leaving them to the next runner
-    stop_grace: float = 10.0
+    #: how long ``stop()`` lets e-mails being sent finish before leaving them to the next runner (a `kbc-tui run`
+    #: waits this long after its job when the SMTP server hangs); after ``stop_quiet`` s it says that it waits
+    stop_grace: float = 3.0
+    stop_quiet: float = 0.5
     #: how often the outbox is looked at when nothing woke the sender
     idle_seconds: float = 30.0
 
@@ -56,14 +61,17 @@ class Notifier:
         self.engine = engine
         self._timers: dict[int, asyncio.Task] = {}
         self._sending: dict[int | None, asyncio.Task] = {}
+        #: the job of each e-mail being sent (for what ``stop()`` says it waits for)
+        self._sending_job: dict[int | None, int] = {}
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task | None = None
         self._stopping = False
         #: jobs that ended while the history could not be written: their e-mail is queued once it can be
         self._unqueued: dict[int, Masker | None] = {}
-        #: the e-mails this process tried to send: at stop, only these are logged as not sent yet (a process that
-        #: never tried one, e.g. before its retry time, adds no line: each stop added one per pending e-mail)
-        self._tried: set[int] = set()
+        #: the e-mails this process tried to send, with their ``last_error`` when it took them: at stop, only these are
+        #: logged as not sent yet (a process that never tried one, e.g. before its retry time, adds no line: each stop
+        #: added one per pending e-mail), and not again when an earlier stop cut it short and said so (``CUT_SHORT``)
+        self._tried: dict[int, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -84,7 +92,12 @@ class Notifier:
             except Exception:  # a busy database: the e-mail stays queued; the engine must still stop
                 log.exception("cannot read the notification outbox at stop")
         if self._sending:
-            await asyncio.wait(set(self._sending.values()), timeout=self.stop_grace)
+            quiet = min(self.stop_quiet, self.stop_grace)
+            _, left = await asyncio.wait(set(self._sending.values()), timeout=quiet)
+            if left and self.stop_grace > quiet:  # a slow or hanging server: say why we do not end yet, for how long
+                jobs = tuple(sorted({job for note_id, job in self._sending_job.items() if note_id in self._sending}))
+                self.engine.events.emit(MailWaiting(jobs, self.stop_grace - quiet))
+                await asyncio.wait(left, timeout=self.stop_grace - quiet)
         for task in list(self._sending.values()):
             task.cancel()
         await asyncio.gather(*self._sending.values(), return_exceptions=True)
@@ -93,7 +106,7 @@ class Notifier:
         except Exception:
             unsent = []
         for note in unsent:
-            if note.id not in self._tried:
+            if note.id not in self._tried or self._tried[note.id] == CUT_SHORT:
                 continue
             self.engine.add_log(note.job_id, "warning",
                                 f"The {note.event} e-mail to {', '.join(note.recipients)} is not sent yet: kbc-tui "
@@ -273,7 +286,8 @@ class Notifier:
     def _send_due(self) -> None:
         for note in self.engine.history.notifications(due_before=time.time()):
             if note.id not in self._sending:
-                self._tried.add(note.id)
+                self._tried[note.id] = note.last_error
+                self._sending_job[note.id] = note.job_id
                 self._sending[note.id] = asyncio.create_task(self._send(note), name=f"kbc-mail-{note.id}")
 
     def _message(self, note: Notification, smtp: "SmtpSettings") -> EmailMessage:
@@ -303,6 +317,7 @@ class Notifier:
                                       self._message(note, smtp))
         except asyncio.CancelledError:
             note.attempts -= 1  # cut short by stop() (which logs it as not sent yet), not refused by the server
+            note.last_error = CUT_SHORT  # the next process that cuts it short adds no second line
             raise
         except MailError as exc:
             note.last_error = str(exc)
@@ -331,4 +346,5 @@ class Notifier:
             except Exception:
                 log.exception("cannot record notification %s", note.id)
             self._sending.pop(note.id, None)
+            self._sending_job.pop(note.id, None)
             self.wake()
