@@ -54,3 +54,18 @@ async def test_ctrl_q_asks_about_unsaved_changes_as_q_does(demo_project):
         await pilot.press("ctrl+q")
         await pilot.pause(0.2)
         assert isinstance(app.screen, ConfirmModal) and app.is_running
+
+
+@pytest.mark.parametrize("keys,title", [(["down", "enter", "R"], "Keys: Prompt "),
+                                        (["down", "enter", "t", "e"], "Keys: Task run limits ")])
+async def test_f1_over_a_dialog_names_it_in_words(demo_project, keys, title):
+    from tests.ui.test_small_terminal import screen_text
+
+    app = KbcApp(demo_project, watch_files=False)
+    async with app.run_test(size=SMALL) as pilot:
+        for key in [*keys, "f1"]:
+            await pilot.press(key)
+            await pilot.pause(0.1)
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert title in text and "modal" not in text.lower(), text

@@ -52,6 +52,7 @@ class TaskLimitsModal(ModalScreen[dict | None]):
     TaskLimitsModal Input { width: 14; }
     TaskLimitsModal .limit-problem { padding-left: 17; }
     """
+    HELP_NAME = "Task run limits"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, task: Task, title: str) -> None:
