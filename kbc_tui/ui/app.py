@@ -39,9 +39,13 @@ class KbcApp(App[None]):
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = App.COMMANDS | {lambda: _kbc_commands()}
+    # q and ? type into a focused input: ctrl+q and F1 work everywhere (priority), and the footer shows them
+    # where q and ? do not work (KbcFooter shows one key per action); ctrl+q asks first, as q does
     BINDINGS = [
         Binding("q", "quit_app", "Quit", priority=False),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+q", "quit_app", "Quit", priority=True),
+        Binding("f1", "help", "Help", key_display="F1", priority=True),
     ]
 
     def __init__(self, project_dir: Path, *, watch_files: bool = True) -> None:

@@ -251,11 +251,33 @@ async def test_the_collector_is_back_on_after_the_first_frame(make_app):
 
 
 async def test_palette_runs_an_orchestration(make_app):
+    """And leaves no coroutine unawaited: the palette's commands were once made with ``run_orchestration(id)``
+    called up front, one coroutine per orchestration at every keystroke; the ones not chosen were never awaited
+    ("RuntimeWarning: coroutine 'KbcApp.run_orchestration' was never awaited" after ctrl+p, run, escape, q)."""
+    import gc
+    import warnings
+
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("ctrl+p", *"run sales to tableau")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: app.engine.list_jobs("sales-to-tableau"), message="the job to be queued")
-        assert app.engine.list_jobs("sales-to-tableau")[0].trigger.value == "manual"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("ctrl+p", *"run sales to tableau")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.engine.list_jobs("sales-to-tableau"), message="the job to be queued")
+            assert app.engine.list_jobs("sales-to-tableau")[0].trigger.value == "manual"
+            await pilot.press("ctrl+p", *"run")  # the palette again, left with escape, then quit
+            await pilot.pause(0.3)
+            await pilot.press("escape")
+            await pilot.pause(0.1)
+            await pilot.press("escape", "q")
+            await pilot.pause(0.2)
+            if isinstance(app.screen, ConfirmModal):  # the job still runs: quit anyway
+                await pilot.press("y")
+            await wait_until(pilot, lambda: not app.is_running, message="the app to quit")
+        del app, pilot
+        gc.unfreeze()  # the app froze what it had made by its first frame
+        gc.collect()  # a coroutine never awaited says so when it is collected
+    unawaited = [str(w.message) for w in caught if "was never awaited" in str(w.message)]
+    assert not unawaited, unawaited

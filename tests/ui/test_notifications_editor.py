@@ -119,7 +119,7 @@ async def test_smtp_settings_screen_saves_an_encrypted_password_and_tests_the_fo
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, SmtpSettingsScreen)  # refused
-        assert "invalid e-mail address 'not an address'" in text_of(screen, "#problem")
+        assert "invalid e-mail address 'not an address'" in text_of(screen, "#user-email-problem")  # under it
         screen.query_one("#user-email", Input).value = "me@example.com"
         with SmtpServer(port=port, users={"kbc": "hunter2-secret"}) as server:
             await pilot.press("ctrl+t")  # the unsaved form, password included, is what is tested
@@ -178,7 +178,7 @@ async def test_smtp_settings_warn_about_a_password_sent_unencrypted(make_app, de
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, SmtpSettingsScreen)
-        assert text_of(screen, "#problem") == "Timeout: a number of seconds, at least 1"
+        assert text_of(screen, "#timeout-problem") == "Timeout: a number of seconds, at least 1"
 
 
 async def test_an_address_typed_but_not_added_is_added_on_save_and_said(make_app, demo_project):

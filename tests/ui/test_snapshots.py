@@ -68,7 +68,13 @@ SCREENS = {
     "job_detail": ([], True),
     "help": (["down", "enter", "t", "question_mark"], False),
     "confirm_dialog": (["d"], False),
-    "prompt_dialog_error": (["n", *"Sales", "tab", "end", "!"], False),
+    "new_orchestration_dialog_error": (["n", *"Sales", "tab", "end", "!"], False),  # NameAndIdModal
+    "rename_dialog": (["down", "enter", "R"], False),  # PromptModal
+    "rename_dialog_error": (["down", "enter", "R", "ctrl+u", "enter"], False),
+    "phase_name_dialog": (["down", "enter", "t", "r"], False),
+    "task_limits_dialog": (["down", "enter", "t", "e"], False),
+    "task_limits_dialog_error": (["down", "enter", "t", "e", *"x", "tab", "ctrl+u", *"-1"], False),
+    "command_palette": (["ctrl+p", *"run"], False),
     "unsaved_dialog": (["down", "enter", "t", "space", "escape"], False),
 }
 

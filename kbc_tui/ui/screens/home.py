@@ -22,8 +22,10 @@ from kbc_tui.ui.widgets.footer import KbcFooter
 
 
 CHUNK_ROWS = 250
-# fixed widths that fit 80 columns (a thousand rows need no measuring of every cell); name and schedule grow
-COLUMNS = [Col("Orchestration", "name", 18), Col("Tasks", "tasks", 5, 5), Col("Schedule", "schedule", 13), Col("Last job", "last", 10, 12), Col("When", "when", 14, 16), Col("Took", "took", 6, 11)]
+# the narrowest widths fit 80 columns with room for a name of 24 characters ("Sales to GoodData (copy)") and its "…";
+# short columns are as wide as their values, name and schedule share the rest
+COLUMNS = [Col("Orchestration", "name", 25, grow=2), Col("Tasks", "tasks", 5, 5), Col("Schedule", "schedule", 10),
+           Col("Last job", "last", 9, 12), Col("When", "when", 12, 16), Col("Took", "took", 6, 11)]
 SAVE_CACHE_SECONDS = 1.0
 
 

@@ -67,10 +67,12 @@ def preview(schedule: Schedule) -> tuple[str | None, str, str]:
     if error:
         return error, "", ""
     words = describe(schedule) + ("" if schedule.enabled else " — disabled: it will not run")
-    lines = ["Next 5 runs:              in the schedule's zone        local time"]
-    for moment in next_runs(schedule, 5):
-        local = moment.astimezone()
-        lines.append(f"  {moment.strftime('%a %d %b %Y %H:%M %Z'):<34} {local.strftime('%a %d %b %H:%M %Z')}")
+    runs = [(moment.strftime("%a %d %b %Y %H:%M %Z"), moment.astimezone().strftime("%a %d %b %H:%M %Z"))
+            for moment in next_runs(schedule, 5)]
+    zone_head = "Next 5 runs, in the schedule's zone"
+    width = max([len(zone_head), *(len(zone) for zone, _ in runs)]) + 3  # each header over its column
+    lines = [f"  {zone_head:<{width}}local time"]
+    lines += [f"  {zone:<{width}}{local}" for zone, local in runs]
     return None, words, "\n".join(lines)
 
 

@@ -54,42 +54,50 @@ class SmtpSettingsScreen(EditorScreen):
         def row(label: str, widget) -> Horizontal:
             return Horizontal(Label(label, classes="field-label"), widget, classes="row")
 
+        def problem(field: str) -> Static:  # a field's problem, right under it (hidden while there is none)
+            return Static("", id=f"{field}-problem", classes="error field-problem", markup=False)
+
         yield Header()
         with Vertical(id="smtp-head"):  # what ctrl+t and ctrl+s answer stays on screen while the form scrolls
             yield Static("E-mail server (SMTP) for notifications — kbc.toml [smtp]", classes="title", markup=False)
             yield Static("ctrl+t: send a test e-mail to your address · ctrl+s: save · escape: back", classes="hint")
-            yield Static("", id="problem", classes="error")
             yield Static("", id="test-result")
         with VerticalScroll(id="smtp-settings"):
             yield row("Host", Input(smtp.host, id="host", placeholder="smtp.example.com"))
             yield row("Security", Select([(SECURITY_LABELS[s], s) for s in SMTP_SECURITY], value=smtp.security,
                                          id="security", allow_blank=False))
             yield row("Port", Input(str(smtp.port), id="port", type="integer", classes="short"))
+            yield problem("port")
             yield row("Username", Input(smtp.username, id="username", placeholder="(no login)"))
             yield row("Password", Input("", id="password", password=True, placeholder=password_hint(smtp.password)))
             yield Static("", id="warning", classes="warning")  # a password sent unencrypted
             yield row("From", Input(smtp.from_address, id="from", placeholder="kbc@example.com (default: username)"))
+            yield problem("from")
             yield row("Verify TLS", Switch(smtp.verify, id="verify"))
             yield row("CA file", Input(smtp.ca_file, id="ca_file", placeholder="PEM file to trust (optional)"))
+            yield problem("ca_file")
             yield row("Timeout (s)", Input(f"{smtp.timeout_seconds:g}", id="timeout", type="number", classes="short"))
+            yield problem("timeout")
             yield Static("You — manual runs e-mail only the person who ran them ([user] email; KBC_USER_EMAIL wins)",
-                         classes="section", markup=False)
+                         classes="section", markup=False)  # wraps at 80 columns (app.tcss)
             yield row("Your e-mail", Input(user.email, id="user-email", placeholder="you@example.com"))
+            yield problem("user-email")
         yield KbcFooter()
 
     def on_mount(self) -> None:
         self.query_one("#host", Input).focus()
+        self.show_problems({})
         self.show_warning()
 
     # -- the form ------------------------------------------------------------------------------------------
     def value(self, widget_id: str) -> str:
         return self.query_one(f"#{widget_id}", Input).value.strip()
 
-    def form(self) -> tuple[ProjectSettings, str | None]:
-        """The settings the form describes, and the first problem with them (None: all good)."""
+    def form(self) -> tuple[ProjectSettings, dict[str, str]]:
+        """The settings the form describes, and their problems by field id (empty: all good)."""
         settings = copy.deepcopy(self.original)
         smtp = settings.smtp
-        problem = None
+        problems: dict[str, str] = {}
         smtp.host = self.value("host")
         smtp.security = str(self.query_one("#security", Select).value)
         try:
@@ -97,29 +105,38 @@ class SmtpSettingsScreen(EditorScreen):
             if not 1 <= smtp.port <= 65535:
                 raise ValueError
         except ValueError:
-            problem = problem or "Port: a number from 1 to 65535"
+            problems["port"] = "Port: a number from 1 to 65535"
         smtp.username = self.value("username")
         typed = self.query_one("#password", Input).value
         if typed:
             smtp.password = typed  # encrypted on save (an env:VAR reference is kept as it is)
         smtp.from_address = self.value("from")
-        if smtp.from_address:
-            problem = problem or check_email(smtp.from_address)
+        if smtp.from_address and check_email(smtp.from_address):
+            problems["from"] = f"From: {check_email(smtp.from_address)}"
         smtp.verify = self.query_one("#verify", Switch).value
         smtp.ca_file = self.value("ca_file")
         ca_problem = check_file(smtp.ca_file, self.app.project.root)
         if ca_problem:
-            problem = problem or f"CA file: {ca_problem}"
+            problems["ca_file"] = f"CA file: {ca_problem}"
         try:
             smtp.timeout_seconds = float(self.value("timeout"))
             if number_problem(smtp.timeout_seconds, minimum=1):  # 1e999 is a float: inf
                 raise ValueError
         except ValueError:
-            problem = problem or "Timeout: a number of seconds, at least 1"
+            problems["timeout"] = "Timeout: a number of seconds, at least 1"
         settings.user.email = self.value("user-email")
-        if settings.user.email:
-            problem = problem or check_email(settings.user.email)
-        return settings, problem
+        if settings.user.email and check_email(settings.user.email):
+            problems["user-email"] = f"Your e-mail: {check_email(settings.user.email)}"
+        return settings, problems
+
+    def show_problems(self, problems: dict[str, str]) -> None:
+        """Each field's problem under it; the others' lines take no room."""
+        for shown in self.query(".field-problem").results(Static):
+            field = (shown.id or "").removesuffix("-problem")
+            shown.update(Text(problems.get(field, "")))
+            shown.display = field in problems
+        if problems:  # the first one on screen, the form scrolled if need be
+            self.call_after_refresh(self.query_one(f"#{next(iter(problems))}-problem").scroll_visible, animate=False)
 
     @property
     def dirty(self) -> bool:
@@ -133,8 +150,11 @@ class SmtpSettingsScreen(EditorScreen):
             port.value = str(DEFAULT_PORTS.get(str(event.value), 25))
 
     @on(Input.Changed)
-    def _changed(self) -> None:
-        self.query_one("#problem", Static).update("")
+    def _changed(self, event: Input.Changed) -> None:
+        shown = self.query(f"#{event.input.id}-problem").results(Static)
+        for problem in shown:  # what the field said is wrong goes as it is edited
+            problem.update("")
+            problem.display = False
         self.show_warning()
 
     @on(Select.Changed, "#security")
@@ -146,13 +166,13 @@ class SmtpSettingsScreen(EditorScreen):
 
     # -- test e-mail ------------------------------------------------------------------------------------------
     def action_test_email(self) -> None:
-        settings, problem = self.form()
-        if problem:
-            self.query_one("#problem", Static).update(Text(problem))
+        settings, problems = self.form()
+        self.show_problems(problems)
+        if problems:
             return
         to = settings.user.effective_email
         if not to:
-            self.query_one("#problem", Static).update(Text("Enter your e-mail first: the test e-mail goes there"))
+            self.show_problems({"user-email": "Enter your e-mail first: the test e-mail goes there"})
             return
         typed = self.query_one("#password", Input).value
         # a password typed but not saved yet is used as it is, and stored nowhere
@@ -166,10 +186,11 @@ class SmtpSettingsScreen(EditorScreen):
 
     # -- save / leave -----------------------------------------------------------------------------------------------
     def save(self) -> bool:
-        settings, problem = self.form()
-        if problem:
-            self.query_one("#problem", Static).update(Text(problem))
-            self.notify(f"Cannot save: {problem}", severity="error", timeout=8)
+        settings, problems = self.form()
+        self.show_problems(problems)
+        if problems:
+            self.query_one(f"#{next(iter(problems))}", Input).focus()
+            self.notify("Cannot save: " + "; ".join(problems.values()), severity="error", timeout=8)
             return False
         if self.original.user.email and not settings.user.email and not self.clearing_email_confirmed:
             self.ask_to_clear_email()  # saves on yes

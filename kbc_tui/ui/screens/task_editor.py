@@ -28,6 +28,7 @@ from kbc_tui.ui.widgets.dialogs import ConfirmModal, PromptModal
 from kbc_tui.ui.widgets.fit_table import FitTable
 from kbc_tui.ui.widgets.footer import KbcFooter
 
+EMPTY_PHASE = "(empty: move a task here; dropped on save)"
 LIMIT_LABELS = {"timeout_minutes": "Timeout (min)", "retries": "Retries", "retry_delay_seconds": "Retry delay (s)"}
 
 
@@ -51,6 +52,7 @@ class TaskLimitsModal(ModalScreen[dict | None]):
     TaskLimitsModal Input { width: 14; }
     TaskLimitsModal .limit-problem { padding-left: 17; }
     """
+    HELP_NAME = "Task run limits"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, task: Task, title: str) -> None:
@@ -158,8 +160,8 @@ class TaskEditor(EditorScreen):
         for pi, phase in enumerate(self.phases):
             label = f"{pi + 1}. {phase.name}" if phase.name else f"{pi + 1}."
             if not phase.tasks:
-                table.add_row(plain(label), "", Text("(empty phase: move a task here, or it disappears on save)",
-                                              style="dim italic"), "", "", "")
+                # wraps (height None) in a narrow column: the whole message is read at 80 columns
+                table.add_row(plain(label), "", Text(EMPTY_PHASE, style="dim italic"), "", "", "", height=None)
                 self.rows.append((pi, None))
                 continue
             for ti, task in enumerate(phase.tasks):

@@ -18,6 +18,7 @@ from kbc_tui.model.text import check_no_control, one_line, printable
 class ConfirmModal(ModalScreen[bool]):
     """A yes/no question. ``y`` / ``n`` / ``escape``; the result is True for yes."""
 
+    HELP_NAME = "Question"  # the help screen's title over this dialog
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n", "answer(False)", "No"),
                 Binding("escape", "answer(False)", "Cancel")]
 
@@ -43,6 +44,7 @@ class ConfirmModal(ModalScreen[bool]):
 class PromptModal(ModalScreen[str | None]):
     """Ask for one line of text; ``check(text)`` returns an error message or None. Escape cancels."""
 
+    HELP_NAME = "Prompt"  # the help screen's title over this dialog
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, value: str = "", placeholder: str = "",
@@ -80,6 +82,7 @@ class PromptModal(ModalScreen[str | None]):
 class UnsavedModal(ModalScreen[str]):
     """Unsaved changes: 'keep' editing, 'discard' them, or 'save' them."""
 
+    HELP_NAME = "Unsaved changes"  # the help screen's title over this dialog
     BINDINGS = [Binding("escape", "choose('keep')", "Keep editing"), Binding("k", "choose('keep')", "Keep editing"),
                 Binding("d", "choose('discard')", "Discard"), Binding("s", "choose('save')", "Save")]
 
@@ -110,6 +113,7 @@ class NameAndIdModal(ModalScreen[tuple[str, str] | None]):
     ``check_id(id)`` says what is wrong with an id (allowed characters, already taken) as you type. Enter in
     either field accepts both; escape cancels. The result is ``(name, id)``."""
 
+    HELP_NAME = "Name and id"  # the help screen's title over this dialog
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, *, name: str = "", placeholder: str = "",
