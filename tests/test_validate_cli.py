@@ -168,3 +168,21 @@ def test_project_before_the_command_counts(demo_project, tmp_path):
     out = kbc("--project", str(demo_project), "validate", cwd=elsewhere)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "OK: 2 orchestration(s)" in out.stdout
+
+
+def test_an_smtp_host_that_is_no_server_name_is_a_problem(tmp_path):
+    """'smtp.example.com x' would only fail at the first e-mail, hours later: validate says it now."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "p"
+    (root / "orchestrations").mkdir(parents=True)
+    (root / "components").mkdir()
+    for host, bad in [("smtp.example.com x", True), ("smtp.example.com", False), ("127.0.0.1", False),
+                      ("::1", False), ("poštа.example.cz", False), ("-bad-.example.com", True)]:
+        (root / "kbc.toml").write_text(f'name = "p"\n\n[smtp]\nhost = "{host}"\n', encoding="utf-8")
+        out = subprocess.run([sys.executable, "-m", "kbc_tui.cli", "validate", "--project", str(root)],
+                             capture_output=True, text=True)
+        assert ("smtp.host" in out.stdout + out.stderr) is bad, (host, out.stdout, out.stderr)
+        if bad:
+            assert "invalid host" in out.stdout + out.stderr and out.returncode == 1

@@ -10,7 +10,7 @@ from typing import Any
 from kbc_tui.model.fields import Fields
 from kbc_tui.model.paths import check_inside, inside_project
 from kbc_tui.model.text import check_no_control
-from kbc_tui.model.validate import check_email
+from kbc_tui.model.validate import check_email, check_host
 
 SMTP_SECURITY = ("none", "starttls", "tls")
 
@@ -108,7 +108,7 @@ class ProjectSettings:
 
         s = Fields(f.table("smtp") or {}, path, "smtp", problems)
         smtp = SmtpSettings(
-            host=s.str("host", ""),
+            host=s.str("host", "", check=lambda v: check_host(v) if v else None),
             port=s.int("port", 25, minimum=1, maximum=65535),
             security=s.str("security", "none", choices=SMTP_SECURITY),
             username=s.str("username", ""),

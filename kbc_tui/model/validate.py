@@ -104,3 +104,26 @@ def check_email(address: str) -> str | None:
     except EmailNotValidError as exc:
         return f"invalid e-mail address {address!r}: {exc}"
     return None
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def check_host(host: str) -> str | None:
+    """A server's name or address as a connection takes it: a DNS name (IDN allowed), IPv4 or IPv6."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    expected = "expected a server name like 'smtp.example.com' or an IP address"
+    try:
+        ascii_name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return f"invalid host {host!r}: {expected}"
+    labels = ascii_name.rstrip(".").split(".")
+    if not ascii_name or len(ascii_name) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        return f"invalid host {host!r}: {expected}"
+    return None

@@ -31,12 +31,14 @@ async def test_smtp_errors_sit_under_their_fields_and_the_section_line_reads_who
         await pilot.press("S")
         await pilot.pause(0.2)
         screen = app.screen
+        screen.query_one("#host").value = "smtp.example.com x"
         screen.query_one("#port").value = "0"
         screen.query_one("#timeout").value = "0"
         screen.query_one("#user-email").value = "not an address"
         await pilot.press("ctrl+s")
         await pilot.pause(0.3)
-        for field, words in [("port", "Port: a number from 1 to 65535"),
+        for field, words in [("host", "invalid host 'smtp.example.com x'"),
+                             ("port", "Port: a number from 1 to 65535"),
                              ("timeout", "Timeout: a number of seconds, at least 1"),
                              ("user-email", "invalid e-mail address 'not an address'")]:
             input_, problem = screen.query_one(f"#{field}"), screen.query_one(f"#{field}-problem")
@@ -44,7 +46,7 @@ async def test_smtp_errors_sit_under_their_fields_and_the_section_line_reads_who
             assert problem.region.y == input_.region.bottom, field  # the line right under its field
             assert problem.content_region.x == input_.region.x, field  # under the field, not its label
         assert not screen.query("#problem"), "one shared problem line at the top"
-        screen.query_one("#user-email-problem").scroll_visible(animate=False)  # the first (Port's) was scrolled to
+        screen.query_one("#user-email-problem").scroll_visible(animate=False)  # the first (Host's) was scrolled to
         await pilot.pause(0.2)
         assert "Your e-mail: invalid e-mail address 'not an address'" in " ".join(screen_text(app).split())
         # the section line above "Your e-mail" wraps: read whole at 80 columns

@@ -20,7 +20,7 @@ from textual.widgets import Header, Input, Label, Select, Static, Switch
 from kbc_tui.errors import KbcError
 from kbc_tui.model.fields import number_problem
 from kbc_tui.model.project import SMTP_SECURITY, ProjectSettings, check_file
-from kbc_tui.model.validate import check_email
+from kbc_tui.model.validate import check_email, check_host
 from kbc_tui.ui.screens._editor import SAVE_AND_LEAVE, EditorScreen, send_test_email_into
 from kbc_tui.ui.widgets.dialogs import ConfirmModal
 from kbc_tui.ui.widgets.footer import KbcFooter
@@ -64,6 +64,7 @@ class SmtpSettingsScreen(EditorScreen):
             yield Static("", id="test-result")
         with VerticalScroll(id="smtp-settings"):
             yield row("Host", Input(smtp.host, id="host", placeholder="smtp.example.com"))
+            yield problem("host")
             yield row("Security", Select([(SECURITY_LABELS[s], s) for s in SMTP_SECURITY], value=smtp.security,
                                          id="security", allow_blank=False))
             yield row("Port", Input(str(smtp.port), id="port", type="integer", classes="short"))
@@ -99,6 +100,8 @@ class SmtpSettingsScreen(EditorScreen):
         smtp = settings.smtp
         problems: dict[str, str] = {}
         smtp.host = self.value("host")
+        if smtp.host and check_host(smtp.host):
+            problems["host"] = f"Host: {check_host(smtp.host)}"
         smtp.security = str(self.query_one("#security", Select).value)
         try:
             smtp.port = int(self.value("port"))
