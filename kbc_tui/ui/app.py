@@ -60,7 +60,7 @@ class KbcApp(App[None]):
         self._started_here: set[int] = set()
         self.sub_title = one_line(self.project.settings.name)
         self._no_controls = NoControlCharacters()
-        self._hangup_guard = None
+        self.hangup_guard = None  # set on a real terminal (``_exit_on_hangup``)
         self._hangup_task: asyncio.Future | None = None
 
     # -- what reaches the terminal ------------------------------------------------------------
@@ -125,13 +125,12 @@ class KbcApp(App[None]):
 
         if isinstance(driver, KbcDriver) and threading.current_thread() is threading.main_thread():
             def on_stop(reason: str) -> None:  # any thread, or a signal handler: hand over to the loop only
-                if reason != "SIGTERM":
-                    driver.gone.set()  # nothing can be drawn any more: drop output instead of waiting for it
+                driver.ending.set()  # never wait for the terminal again (it may be gone, or read nothing)
                 loop.call_soon_threadsafe(self._stop_for_hangup)
 
-            self._hangup_guard = HangupGuard(on_stop, self.engine.lock.abandon)
-            self._hangup_guard.install()
-            driver.on_terminal_lost = lambda: self._hangup_guard.trigger("terminal lost", signal.SIGHUP)
+            self.hangup_guard = HangupGuard(on_stop, self.engine.lock.abandon)
+            self.hangup_guard.install()
+            driver.on_terminal_lost = lambda: self.hangup_guard.trigger("terminal lost", signal.SIGHUP)
             return
         for sig in (signal.SIGHUP, signal.SIGTERM):
             try:

@@ -103,14 +103,20 @@ class HangupGuard:
                 pass
             os._exit(self.status)
 
+    def exit_now(self, status: int = 0) -> None:
+        """After the app stopped cleanly on a hang-up: end the process without the interpreter's exit work, which
+        could wait on a terminal that is gone (flushing it) or on a job's worker thread that ignored its cancel."""
+        os._exit(status)
+
 
 class KbcDriver(LinuxDriver):
     """``LinuxDriver`` whose writes cannot block the UI thread for ever (see the module's doc)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        #: set when the terminal is gone or the app is ending: output is dropped instead of waited for
-        self.gone = threading.Event()
+        #: set when the terminal is gone or the app is ending: output that does not fit the writer's queue is
+        #: dropped instead of waited for (what fits still goes out: a live terminal gets its modes restored)
+        self.ending = threading.Event()
         #: called once (in the UI thread) when a write finds the writer thread dead: the terminal is gone
         self.on_terminal_lost: Callable[[], None] | None = None
         self._suspended = False
@@ -121,7 +127,7 @@ class KbcDriver(LinuxDriver):
 
     def _sigcont_application(self, *args) -> None:
         """Resume only what a SIGTSTP suspended: a hang-up sends SIGCONT too (never start on a dead terminal)."""
-        if self._suspended and not self.gone.is_set():
+        if self._suspended and not self.ending.is_set():
             self._suspended = False
             super()._sigcont_application(*args)
 
@@ -129,20 +135,22 @@ class KbcDriver(LinuxDriver):
         writer = self._writer_thread
         assert writer is not None, "Driver must be in application mode"
         put = writer._queue.put
-        while not self.gone.is_set():
+        while True:
             if not writer.is_alive():  # it died writing (EIO: the terminal is gone), or was closed
                 if writer.ident is not None:
                     self._terminal_lost()
                 return
+            ending = self.ending.is_set()
             try:
-                put(data, timeout=WRITE_POLL)
+                put(data, timeout=0 if ending else WRITE_POLL)
                 return
-            except queue.Full:  # a slow terminal: wait, but not past a hang-up
-                continue
+            except queue.Full:  # a slow terminal: wait, but not once the app is ending
+                if ending:
+                    return
 
     def _terminal_lost(self) -> None:
-        if not self.gone.is_set():
-            self.gone.set()
+        if not self.ending.is_set():
+            self.ending.set()
             if self.on_terminal_lost is not None:
                 self.on_terminal_lost()
 
@@ -151,7 +159,7 @@ class KbcDriver(LinuxDriver):
         if writer is None or not writer.is_alive():
             return
         try:
-            writer._queue.put(None, timeout=0 if self.gone.is_set() else CLOSE_WAIT)
+            writer._queue.put(None, timeout=0 if self.ending.is_set() else CLOSE_WAIT)
         except queue.Full:
             return  # a terminal that reads nothing: leave the (daemon) writer thread behind
         writer.join(CLOSE_WAIT)

@@ -1,7 +1,10 @@
-"""``python -m tests.helpers.flooding_app RATE --project DIR``: the ``kbc-tui`` app (``kbc_tui.cli.main``) whose
+"""``python -m tests.helpers.flooding_app RATE [--wedge-stop] --project DIR``: the ``kbc-tui`` app (``kbc_tui.cli.main``) whose
 jobs, once this app runs them, log RATE lines a second (a thread calls ``Engine.add_log``, a component's path
 for ``ctx.log``): the job screen following such a job redraws all the time. For the hang-up tests; nothing in
 the product changes.
+
+``--wedge-stop``: the engine's stop blocks the UI thread for an hour (a shutdown that wedges before the runner
+lock is given up): only the hang-up guard's deadline can end the process.
 """
 
 from __future__ import annotations
@@ -47,6 +50,14 @@ def _flood(app, rate: int) -> None:
 
 if __name__ == "__main__":
     rate, args = int(sys.argv[1]), sys.argv[2:]
+    if args[:1] == ["--wedge-stop"]:
+        from kbc_tui.engine import Engine
+
+        async def wedged_stop(self, grace: float = 10.0) -> None:
+            time.sleep(3600)
+
+        Engine.stop = wedged_stop
+        args = args[1:]
     original = app_module.KbcApp.on_mount
 
     async def on_mount(self) -> None:
