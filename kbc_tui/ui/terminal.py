@@ -31,11 +31,16 @@ from textual.drivers.linux_driver import LinuxDriver
 HANGUP_DEADLINE = 8.0
 #: how often a write waiting for a full writer queue checks whether the terminal or the app went away
 WRITE_POLL = 0.1
-#: seconds ``close`` waits for the writer thread to write what is queued
+#: seconds ``close`` still waits, once the app is ending, for the writer thread to write what is queued
 CLOSE_WAIT = 2.0
 #: the signals the guard owns; a process it has to end exits with 128 + the signal's number (a lost terminal:
 #: SIGHUP's), as if the signal had killed it
 SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+def _heard_by_the_guard_thread(_signum: int, _frame) -> None:
+    """The Python-level handler does nothing (it runs in the main thread, which may be stuck, and must take no
+    lock): CPython's C-level handler writes the signal's number to the wake-up fd, read by the guard's thread."""
 
 
 class HangupGuard:
@@ -58,12 +63,9 @@ class HangupGuard:
         read_end, write_end = os.pipe()
         os.set_blocking(write_end, False)
         for sig in SIGNALS:
-            signal.signal(sig, self._in_main_thread)
+            signal.signal(sig, _heard_by_the_guard_thread)
         signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
         threading.Thread(target=self._listen, args=(read_end,), name="kbc-hangup", daemon=True).start()
-
-    def _in_main_thread(self, signum: int, _frame) -> None:
-        self.trigger(signal.Signals(signum).name, signum)
 
     def _listen(self, fd: int) -> None:
         while True:
@@ -120,6 +122,11 @@ class KbcDriver(LinuxDriver):
         #: called once (in the UI thread) when a write finds the writer thread dead: the terminal is gone
         self.on_terminal_lost: Callable[[], None] | None = None
         self._suspended = False
+        self._closed = False  # between ``close`` (a suspend, or the end) and the next start: writes are dropped
+
+    def start_application_mode(self) -> None:
+        self._closed = False
+        super().start_application_mode()
 
     def _sigtstp_application(self, *args) -> None:
         self._suspended = self._auto_restart
@@ -137,7 +144,7 @@ class KbcDriver(LinuxDriver):
         put = writer._queue.put
         while True:
             if not writer.is_alive():  # it died writing (EIO: the terminal is gone), or was closed
-                if writer.ident is not None:
+                if writer.ident is not None and not self._closed:
                     self._terminal_lost()
                 return
             ending = self.ending.is_set()
@@ -155,12 +162,20 @@ class KbcDriver(LinuxDriver):
                 self.on_terminal_lost()
 
     def close(self) -> None:
+        """Let the writer thread write what is queued and end, as Textual does, but never wait past a hang-up
+        (then at most ``CLOSE_WAIT`` s: a terminal that reads nothing keeps a daemon thread, not the app)."""
+        self._closed = True
         writer = self._writer_thread
-        if writer is None or not writer.is_alive():
+        if writer is None:
             return
-        try:
-            writer._queue.put(None, timeout=0 if self.ending.is_set() else CLOSE_WAIT)
-        except queue.Full:
-            return  # a terminal that reads nothing: leave the (daemon) writer thread behind
+        while writer.is_alive():
+            ending = self.ending.is_set()
+            try:
+                writer._queue.put(None, timeout=0 if ending else WRITE_POLL)
+                break
+            except queue.Full:
+                if ending:
+                    return
+        while writer.is_alive() and not self.ending.is_set():
+            writer.join(WRITE_POLL)
         writer.join(CLOSE_WAIT)
-
