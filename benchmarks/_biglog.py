@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from _common import copy_demo
+from _common import copy_demo, kill_tmux_session
 
 from kbc_tui.model.job import JobStatus, Trigger  # noqa: E402
 from kbc_tui.store.history import JobHistory  # noqa: E402
@@ -94,8 +94,9 @@ class Terminal:
         return self.wait_for(LAST_LINE)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
-        subprocess.run(["tmux", "kill-session", "-t", self.keeper], capture_output=True)
+        """Kill the session and reap the app it ran (SIGKILL if it outlives its terminal by 10 s)."""
+        kill_tmux_session(self.session)
+        kill_tmux_session(self.keeper)
 
     def __enter__(self) -> "Terminal":
         return self

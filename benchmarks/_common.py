@@ -12,6 +12,41 @@ from tests.helpers.components import run_config, write_config  # noqa: E402,F401
 from tests.helpers.demo import copy_demo  # noqa: E402,F401  (the demo as committed)
 from tests.helpers.projects import project  # noqa: E402,F401
 
+#: seconds an app gets to end after its tmux session is killed before ``kill_tmux_session`` SIGKILLs it
+REAP_SECONDS = 10.0
+
+
+def kill_tmux_session(session: str, timeout: float = REAP_SECONDS) -> list[int]:
+    """``tmux kill-session``, then wait for the processes that ran in its panes (and their children) to end;
+    SIGKILL those still alive after ``timeout`` s, so that no app outlives its benchmark holding its project's
+    runner lock (kbc-tui issue 11). Returns the pids that had to be killed."""
+    import subprocess
+
+    import psutil
+
+    listed = subprocess.run(["tmux", "list-panes", "-s", "-t", session, "-F", "#{pane_pid}"], capture_output=True,
+                            text=True).stdout.split()
+    procs = []
+    for pid in listed:
+        try:
+            pane = psutil.Process(int(pid))
+            procs += [pane, *pane.children(recursive=True)]
+        except (psutil.Error, ValueError):
+            pass
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    if alive:
+        print(f"kill_tmux_session: {session}: SIGKILLed {[p.pid for p in alive]} ({timeout:g} s after the "
+              f"session was killed)", file=sys.stderr)
+    return [p.pid for p in alive]
+
+
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 MIXED_10 = ("g AS id, (g % 32000)::smallint AS small, g::bigint * 1000 AS big, (g * 1.25)::numeric(14,2) AS amount, "

@@ -21,6 +21,8 @@ import uuid
 from importlib.util import cache_from_source
 from pathlib import Path
 
+from _common import kill_tmux_session
+
 HERE = Path(__file__).resolve().parent
 WARM_UP_LINGER = 3.0  # seconds a warm-up session stays up (a user's earlier session, which wrote its caches)
 SIZE = (120, 40)
@@ -45,7 +47,7 @@ def time_to_screen(command: str, marker: str, timeout: float = 60.0, linger: flo
                 raise RuntimeError(f"{marker!r} never appeared; screen:\n{screen}")
             time.sleep(0.005)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        kill_tmux_session(session)  # and reap the app (SIGKILL if it outlives its terminal by 10 s)
 
 
 def compile_package() -> None:
@@ -108,7 +110,7 @@ def compare(project: Path, marker: str, scratch: Path, runs: int) -> list[tuple[
             ref = time_to_screen(reference, marker, cwd=folder)
             pairs.append((time_to_screen(ours, marker, cwd=folder), ref))
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", keeper], capture_output=True)
+        kill_tmux_session(keeper)
     return pairs
 
 

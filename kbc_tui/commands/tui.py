@@ -10,4 +10,7 @@ def run(args) -> int:
 
     app = KbcApp(resolve_project_dir(args.project))
     app.run()
+    guard = app.hangup_guard
+    if guard is not None and guard.triggered.is_set():  # the terminal went away or SIGTERM: the engine stopped
+        guard.exit_now(0)
     return 0

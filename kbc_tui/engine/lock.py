@@ -56,6 +56,17 @@ class RunnerLock:
                 os.close(self._fd)
                 self._fd = None
 
+    def abandon(self) -> None:
+        """Give the lock up without writing ``stopped`` (from any thread, e.g. a watchdog ending a wedged process):
+        the next holder cleans up as after a crash. The descriptor stays open (the process is about to end);
+        unlocking also frees the lock when a forked child shares the descriptor."""
+        fd = self._fd
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            except OSError:
+                pass
+
     def holder_pid(self) -> int | None:
         try:
             return int(self.path.read_text().split()[0]) or None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 from pathlib import Path
@@ -63,6 +64,8 @@ class KbcApp(App[None]):
         self._started_here: set[int] = set()
         self.sub_title = one_line(self.project.settings.name)
         self._no_controls = NoControlCharacters()
+        self.hangup_guard = None  # set on a real terminal (``_exit_on_hangup``)
+        self._hangup_task: asyncio.Future | None = None
 
     # -- what reaches the terminal ------------------------------------------------------------
     def get_line_filters(self):
@@ -101,18 +104,56 @@ class KbcApp(App[None]):
         if self.watch_files:
             self.set_interval(WATCH_SECONDS, self._check_files)
 
+    def get_driver_class(self):
+        """On a real terminal, ``KbcDriver``: Textual's ``LinuxDriver`` whose writes cannot wedge the app when the
+        terminal goes away (``kbc_tui.ui.terminal``)."""
+        driver_class = super().get_driver_class()
+        if driver_class.__name__ == "LinuxDriver" and driver_class.__module__ == "textual.drivers.linux_driver":
+            from kbc_tui.ui.terminal import KbcDriver
+
+            return KbcDriver
+        return driver_class
+
     def _exit_on_hangup(self) -> None:
-        """The terminal went away (an SSH connection dropped, tmux killed) or the process was asked to stop:
-        quit as ``q`` would, so jobs of this process end ``cancelled`` and the next runner finds a clean stop."""
-        import asyncio
+        """The terminal went away (an SSH connection dropped, tmux killed, a write found it gone) or the process
+        was asked to stop: stop the engine first (jobs of this process end ``cancelled``, the runner lock says
+        ``stopped``), then quit as ``q`` would. On a real terminal ``HangupGuard`` hears SIGHUP / SIGTERM even
+        when the UI thread is stuck, and ends the process within ``HANGUP_DEADLINE`` seconds whatever happens
+        (giving up the runner lock: the next runner marks this process's jobs terminated)."""
         import signal
+        import threading
 
         loop = asyncio.get_running_loop()
+        driver = self._driver
+        from kbc_tui.ui.terminal import HangupGuard, KbcDriver
+
+        if isinstance(driver, KbcDriver) and threading.current_thread() is threading.main_thread():
+            def on_stop(reason: str) -> None:  # any thread, or a signal handler: hand over to the loop only
+                driver.ending.set()  # never wait for the terminal again (it may be gone, or read nothing)
+                loop.call_soon_threadsafe(self._stop_for_hangup)
+
+            self.hangup_guard = HangupGuard(on_stop, self.engine.lock.abandon)
+            self.hangup_guard.install()
+            driver.on_terminal_lost = lambda: self.hangup_guard.trigger("terminal lost", signal.SIGHUP)
+            return
         for sig in (signal.SIGHUP, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, self.exit)
+                loop.add_signal_handler(sig, self._stop_for_hangup)
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal
                 pass
+
+    def _stop_for_hangup(self) -> None:
+        if self._hangup_task is None:
+            self._hangup_task = asyncio.ensure_future(self._stop_engine_and_exit())
+
+    async def _stop_engine_and_exit(self) -> None:
+        try:
+            if self._unsubscribe:
+                self._unsubscribe()
+                self._unsubscribe = None
+            await self.engine.stop(grace=0)
+        finally:
+            self.exit()
 
     @staticmethod
     def _after_first_frame() -> None:
