@@ -263,3 +263,41 @@ def test_run_stops_waiting_for_a_runner_that_does_not_answer_its_cancel(root, ho
         if follower is not None:
             follower.kill()
             follower.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_run_starts_up_ends_it_at_once_with_one_line(root, sig):
+    """Another program holds a write lock on the job history: `kbc-tui run` waits to queue its job (SQLite's busy
+    wait, 30 s, in C code). Ctrl+C or SIGTERM then ends it at once: one line, exit 130, no traceback, nothing
+    queued, and the next run works."""
+    import sqlite3
+
+    from kbc_tui.engine.lock import RunnerLock
+
+    assert kbc("run", "good", root=root).returncode == 0  # job 1; the history exists
+    holder = sqlite3.connect(root / ".kbc" / "jobs.sqlite", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    proc = subprocess.Popen([*KBC, "run", "good", "--project", str(root)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while RunnerLock(root / ".kbc" / "runner.lock").holder_pid() != proc.pid:  # it started; it now waits
+            assert time.time() < deadline and proc.poll() is None, proc.poll()
+            time.sleep(0.1)
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        code = proc.wait(timeout=40)
+        took = time.monotonic() - sent
+        stdout, stderr = proc.communicate()
+    finally:
+        proc.kill()
+        holder.rollback()
+        holder.close()
+    assert code == 130, (code, stderr)
+    assert stderr.strip() == "kbc-tui: interrupted while starting; no job was queued", stderr
+    assert "Traceback" not in stdout
+    assert took < 5, took  # not after SQLite's 30 s wait
+    assert [j["id"] for j in json.loads(kbc("jobs", "--json", root=root).stdout)] == [1]
+    again = kbc("run", "good", root=root)
+    assert again.returncode == 0 and "Job 2 (good): success" in again.stdout, again.stdout + again.stderr
