@@ -93,4 +93,6 @@ def test_a_read_only_project(root):
         line = one_line_error(kbc("encrypt", root=root, env=key))
         assert "kbc.toml" in line and "unchanged" in line
         assert kbc("validate", root=root).returncode in (0, 1)  # reading still works
+        line = one_line_error(kbc("jobs", root=root))
+        assert "jobs.sqlite" in line and "writable" in line, line
     assert (root / "kbc.toml").read_bytes() == before

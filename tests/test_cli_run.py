@@ -200,3 +200,104 @@ def test_sigterm_ends_run_while_the_query_waits_on_a_lock(request, tmp_path, uni
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
         engine.dispose()
+
+
+# -- `kbc-tui run` ends even when the job's runner does not answer its cancel -----------------------------------
+#: `kbc-tui run` with a shorter CANCEL_WAIT_SECONDS (1.5 s instead of 10 s), so the test need not wait 10 s
+KBC_SHORT_WAIT = [sys.executable, "-c", "import kbc_tui.commands.run as r; r.CANCEL_WAIT_SECONDS = 1.5; "
+                  "from kbc_tui.cli import main; raise SystemExit(main())"]
+
+
+def _wait_for_job_processing(root, job_id, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = kbc("job", str(job_id), "--json", root=root)
+        if out.returncode in (0, 1) and out.stdout.strip():
+            tasks = json.loads(out.stdout)["tasks"]
+            if tasks and tasks[0]["status"] == "processing":
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} never started")
+
+
+@pytest.mark.parametrize("how", ["second signal", "no answer in time"])
+def test_run_stops_waiting_for_a_runner_that_does_not_answer_its_cancel(root, how):
+    """Another process runs the job and stops answering (suspended with Ctrl+Z, here SIGSTOP). Ctrl+C on `kbc-tui
+    run` asks for the cancel; a second signal, or no answer within CANCEL_WAIT_SECONDS, ends `run` with one line
+    and exit 1. The cancel request stands: once the runner answers again, the job ends cancelled."""
+    orchestration(root, "slow2", [["slow"]])
+    runner = subprocess.Popen([*KBC, "run", "slow", "--project", str(root)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    follower = None
+    try:
+        _wait_for_job_processing(root, 1)
+        command = KBC if how == "second signal" else KBC_SHORT_WAIT  # the second signal needs no short wait
+        follower = subprocess.Popen([*command, "run", "slow2", "--project", str(root)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _wait_for_job_processing(root, 2)  # the runner runs it; `run` follows it
+        os.kill(runner.pid, signal.SIGSTOP)
+        follower.send_signal(signal.SIGINT)
+        assert follower.stderr.readline() == "\n"
+        assert follower.stderr.readline().startswith("Cancelling... (again to stop waiting)")
+        asked = time.monotonic()
+        if how == "second signal":
+            follower.send_signal(signal.SIGTERM)
+        assert follower.wait(timeout=20) == 1
+        took = time.monotonic() - asked
+        rest = follower.stderr.read()
+        assert rest.strip() == ("kbc-tui: stopped waiting for job 2 (last known status: processing); "
+                                "`kbc-tui job 2` shows how it ends"), rest
+        assert "Traceback" not in follower.stdout.read()
+        assert took < (5 if how == "second signal" else 6), took  # "second signal": not the 10 s wait
+        if how == "no answer in time":
+            assert took >= 1.4, took  # it did wait for the answer first
+        os.kill(runner.pid, signal.SIGCONT)  # the runner answers again: the cancel asked for is carried out
+        deadline = time.time() + 20
+        while json.loads(kbc("job", "2", "--json", root=root).stdout)["status"] != "cancelled":
+            assert time.time() < deadline, "the runner did not carry out the cancel asked for"
+            time.sleep(0.2)
+    finally:
+        os.kill(runner.pid, signal.SIGCONT)
+        runner.kill()
+        runner.wait()
+        if follower is not None:
+            follower.kill()
+            follower.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_run_starts_up_ends_it_at_once_with_one_line(root, sig):
+    """Another program holds a write lock on the job history: `kbc-tui run` waits to queue its job (SQLite's busy
+    wait, 30 s, in C code). Ctrl+C or SIGTERM then ends it at once: one line, exit 130, no traceback, nothing
+    queued, and the next run works."""
+    import sqlite3
+
+    from kbc_tui.engine.lock import RunnerLock
+
+    assert kbc("run", "good", root=root).returncode == 0  # job 1; the history exists
+    holder = sqlite3.connect(root / ".kbc" / "jobs.sqlite", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    proc = subprocess.Popen([*KBC, "run", "good", "--project", str(root)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while RunnerLock(root / ".kbc" / "runner.lock").holder_pid() != proc.pid:  # it started; it now waits
+            assert time.time() < deadline and proc.poll() is None, proc.poll()
+            time.sleep(0.1)
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        code = proc.wait(timeout=40)
+        took = time.monotonic() - sent
+        stdout, stderr = proc.communicate()
+    finally:
+        proc.kill()
+        holder.rollback()
+        holder.close()
+    assert code == 130, (code, stderr)
+    assert stderr.strip() == "kbc-tui: interrupted while starting; no job was queued", stderr
+    assert "Traceback" not in stdout
+    assert took < 5, took  # not after SQLite's 30 s wait
+    assert [j["id"] for j in json.loads(kbc("jobs", "--json", root=root).stdout)] == [1]
+    again = kbc("run", "good", root=root)
+    assert again.returncode == 0 and "Job 2 (good): success" in again.stdout, again.stdout + again.stderr

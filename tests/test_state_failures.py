@@ -228,3 +228,54 @@ async def test_a_task_whose_new_state_cannot_be_saved_fails_and_the_state_stays_
     finally:
         await engine.stop(grace=0)
         source.dispose()
+
+
+FILL = ("import os, sys; from pathlib import Path; path = Path(sys.argv[1]); leave = int(sys.argv[2]); "
+        "fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)\n"
+        "while os.statvfs(path).f_bavail * os.statvfs(path).f_frsize > leave:\n"
+        "    try: os.write(fd, b'x' * min(1 << 20, max(4096, os.statvfs(path).f_bavail * os.statvfs(path).f_frsize - leave)))\n"
+        "    except OSError: break\n"
+        "os.close(fd)")
+
+
+def test_a_nearly_full_and_a_full_disk_with_jobs_encrypt_and_run(tmp_path, small_disk):
+    """On the project's disk: with less room left than the reserve kbc-tui keeps to record jobs, `kbc-tui run`
+    says "disk almost full" at once, before its job (which may then fill the disk); on a full disk, `kbc-tui jobs` and `kbc-tui encrypt` say what is
+    wrong in one line, exit 1, and nothing is lost: the file is unchanged, the jobs are all there once there is
+    room again."""
+    src = project(tmp_path / "src")
+    sql_config(src, "quick", "create table q as select 1 as x;", ["q"])
+    orchestration(src, "quick", [["quick"]])
+    (src / "components" / "db-extractor").mkdir(parents=True)
+    plain = 'name = "src"\n\n[parameters]\nurl = "sqlite:///x.sqlite"\n"#password" = "hunter2"\n'
+    (src / "components" / "db-extractor" / "src.toml").write_text(plain)
+    root = small_disk.path / "p"
+    assert small_disk.run("cp", "-a", str(src), str(root)).returncode == 0
+    first = small_disk.run(*KBC, "run", "quick", "--project", str(root))
+    assert first.returncode == 0 and "almost full" not in first.stderr, first.stdout + first.stderr
+    reserve = root / ".kbc" / "reserve"
+    assert small_disk.run("test", "-s", str(reserve)).returncode == 0  # the runner made its reserve
+    # less room than the reserve's 2 MB: the runner cannot make it again, and says so
+    small_disk.run("rm", str(reserve))
+    filler = small_disk.path / "filler"
+    small_disk.run(sys.executable, "-c", FILL, str(filler), str(1900 << 10))
+    almost = small_disk.run(*KBC, "run", "quick", "--project", str(root))
+    said = almost.stdout + almost.stderr
+    assert almost.returncode in (0, 1), said
+    assert almost.stderr.startswith("kbc-tui: disk almost full: no room for the 2 MB kbc-tui keeps free"), said
+    assert "Traceback" not in said
+    # a full disk
+    small_disk.run(sys.executable, "-c", FILL, str(filler), "0")
+    listing = small_disk.run(*KBC, "jobs", "--project", str(root))
+    assert listing.returncode == 1, listing.stdout + listing.stderr
+    assert listing.stderr.startswith("kbc-tui: disk full: cannot write the job history "), listing.stderr
+    assert len(listing.stderr.strip().splitlines()) == 1 and not listing.stdout, listing.stdout + listing.stderr
+    config = root / "components" / "db-extractor" / "src.toml"
+    encrypt = small_disk.run(*KBC, "encrypt", "--project", str(root))
+    assert encrypt.returncode == 1, encrypt.stdout + encrypt.stderr
+    lines = encrypt.stderr.strip().splitlines()
+    assert len(lines) == 1 and "disk full" in lines[0], encrypt.stdout + encrypt.stderr
+    assert small_disk.run("cat", str(config)).stdout == plain  # nothing lost, nothing half-written
+    small_disk.run("rm", str(filler))
+    listing = small_disk.run(*KBC, "jobs", "--json", "--project", str(root))
+    assert [j["status"] for j in json.loads(listing.stdout)][-1:] == ["success"], listing.stderr

@@ -1,6 +1,7 @@
 """``kbc-tui run ORCH``: enqueue, execute (unless another process holds the runner lock), stream progress.
 
-Exit code: 0 success, 3 warning, 1 error / cancelled / terminated.
+Exit code: 0 success, 3 warning, 1 error / cancelled / terminated; 130 when Ctrl+C / SIGTERM came before the
+job could be followed (while starting up).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 import signal
 import sys
 
+from kbc_tui.commands._interrupt import StartupInterrupt
 from kbc_tui.commands._loop import run_until_done
 from kbc_tui.engine import Engine
 from kbc_tui.engine.events import EngineProblem, LogBatch, MailWaiting, TaskChanged
@@ -73,7 +75,7 @@ def summarize(job, out=sys.stdout) -> int:
 CANCEL_WAIT_SECONDS = 10.0
 
 
-async def _main(args) -> int:
+async def _main(args, early: StartupInterrupt, queued: list[int]) -> int:
     project = Project.load(resolve_project_dir(args.project))
     engine = Engine(project)
     engine.events.subscribe(_say_problems)
@@ -83,6 +85,7 @@ async def _main(args) -> int:
     give_up = asyncio.Event()
     try:
         job = await engine.enqueue(args.orchestration, trigger=Trigger.MANUAL)
+        queued.append(job.id)
         if args.no_wait:
             print(job.id)
             return 0
@@ -105,6 +108,7 @@ async def _main(args) -> int:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, interrupt)
+        early.disarm()  # from here a signal cancels the job
         following = asyncio.ensure_future(follow(engine, job.id))
         stop_waiting = asyncio.ensure_future(give_up.wait())
         await asyncio.wait({following, stop_waiting}, return_when=asyncio.FIRST_COMPLETED)
@@ -142,5 +146,17 @@ def _say_problems(event) -> None:
         print(f"kbc-tui: {event.text}", file=sys.stderr, flush=True)
 
 
+def _interrupted(queued: list[int]) -> str:
+    if not queued:
+        return "interrupted while starting; no job was queued"
+    return (f"interrupted while starting; job {queued[0]} stays queued: the next kbc-tui process that runs jobs in "
+            f"this project runs it (`kbc-tui cancel {queued[0]}` drops it)")
+
+
 def run(args) -> int:
-    return run_until_done(_main(args))
+    queued: list[int] = []
+    early = StartupInterrupt(lambda: _interrupted(queued))  # until the job is followed: see _interrupt.py
+    try:
+        return run_until_done(_main(args, early, queued))
+    finally:
+        early.disarm(restore=True)

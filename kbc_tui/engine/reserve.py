@@ -8,10 +8,13 @@ someone cleans up. The reserve is made again once there is room.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
 RESERVE_BYTES = 2 * 1024 * 1024
+#: posix_fallocate errors that mean "not supported here": the reserve is then written with zeros
+_NO_FALLOCATE = (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 FILE = "reserve"
 
 
@@ -37,8 +40,11 @@ class SpaceReserve:
             try:
                 try:
                     os.posix_fallocate(fd, 0, self.size)  # real blocks, not a sparse file
-                except (AttributeError, OSError):
-                    os.write(fd, b"\0" * self.size)
+                except (AttributeError, OSError) as exc:
+                    if isinstance(exc, OSError) and exc.errno not in _NO_FALLOCATE:
+                        raise  # no room (ENOSPC): never fill the disk's last bytes with a short reserve
+                    if os.write(fd, b"\0" * self.size) < self.size:
+                        raise OSError(errno.ENOSPC, "no room for the reserve")
                 os.fsync(fd)
             finally:
                 os.close(fd)
