@@ -70,6 +70,7 @@ class DuckDBStorage:
         #: how many times the database was opened (or joined) afresh: with ``retain`` held, only the first use
         self.opens = 0
         self._hold_count = 0
+        self._read_wanted_name = str(self._read_wanted)
         self._hold_lock = threading.Lock()
         self._commit_lock = threading.Lock()
 
@@ -174,8 +175,8 @@ class DuckDBStorage:
 
     def reader_waiting(self) -> bool:
         """True while another process has been waiting to open the storage (a note younger than a few seconds)."""
-        try:
-            return time.time() - self._read_wanted.stat().st_mtime < READER_WAIT_SECONDS
+        try:  # asked before every task: one stat of a name made once
+            return time.time() - os.stat(self._read_wanted_name).st_mtime < READER_WAIT_SECONDS
         except OSError:
             return False
 
