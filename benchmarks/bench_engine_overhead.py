@@ -141,6 +141,9 @@ def main(argv: list[str]) -> tuple[float, str]:
     print("between tasks (the job's wall time minus its tasks' durations in its history, no baseline: steady "
           "under load, blind to costs inside a task): median "
           f"{statistics.median(ms(j[0] - j[2]) for j in jobs):.2f} ms a task")
+    if overhead_ms < 0:
+        print("negative: the job cannot do the same work faster than the baseline; the load decided this figure "
+              "(seen at load averages of 5-9 on 2 cores, where most pairs came out negative)")
     if wall[(3 * len(wall) - 1) // 4] - wall[len(wall) // 4] > GOAL_MS:
         print(f"noisy: the middle half of the pairs' differences is wider than the goal ({GOAL_MS:g} ms): the "
               "machine's load changed within pairs; run again when it is quieter, or with more pairs")
