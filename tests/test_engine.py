@@ -248,6 +248,23 @@ async def test_component_state_is_saved_only_on_success(root, engine):
     assert e.history.component_state("db-extractor", "other") == {}
 
 
+async def test_a_job_opens_the_storage_once_for_all_its_tasks(root, engine):
+    """The engine keeps the storage open while a job runs (``retain``): its 20 tasks join the open database
+    instead of opening the file each (~20 ms a task), and the job's end closes it."""
+    for i in range(20):
+        sql_config(root, f"t{i}", f"create table r as select {i} as x;", {"r": {"destination": f"out.c-test.r{i}"}})
+    orchestration(root, "twenty", [[f"t{i}"] for i in range(20)])
+    orchestration(root, "first", [["t0"]])
+    e = await engine()
+    assert (await run(e, "first")).status is JobStatus.SUCCESS  # after the take-over's clean-up, which opens it
+    opened = e.storage.opens
+    job = await run(e, "twenty")
+    assert job.status is JobStatus.SUCCESS, job.message
+    assert [t.status for t in job.tasks] == [TaskStatus.SUCCESS] * 20
+    assert e.storage.opens - opened == 1
+    assert len(e.storage.list_tables()) == 20
+
+
 def test_manual_trigger_defaults_to_the_user(root, monkeypatch):
     monkeypatch.setenv("KBC_USER_EMAIL", "me@example.com")
     e = Engine(root)

@@ -67,20 +67,34 @@ class DuckDBStorage:
             self.confine_to = tuple(sorted(folders))
         self.busy_retry_seconds = busy_retry_seconds
         self._held: Any = None
+        #: how many times the database was opened (or joined) afresh: with ``retain`` held, only the first use
+        self.opens = 0
         self._hold_count = 0
+        self._read_wanted_name = str(self._read_wanted)
         self._hold_lock = threading.Lock()
         self._commit_lock = threading.Lock()
 
     # -- connections ----------------------------------------------------------------------
     def _connect(self):
+        """Open the database file (or join it if this process has it open already), confined."""
         import duckdb
 
+        self.opens += 1
         con = duckdb.connect(str(self.path), config={"memory_limit": self.memory_limit})
         if self.confine_to:
             self._confine(con)
         tighten(self.path)  # DuckDB creates it with the umask's mode (it cannot open an empty file)
         tighten(self.path.with_name(self.path.name + ".wal"))  # one left by a crash
         return con
+
+    def _connect_held(self):
+        """A connection to the retained database, open in this process (``_held``; call with ``_hold_lock``
+        held, so it stays open meanwhile): DuckDB hands out the same database, no file work, and it is confined
+        already (``_held`` was, and the settings belong to the database, not a connection), so it costs ~40 µs
+        instead of ~0.7 ms. Not ``_held.cursor()``: closing ``_held`` (``make_way``) would close it too."""
+        import duckdb
+
+        return duckdb.connect(str(self.path), config={"memory_limit": self.memory_limit})
 
     def _confine(self, con: Any) -> None:
         """Files outside ``confine_to`` are out of DuckDB's reach for the life of the open database (a SQL
@@ -101,14 +115,19 @@ class DuckDBStorage:
     def _open(self):
         import duckdb
 
+        with self._hold_lock:  # retained and open: a new connection to it (no file work, confined already)
+            if self._held is not None:
+                return self._connect_held()
         private_dir(self.path.parent, tighten_existing=False)  # a folder it makes is private; the user's, theirs
         deadline = time.monotonic() + self.busy_retry_seconds
         while True:
             try:
                 with self._hold_lock:
-                    if self._hold_count and self._held is None:  # retained: keep the database open between uses
-                        self._held = self._connect()
-                return self._connect()  # with the database open in this process: a new cursor, no file work
+                    if self._hold_count:  # retained: keep the database open between uses
+                        if self._held is None:
+                            self._held = self._connect()
+                        return self._connect_held()
+                return self._connect()
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
                     raise KbcError(f"cannot open storage {self.path}: {exc}") from None
@@ -156,8 +175,8 @@ class DuckDBStorage:
 
     def reader_waiting(self) -> bool:
         """True while another process has been waiting to open the storage (a note younger than a few seconds)."""
-        try:
-            return time.time() - self._read_wanted.stat().st_mtime < READER_WAIT_SECONDS
+        try:  # asked before every task: one stat of a name made once
+            return time.time() - os.stat(self._read_wanted_name).st_mtime < READER_WAIT_SECONDS
         except OSError:
             return False
 

@@ -441,13 +441,14 @@ class JobHistory:
                 [(r.job_id, r.index, r.phase, r.component, r.config, r.status.value, r.message) for r in runs])
 
     def update_task(self, run: TaskRun) -> None:
-        with self._lock:
-            self._db.execute(
+        """The task run's fields and its job's ``updated_at`` (what watchers poll), in one commit."""
+        with self.transaction() as db:
+            db.execute(
                 "UPDATE task_runs SET status = ?, started_at = ?, finished_at = ?, rows = ?, message = ?, "
                 "attempt = ? WHERE job_id = ? AND idx = ?",
                 (run.status.value, to_ts(run.started_at), to_ts(run.finished_at), run.rows, run.message,
                  run.attempt, run.job_id, run.index))
-            self._db.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (now_ts(), run.job_id))
+            db.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (now_ts(), run.job_id))
 
     def task_runs(self, job_id: int) -> list[TaskRun]:
         rows = self.execute(
