@@ -5,6 +5,11 @@ our throughput to the fastest way Hyper itself makes the same extract from the s
 the medians are compared (one run of each on a busy 2-core machine varies by +-30%).
 
 Ours: a whole `tableau-writer` job through the engine (engine start and stop, Hyper start included), wall time.
+On top of the baseline's work it opens the storage and exports the table to an Arrow IPC file (while Hyper starts,
+connects and creates the table), and replaces the previous extract atomically (the old file's data is freed while
+Hyper stops); every run writes into the same folder, so from the second run on there is an old extract to replace,
+as the baseline's ``CREATE_AND_REPLACE`` has its previous file to delete. On the busy 2-core machine one invocation's
+ratio still varies by about +-0.1 (medians of 5); compare before and after in alternating invocations.
 
 Baseline (independent of our code): a Hyper API program that starts Hyper, creates the .hyper file and the table
 with the same column types, ``COPY``s the rows in from a file already on disk, in Hyper's fastest input format, and

@@ -84,6 +84,17 @@ def test_hyper_is_replaced_atomically_and_a_failure_keeps_the_old_file(root):
     assert len(before) > 0
 
 
+def test_hyper_replacing_an_extract_leaves_only_the_new_one(root):
+    params = {"output_dir": "out", "tables": [{"source": "out.c-r.mixed", "file": "x.hyper"}]}
+    assert run_config(root, "tableau-writer", "t", params)[0].status is JobStatus.SUCCESS
+    storage = DuckDBStorage(root / ".kbc" / "storage.duckdb")
+    storage.write_select("out.c-r.mixed", "SELECT * FROM \"out.c-r\".mixed WHERE id < 3")
+    job, _, _ = run_config(root, "tableau-writer", "t", params)
+    assert job.status is JobStatus.SUCCESS, job.message
+    assert sorted(p.name for p in (root / "out").iterdir()) == ["x.hyper"]  # the old one's second name is gone
+    assert len(read_hyper(root / "out" / "x.hyper")[1]) == 2
+
+
 def test_publish_to_tableau_server(root):
     with LocalServer() as server:
         base = "/api/3.19"
