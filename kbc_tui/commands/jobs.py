@@ -8,6 +8,7 @@ import sys
 from kbc_tui.model.component import require_id
 from kbc_tui.model.job import Job
 from kbc_tui.store.history import JobHistory
+from kbc_tui.store.history_read_only import open_for_reading
 from kbc_tui.store.project import STATE_DIR, resolve_project_dir
 
 
@@ -25,13 +26,18 @@ def job_json(job: Job) -> dict:
 
 
 def open_history(project_arg) -> JobHistory:
-    """The history, read-only use: no project load, no runner lock (fast, works while jobs run)."""
+    """The history, read-only use: no project load, no runner lock (fast, works while jobs run). When it cannot
+    be written (a full disk, a read-only folder) it is opened read-only, and one line on stderr says so."""
     root = resolve_project_dir(project_arg)
     if not root.is_dir():
         from kbc_tui.errors import KbcError
 
         raise KbcError(f"{root}: project folder not found")
-    return JobHistory(root / STATE_DIR / "jobs.sqlite")
+    history = open_for_reading(root / STATE_DIR / "jobs.sqlite")
+    note = getattr(history, "note", None)
+    if note:
+        print(f"kbc-tui: {note}", file=sys.stderr)
+    return history
 
 
 def run(args) -> int:

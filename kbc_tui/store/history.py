@@ -185,22 +185,22 @@ def newer_history_error(path: Path, version: int) -> StateError:
 class _Cursor:
     """A cursor whose failures are ``StateError`` (rows are fetched lazily: errors can come late)."""
 
-    __slots__ = ("_cur", "_path")
+    __slots__ = ("_cur", "_fail")
 
-    def __init__(self, cur: sqlite3.Cursor, path: Path):
-        self._cur, self._path = cur, path
+    def __init__(self, cur: sqlite3.Cursor, fail):
+        self._cur, self._fail = cur, fail
 
     def fetchall(self) -> list[tuple]:
         try:
             return self._cur.fetchall()
         except sqlite3.Error as exc:
-            raise state_error(exc, self._path) from None
+            raise self._fail(exc) from None
 
     def fetchone(self) -> tuple | None:
         try:
             return self._cur.fetchone()
         except sqlite3.Error as exc:
-            raise state_error(exc, self._path) from None
+            raise self._fail(exc) from None
 
     @property
     def rowcount(self) -> int:
@@ -212,32 +212,37 @@ class _Cursor:
 
 
 class _Connection:
-    """The SQLite connection, with every failure turned into a ``StateError`` in words."""
+    """The SQLite connection, with every failure turned into a ``StateError`` in words.
 
-    def __init__(self, path: Path):
+    ``uri``: open this SQLite URI instead of ``path`` (a read-only opening); ``fail``: how a failure is put into
+    words (``state_error`` by default)."""
+
+    def __init__(self, path: Path, *, uri: str | None = None, fail=None):
         self.path = path
+        self._fail = fail or (lambda exc: state_error(exc, path))
         try:
-            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(uri or path, timeout=30, check_same_thread=False, isolation_level=None,
+                                       uri=uri is not None)
         except sqlite3.Error as exc:
-            raise state_error(exc, path) from None
+            raise self._fail(exc) from None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
         try:
-            return _Cursor(self._db.execute(sql, params), self.path)
+            return _Cursor(self._db.execute(sql, params), self._fail)
         except sqlite3.Error as exc:
-            raise state_error(exc, self.path) from None
+            raise self._fail(exc) from None
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> _Cursor:
         try:
-            return _Cursor(self._db.executemany(sql, rows), self.path)
+            return _Cursor(self._db.executemany(sql, rows), self._fail)
         except sqlite3.Error as exc:
-            raise state_error(exc, self.path) from None
+            raise self._fail(exc) from None
 
     def executescript(self, script: str) -> None:
         try:
             self._db.executescript(script)
         except sqlite3.Error as exc:
-            raise state_error(exc, self.path) from None
+            raise self._fail(exc) from None
 
     @property
     def in_transaction(self) -> bool:
