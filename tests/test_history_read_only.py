@@ -110,3 +110,43 @@ def test_a_full_disk_lists_the_jobs_and_says_the_history_is_read_only(tmp_path, 
     listed(root, run, why="disk full")
     out = run("run", "good", root=root)
     assert out.returncode == 1 and "disk full" in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+async def test_the_app_engine_on_a_read_only_project_lists_the_jobs_it_cannot_run(root):
+    from kbc_tui.engine import Engine
+
+    with read_only(root):
+        engine = Engine(root, tolerate_broken_history=True)  # as the app opens it
+        try:
+            await engine.start(run_jobs=True, scheduler=False)
+            assert not engine.is_runner
+            assert "read-only" in engine.problem and "jobs.sqlite" in engine.problem, engine.problem
+            assert [(j.id, j.status.value) for j in engine.list_jobs()] == [(1, "success")]
+            assert [t.config for t in engine.get_job(1).tasks] == ["ok"] and engine.job_log(1)
+        finally:
+            await engine.stop(grace=0)
+
+
+def test_a_pending_write_ahead_log_that_cannot_be_merged_is_not_skipped(root):
+    """Changes left in ``-wal`` (a writer that died) with no ``-shm`` to read them through: the history is not
+    read without them (``immutable`` would silently skip them); one line says why."""
+    import shutil
+
+    path = root / ".kbc" / "jobs.sqlite"
+    writer = sqlite3.connect(path)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("UPDATE jobs SET message = 'pending' WHERE id = 1")
+    writer.commit()
+    copy = root / ".kbc" / "copy"
+    copy.mkdir()
+    for name in ("jobs.sqlite", "jobs.sqlite-wal"):  # as a crash leaves them, without the -shm
+        shutil.copy(path.with_name(name), copy / name)
+    writer.close()
+    assert (copy / "jobs.sqlite-wal").stat().st_size > 0
+    from kbc_tui.errors import StateError
+    from kbc_tui.store.history_read_only import open_for_reading
+
+    with read_only(root):
+        with pytest.raises(StateError) as caught:
+            open_for_reading(copy / "jobs.sqlite")
+    assert "jobs.sqlite-wal" in str(caught.value) and "read-only folder" in str(caught.value), caught.value

@@ -25,6 +25,7 @@ from kbc_tui.errors import KbcError, StateError, describe_os_error
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, Trigger
 from kbc_tui.model.paths import inside_project, orchestration_file
 from kbc_tui.store.history import JobHistory
+from kbc_tui.store.history_read_only import ReadOnlyHistory
 from kbc_tui.store.history_unavailable import UnavailableHistory
 from kbc_tui.store.log_view import JobLogView
 from kbc_tui.store.project import Project
@@ -75,8 +76,7 @@ class Engine:
         except StateError as exc:
             if not tolerate_broken_history:  # commands say it and exit 1; the app keeps the rest working
                 raise
-            self.history = UnavailableHistory(self.state_dir / "jobs.sqlite", exc)
-            self.problem = f"jobs are unavailable: {exc}"
+            self.history, self.problem = self._history_for_reading(exc)
         # DuckDB (and so every SQL script) reads and writes files only in the project and its state folder
         self.storage = DuckDBStorage(storage_path, memory_limit=self.project.settings.storage.memory_limit,
                                      confine_to=(self.root, self.state_dir))
@@ -230,13 +230,30 @@ class Engine:
         self.problem = message
         self.events.emit(EngineProblem(message))
 
+    def _history_for_reading(self, exc: StateError):
+        """The history could not be opened for writing (``exc``): read-only if it can be read (a full disk, a
+        read-only folder: the app still lists the jobs), else one that is empty; and the problem in words."""
+        path = self.state_dir / "jobs.sqlite"
+        if exc.kind in ("readonly", "full"):
+            try:
+                history = ReadOnlyHistory(path, exc)
+                return history, f"cannot run jobs: {history.note}"
+            except StateError as other:
+                exc = other
+        return UnavailableHistory(path, exc), f"jobs are unavailable: {exc}"
+
     def _reopen_history(self) -> bool:
-        """The history file could not be opened at start: try again (it may have been moved aside)."""
+        """The history file could not be opened for writing at start: try again (it may have been moved aside,
+        space freed...)."""
         try:
-            self.history = JobHistory(self.state_dir / "jobs.sqlite")
+            history = JobHistory(self.state_dir / "jobs.sqlite")
         except StateError as exc:
-            self._set_problem(f"jobs are unavailable: {exc}")
+            if not isinstance(self.history, ReadOnlyHistory):
+                self.history, problem = self._history_for_reading(exc)
+                self._set_problem(problem)
             return False
+        self.history.close()
+        self.history = history
         self._last_log_id = self.history.max_log_id()
         self._set_problem(None)
         return True
