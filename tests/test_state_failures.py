@@ -240,9 +240,9 @@ FILL = ("import os, sys; from pathlib import Path; path = Path(sys.argv[1]); lea
 
 def test_a_nearly_full_and_a_full_disk_with_jobs_encrypt_and_run(tmp_path, small_disk):
     """On the project's disk: with less room left than the reserve kbc-tui keeps to record jobs, `kbc-tui run`
-    says "disk almost full" at once, before its job (which may then fill the disk); on a full disk, `kbc-tui jobs` lists the jobs and says the history
-    is read-only, `kbc-tui encrypt` says what is wrong in one line, exits 1, and nothing is lost: the file is unchanged, the jobs are all there once there is
-    room again."""
+    says "disk almost full" at once, before its job (which may then fill the disk); on a full disk, `kbc-tui jobs`
+    lists the jobs and says the history is read-only, `kbc-tui encrypt` says what is wrong in one line, exits 1,
+    and nothing is lost: the file is unchanged, the jobs are all there once there is room again."""
     src = project(tmp_path / "src")
     sql_config(src, "quick", "create table q as select 1 as x;", ["q"])
     orchestration(src, "quick", [["quick"]])
