@@ -5,29 +5,17 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
+from tests.helpers.cli import kbc, project_with_a_job
 from tests.helpers.projects import orchestration, project, sql_config
 from tests.helpers.readonly import read_only
-
-KBC = [sys.executable, "-m", "kbc_tui"]
-
-
-def kbc(*args, root, timeout=60, env=None):
-    return subprocess.run([*KBC, *args, "--project", str(root)], capture_output=True, text=True, timeout=timeout,
-                          env=env)
 
 
 @pytest.fixture
 def root(tmp_path):
-    root = project(tmp_path / "p")
-    sql_config(root, "ok", "create table t as select 1 as id;", ["t"])
-    orchestration(root, "good", [["ok"]])
-    assert kbc("run", "good", root=root).returncode == 0
-    return root
+    return project_with_a_job(tmp_path / "p")
 
 
 def one_line_error(out) -> str:

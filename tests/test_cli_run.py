@@ -11,13 +11,8 @@ from datetime import datetime
 import pytest
 
 from kbc_tui.storage.duckdb_storage import DuckDBStorage
+from tests.helpers.cli import kbc, KBC
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
-
-KBC = [sys.executable, "-m", "kbc_tui"]
-
-
-def kbc(*args, root, timeout=60):
-    return subprocess.run([*KBC, *args, "--project", str(root)], capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture

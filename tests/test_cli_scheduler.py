@@ -4,18 +4,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
+from tests.helpers.cli import kbc, KBC
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
-
-KBC = [sys.executable, "-m", "kbc_tui"]
-
-
-def kbc(*args, root):
-    return subprocess.run([*KBC, *args, "--project", str(root)], capture_output=True, text=True, timeout=60)
 
 
 def wait_for(predicate, timeout=30):

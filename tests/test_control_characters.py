@@ -6,25 +6,17 @@ characters in names.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from kbc_tui.model.text import one_line, printable
 from kbc_tui.store.toml_io import dumps_toml
+from tests.helpers.cli import kbc
 from tests.helpers.projects import orchestration, project, sql_config
 
-KBC = [sys.executable, "-m", "kbc_tui"]
 TITLE = "\x1b]0;pwned\x07"  # OSC 0: sets the terminal's title
 SHOWN = "\\x1b]0;pwned\\x07"
 CONTROL_BYTES = ("\x1b", "\x07", "\x9b", "\r")
-
-
-def kbc(*args, root, env=None):
-    return subprocess.run([*KBC, *args, "--project", str(root)], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **(env or {})})
 
 
 def assert_clean(out) -> None:

@@ -5,29 +5,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
+from tests.helpers.cli import KBC, kbc, project_with_a_job
 from tests.helpers.projects import orchestration, project, sql_config
 from tests.helpers.readonly import read_only
 from tests.test_state_failures import small_disk  # noqa: F401 (a fixture)
 
-KBC = [sys.executable, "-m", "kbc_tui"]
-
-
-def kbc(*args, root):
-    return subprocess.run([*KBC, *args, "--project", str(root)], capture_output=True, text=True, timeout=60)
-
 
 @pytest.fixture
 def root(tmp_path):
-    root = project(tmp_path / "p")
-    sql_config(root, "ok", "create table t as select 1 as id;", ["t"])
-    orchestration(root, "good", [["ok"]])
-    assert kbc("run", "good", root=root).returncode == 0
-    return root
+    return project_with_a_job(tmp_path / "p")
 
 
 def read_only_note(out, why: str) -> None:

@@ -6,30 +6,18 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import subprocess
-import sys
 import threading
 
 import pytest
 
 from kbc_tui.errors import StateError
 from kbc_tui.store.history import SCHEMA_VERSION, JobHistory
-from tests.helpers.projects import orchestration, project, sql_config
-
-KBC = [sys.executable, "-m", "kbc_tui"]
-
-
-def kbc(*args, root):
-    return subprocess.run([*KBC, *args, "--project", str(root)], capture_output=True, text=True, timeout=60)
+from tests.helpers.cli import kbc, project_with_a_job
 
 
 @pytest.fixture
 def root(tmp_path):
-    root = project(tmp_path / "p")
-    sql_config(root, "ok", "create table t as select 1 as id;", ["t"])
-    orchestration(root, "good", [["ok"]])
-    assert kbc("run", "good", root=root).returncode == 0
-    return root
+    return project_with_a_job(tmp_path / "p")
 
 
 def version_of(path) -> int:

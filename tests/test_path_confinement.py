@@ -7,8 +7,6 @@ refuses it; absolute paths stay allowed and validate lists them.
 """
 
 import asyncio
-import subprocess
-import sys
 
 import pytest
 
@@ -18,15 +16,11 @@ from kbc_tui.errors import KbcError
 from kbc_tui.model.job import JobStatus
 from kbc_tui.store import Project
 from kbc_tui.store.toml_io import dumps_toml
+from tests.helpers.cli import kbc
 from tests.helpers.components import run_config, write_config
 from tests.helpers.projects import orchestration, project, sql_config
 
-KBC = [sys.executable, "-m", "kbc_tui"]
 NOT_AN_ID = "must be 1-64 characters of lowercase letters, digits, '-' or '_', starting with a letter or digit"
-
-
-def kbc(*args, root):
-    return subprocess.run([*KBC, *args, "--project", str(root)], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture

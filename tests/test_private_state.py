@@ -3,17 +3,10 @@ whatever the umask; an older, looser one is tightened when kbc-tui opens it, and
 
 import os
 import stat
-import subprocess
-import sys
 
 import pytest
 
-KBC = [sys.executable, "-m", "kbc_tui"]
-
-
-def kbc(*args, root, umask=0o022):
-    return subprocess.run([*KBC, *args, "--project", str(root)], capture_output=True, text=True, timeout=120,
-                          preexec_fn=lambda: os.umask(umask))
+from tests.helpers.cli import kbc
 
 
 def modes(folder):

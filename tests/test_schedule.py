@@ -1,7 +1,5 @@
 """Fire times: DST in Europe/Prague and America/New_York, 29 February, aliases, invalid input, the CLI."""
 
-import subprocess
-import sys
 from datetime import datetime
 
 import pytest
@@ -9,6 +7,7 @@ import pytest
 from kbc_tui.engine.schedule import describe, next_runs
 from kbc_tui.errors import KbcError
 from kbc_tui.model import Schedule
+from tests.helpers.cli import kbc
 
 
 def runs(cron, tz, after, count):
@@ -78,11 +77,6 @@ def test_after_is_exclusive_and_naive_means_the_schedule_zone():
     assert runs("0 6 * * *", "Europe/Prague", "2026-06-01T06:00:00+02:00", 1) == ["2026-06-02T06:00:00+02:00"]
     assert [d.isoformat() for d in next_runs(Schedule("0 6 * * *", "Europe/Prague"), 1,
                                              datetime(2026, 6, 1, 5, 0))] == ["2026-06-01T06:00:00+02:00"]
-
-
-def kbc(*args, root):
-    return subprocess.run([sys.executable, "-m", "kbc_tui", *args, "--project", str(root)], capture_output=True,
-                          text=True, timeout=60)
 
 
 def test_cli_prints_times_only(demo_project):
