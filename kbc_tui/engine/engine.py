@@ -29,6 +29,7 @@ from kbc_tui.store.history_read_only import ReadOnlyHistory
 from kbc_tui.store.history_unavailable import UnavailableHistory
 from kbc_tui.store.log_view import JobLogView
 from kbc_tui.store.project import Project
+from kbc_tui.store.state import JobState
 from kbc_tui.storage.duckdb_storage import DuckDBStorage
 
 def utcnow() -> datetime:
@@ -72,7 +73,7 @@ class Engine:
         except KbcError as exc:
             raise KbcError(f"kbc.toml: storage.path: {exc}") from None
         try:
-            self.history = JobHistory(self.state_dir / "jobs.sqlite")
+            self.history: JobState = JobHistory(self.state_dir / "jobs.sqlite")
         except StateError as exc:
             if not tolerate_broken_history:  # commands say it and exit 1; the app keeps the rest working
                 raise

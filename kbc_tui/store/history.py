@@ -14,11 +14,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from array import array
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, Sequence
 
 from kbc_tui.errors import KbcError, StateError, describe_os_error, is_disk_full, os_error_kind
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
 from kbc_tui.store.private import private_dir, private_file, tighten
+from kbc_tui.store.state import FireRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -101,13 +102,6 @@ CREATE TABLE IF NOT EXISTS schedule_state (
 
 _JOB_COLS = ("id, orchestration, status, trigger, triggered_by, created_at, started_at, finished_at, "
              "message, pid")
-
-
-class FireRecord(NamedTuple):
-    """What ``record_fire`` found: whether this call recorded the fire, and the orchestration's busy job."""
-
-    recorded: bool  # False: another scheduler recorded this fire time already
-    busy_job: int | None  # a waiting or processing job of the orchestration (the fire is then skipped)
 
 
 def to_dt(value: float | None) -> datetime | None:
@@ -264,7 +258,8 @@ class _Connection:
 
 
 class JobHistory:
-    """Raises ``StateError`` (a ``KbcError`` in words) for every failure of the file: damaged, full, read-only."""
+    """The ``JobState`` (``kbc_tui.store.state``) in SQLite. Raises ``StateError`` (a ``KbcError`` in words)
+    for every failure of the file: damaged, full, read-only."""
 
     available = True
 

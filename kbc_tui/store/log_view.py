@@ -20,6 +20,7 @@ from collections import OrderedDict
 from typing import Callable, Iterator
 
 from kbc_tui.model.job import LogLine
+from kbc_tui.store.state import JobState
 
 EVERY = 1024  # lines between two marks of the sparse index
 PAGE = 128  # lines read at a time
@@ -30,7 +31,7 @@ EXPORT_BATCH = 5000
 class JobLogView:
     """Lines of one job by position. ``refresh()`` takes in new lines; ``line(n)`` reads through a small cache."""
 
-    def __init__(self, history, job_id: int, before_read: Callable[[], None] | None = None) -> None:
+    def __init__(self, history: JobState, job_id: int, before_read: Callable[[], None] | None = None) -> None:
         self.history = history
         self.job_id = job_id
         self.count = 0
