@@ -29,6 +29,7 @@ from kbc_tui.store.history_read_only import ReadOnlyHistory
 from kbc_tui.store.history_unavailable import UnavailableHistory
 from kbc_tui.store.log_view import JobLogView
 from kbc_tui.store.project import Project
+from kbc_tui.store.state import JobState
 from kbc_tui.storage.duckdb_storage import DuckDBStorage
 
 def utcnow() -> datetime:
@@ -72,7 +73,7 @@ class Engine:
         except KbcError as exc:
             raise KbcError(f"kbc.toml: storage.path: {exc}") from None
         try:
-            self.history = JobHistory(self.state_dir / "jobs.sqlite")
+            self.history: JobState = JobHistory(self.state_dir / "jobs.sqlite")
         except StateError as exc:
             if not tolerate_broken_history:  # commands say it and exit 1; the app keeps the rest working
                 raise
@@ -328,11 +329,7 @@ class Engine:
         if job is None:
             raise KbcError(f"no job {job_id}")
         if job.status is JobStatus.WAITING:
-            with self.history.transaction() as db:
-                changed = db.execute("UPDATE jobs SET status = 'cancelled', finished_at = ?, message = ?, "
-                                     "updated_at = ? WHERE id = ? AND status = 'waiting'",
-                                     (time.time(), "cancelled before it started", time.time(), job_id)).rowcount
-            if changed:
+            if self.history.cancel_waiting(job_id, "cancelled before it started"):
                 self.history.add_log([LogLine(job_id, utcnow(), "warning", f"Job {job_id} cancelled before it started")])
                 job = self.history.job(job_id, with_tasks=False)
                 self.feed.job_changed(job)
@@ -439,11 +436,7 @@ class Engine:
                 break
             if job.orchestration in running_orchs or job.id in self._runs:
                 continue  # two runs of one orchestration never overlap: this one waits
-            with self.history.transaction() as db:
-                claimed = db.execute("UPDATE jobs SET status = 'processing', pid = ?, updated_at = ? "
-                                     "WHERE id = ? AND status = 'waiting'",
-                                     (os.getpid(), time.time(), job.id)).rowcount
-            if not claimed:
+            if not self.history.claim_job(job.id, os.getpid()):
                 continue
             running_orchs.add(job.orchestration)
             from kbc_tui.engine.runner import JobRun  # the runner (and components) load on the first job

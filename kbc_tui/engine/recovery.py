@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from kbc_tui.model.job import Job, JobStatus, LogLine, TaskStatus
+from kbc_tui.store.state import JobState
 
 
 def utcnow() -> datetime:
@@ -27,7 +28,7 @@ def termination_reason(job: Job, own_fault: str | None) -> str:
     return "terminated: the process running this job died"
 
 
-def reap_orphans(history, running: Iterable[int], *, orchestration: str | None = None,
+def reap_orphans(history: JobState, running: Iterable[int], *, orchestration: str | None = None,
                  own_fault: str | None = None, finished: Callable[[Job], None] = lambda job: None) -> list[int]:
     """Mark every ``processing`` job not in ``running`` as terminated (call while holding the runner lock).
 

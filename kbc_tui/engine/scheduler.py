@@ -2,11 +2,11 @@
 
 It sleeps until the earliest next fire time (no per-second polling), waking early when a schedule
 changes (``reload()``, or a file changed on disk: a cheap stat check every few seconds). At a fire time it
-records the fire in ``schedule_fires`` (UNIQUE orchestration + time, in the job history): only the process
-whose insert succeeds enqueues, so a fire time produces exactly one job even if two schedulers race. A fire
+records the fire in the job history (``record_fire``: once per orchestration and time): only the process
+whose record succeeds enqueues, so a fire time produces exactly one job even if two schedulers race. A fire
 while the orchestration already has a waiting or processing job is skipped and logged, never stacked.
 
-Hand-over and missed fires: every scheduler writes a heartbeat (the ``*`` row of ``schedule_state``) every
+Hand-over and missed fires: every scheduler writes a heartbeat (the ``*`` key of ``checked_until``) every
 ``HEARTBEAT_SECONDS`` and when it stops. A new scheduler looks at the latest fire time that fell due since
 then and was not recorded: if the previous scheduler was alive less than ``HANDOVER_SECONDS`` before this one
 took over (a killed daemon restarted, the app quit with a daemon waiting), or the time fell due after this
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
 from kbc_tui.engine.clock import RealClock
@@ -36,7 +36,7 @@ HEARTBEAT_SECONDS = 10.0
 #: a scheduler alive less than this before the next one took over: the runner changed hands, nothing was missed
 HANDOVER_SECONDS = 60.0
 RETRY_AFTER_ERROR_SECONDS = 5.0
-ALIVE = "*"  # the schedule_state row that says until when a scheduler was running
+ALIVE = "*"  # the checked_until key that says until when a scheduler was running
 
 log = logging.getLogger("kbc_tui.scheduler")
 
@@ -85,22 +85,18 @@ class Scheduler:
                 if o.schedule is not None and o.schedule.enabled]
 
     def _state(self) -> dict[str, datetime]:
-        rows = self.engine.history.execute("SELECT orchestration, checked_until FROM schedule_state")
-        return {r[0]: datetime.fromtimestamp(r[1], timezone.utc) for r in rows}
+        return self.engine.history.checked_until()
 
     def _heartbeat(self, now: datetime) -> None:
         """Until when a scheduler ran (for catch-up after downtime): one row, written once a minute."""
-        self.engine.history.execute(
-            "INSERT INTO schedule_state (orchestration, checked_until) VALUES (?, ?) ON CONFLICT (orchestration) "
-            "DO UPDATE SET checked_until = max(checked_until, excluded.checked_until)", (ALIVE, now.timestamp()))
+        self.engine.history.advance_checked_until(ALIVE, now)
         self._last_heartbeat = now
 
     def _since(self, orch_id: str, state: dict[str, datetime], now: datetime) -> datetime:
         """Fires after this moment were not handled by a scheduler before: the last time a scheduler ran, or
         when the schedule was first seen (a new schedule never catches up from before it existed)."""
         if orch_id not in state:
-            self.engine.history.execute("INSERT OR IGNORE INTO schedule_state (orchestration, checked_until) "
-                                        "VALUES (?, ?)", (orch_id, now.timestamp()))
+            self.engine.history.start_checked_until(orch_id, now)
             state[orch_id] = now
         alive = state.get(ALIVE)
         return max(state[orch_id], alive) if alive else state[orch_id]
@@ -120,7 +116,7 @@ class Scheduler:
         plan = {}
         floor = handled if handled is not None else now - timedelta(seconds=1)
         for orch in self.schedules():
-            # a fire exactly at ``since`` is ours too (schedule_fires keeps any fire time to one job)
+            # a fire exactly at ``since`` is ours too (a fire time is recorded once: one job)
             after = max(self._since(orch.id, state, now), floor) - timedelta(microseconds=1)
             first = self._next_after(orch, after)
             if first is not None:
@@ -145,8 +141,7 @@ class Scheduler:
         return due, self._make_plan(now, handled=now)
 
     def _recorded(self, orch_id: str, moment: datetime) -> bool:
-        return bool(self.engine.history.execute("SELECT 1 FROM schedule_fires WHERE orchestration = ? AND "
-                                                "fire_at = ?", (orch_id, moment.timestamp())))
+        return self.engine.history.fire_recorded(orch_id, moment)
 
     async def _catch_up(self) -> None:
         started = self.clock.now()
@@ -265,26 +260,18 @@ class Scheduler:
         "Busy" is a waiting job, or one this runner is executing: a job left ``processing`` by a runner that
         is gone is ended (``terminated``) first, never trusted to block every later run."""
         self.engine.reap_orphans(orch.id)
-        with self.engine.history.transaction() as db:
-            inserted = db.execute(
-                "INSERT OR IGNORE INTO schedule_fires (orchestration, fire_at, outcome, recorded_at) "
-                "VALUES (?, ?, 'pending', ?)", (orch.id, moment.timestamp(), self.clock.now().timestamp())).rowcount
-            busy = db.execute("SELECT id FROM jobs WHERE orchestration = ? AND status IN ('waiting', 'processing') "
-                              "ORDER BY id LIMIT 1", (orch.id,)).fetchone()
-            if inserted and busy:
-                db.execute("UPDATE schedule_fires SET outcome = 'skipped', job_id = ? WHERE orchestration = ? "
-                           "AND fire_at = ?", (busy[0], orch.id, moment.timestamp()))
-        if not inserted:
+        # the fire record and the busy check are one transaction: the exactly-once guarantee
+        recorded, busy = self.engine.history.record_fire(orch.id, moment, self.clock.now())
+        if not recorded:
             return None  # another scheduler fired this time already
-        if busy:
-            self.say(f"{orch.id}: scheduled run at {moment.isoformat()} skipped: job {busy[0]} is still "
-                     f"{self.engine.history.job(busy[0], with_tasks=False).status.value}")
-            self.engine.add_log(busy[0], "warning", f"Scheduled run at {moment.isoformat()} skipped: this job "
+        if busy is not None:
+            self.say(f"{orch.id}: scheduled run at {moment.isoformat()} skipped: job {busy} is still "
+                     f"{self.engine.history.job(busy, with_tasks=False).status.value}")
+            self.engine.add_log(busy, "warning", f"Scheduled run at {moment.isoformat()} skipped: this job "
                                                     "was still running")
             return None
         job = self.engine.history.create_job(orch.id, Trigger.SCHEDULE, "scheduler")
-        self.engine.history.execute("UPDATE schedule_fires SET outcome = 'enqueued', job_id = ? WHERE "
-                                    "orchestration = ? AND fire_at = ?", (job.id, orch.id, moment.timestamp()))
+        self.engine.history.fire_enqueued(orch.id, moment, job.id)
         self.engine.feed.job_changed(job)
         self.engine.wake_runner()
         self.say(f"{orch.id}: scheduled run at {moment.isoformat()} -> job {job.id}")
@@ -293,7 +280,5 @@ class Scheduler:
 
 def fires(engine: "Engine", orchestration: str) -> list[tuple[datetime, str, int | None]]:
     """(fire time, outcome, job id) recorded for an orchestration, oldest first."""
-    rows = engine.history.execute("SELECT fire_at, outcome, job_id FROM schedule_fires WHERE orchestration = ? "
-                                  "ORDER BY fire_at", (orchestration,))
-    return [(datetime.fromtimestamp(r[0], timezone.utc), r[1], r[2]) for r in rows]
+    return engine.history.fires(orchestration)
 

@@ -13,11 +13,13 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from array import array
 from typing import Any, Iterable, Sequence
 
-from kbc_tui.errors import StateError, describe_os_error, is_disk_full, os_error_kind
+from kbc_tui.errors import KbcError, StateError, describe_os_error, is_disk_full, os_error_kind
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
 from kbc_tui.store.private import private_dir, private_file, tighten
+from kbc_tui.store.state import FireRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -256,7 +258,8 @@ class _Connection:
 
 
 class JobHistory:
-    """Raises ``StateError`` (a ``KbcError`` in words) for every failure of the file: damaged, full, read-only."""
+    """The ``JobState`` (``kbc_tui.store.state``) in SQLite. Raises ``StateError`` (a ``KbcError`` in words)
+    for every failure of the file: damaged, full, read-only."""
 
     available = True
 
@@ -437,6 +440,20 @@ class JobHistory:
                                  "AND job_id NOT IN (SELECT id FROM jobs)")
             return cur.rowcount
 
+    def claim_job(self, job_id: int, pid: int) -> bool:
+        """Mark a waiting job processing by ``pid``; False if it is no longer waiting (claimed or cancelled)."""
+        with self.transaction() as db:
+            return bool(db.execute("UPDATE jobs SET status = 'processing', pid = ?, updated_at = ? "
+                                   "WHERE id = ? AND status = 'waiting'", (pid, now_ts(), job_id)).rowcount)
+
+    def cancel_waiting(self, job_id: int, message: str) -> bool:
+        """Cancel a job that has not started; False if it is no longer waiting."""
+        with self.transaction() as db:
+            ts = now_ts()
+            return bool(db.execute("UPDATE jobs SET status = 'cancelled', finished_at = ?, message = ?, "
+                                   "updated_at = ? WHERE id = ? AND status = 'waiting'",
+                                   (ts, message, ts, job_id)).rowcount)
+
     # -- task runs ----------------------------------------------------------------------
     def create_task_runs(self, runs: list[TaskRun]) -> None:
         with self._lock:
@@ -506,6 +523,46 @@ class JobHistory:
     def max_log_id(self) -> int:
         return self.execute("SELECT coalesce(max(id), 0) FROM log_lines")[0][0]
 
+    def log_step(self, job_id: int, from_id: int, n: int) -> int | None:
+        """The id ``n`` lines of the job after line ``from_id`` (``n = 0``: its first line with an id >= it)."""
+        rows = self.execute("SELECT id FROM log_lines WHERE job_id = ? AND id >= ? ORDER BY id LIMIT 1 OFFSET ?",
+                            (job_id, from_id, n))
+        return rows[0][0] if rows else None
+
+    def log_count(self, job_id: int, from_id: int, before_id: int | None = None) -> int:
+        """How many lines of the job have an id >= ``from_id`` (and < ``before_id``)."""
+        if before_id is None:
+            sql, params = "id >= ?", (job_id, from_id)
+        else:
+            sql, params = "id >= ? AND id < ?", (job_id, from_id, before_id)
+        return self.execute(f"SELECT count(*) FROM log_lines WHERE job_id = ? AND {sql}", params)[0][0]
+
+    def log_window(self, job_id: int, from_id: int, skip: int, limit: int) -> list[LogLine]:
+        """Up to ``limit`` lines of the job from line ``from_id`` on, after skipping ``skip`` of them."""
+        rows = self.execute("SELECT id, job_id, time, level, task, text FROM log_lines WHERE job_id = ? AND id >= ? "
+                            "ORDER BY id LIMIT ? OFFSET ?", (job_id, from_id, limit, skip))
+        return [LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0]) for r in rows]
+
+    def search_log(self, job_id: int, needle: str, batch: int = 5000) -> array:
+        """Ids of the job's lines whose text or level contains ``needle`` (ASCII letters in any case), in order.
+
+        One scan on a connection of its own: safe to call from a worker thread while others read."""
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        ids = array("q")
+        try:
+            db = sqlite3.connect(self.path, timeout=30)
+            try:
+                cursor = db.execute("SELECT id FROM log_lines WHERE job_id = ? AND (text LIKE ? ESCAPE '\\' "
+                                    "OR level LIKE ? ESCAPE '\\') ORDER BY id", (job_id, pattern, pattern))
+                while rows := cursor.fetchmany(batch):
+                    ids.extend(r[0] for r in rows)
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise KbcError(f"Cannot read the log of job {job_id} from {self.path}: {exc}") from exc
+        return ids
+
     # -- notification outbox -------------------------------------------------------------------
     def add_notification(self, note: "Notification") -> int | None:
         """Queue an e-mail; None if this job already has one for this event (each is sent once)."""
@@ -555,6 +612,54 @@ class JobHistory:
                 "ON CONFLICT (component, config) DO UPDATE SET state = excluded.state, "
                 "updated_at = excluded.updated_at", (component, config, json.dumps(state, default=str), now_ts()))
 
+
+    # -- the scheduler ------------------------------------------------------------------------
+    def checked_until(self) -> dict[str, datetime]:
+        """Until when schedules were checked: per orchestration id (and the scheduler's heartbeat key)."""
+        rows = self.execute("SELECT orchestration, checked_until FROM schedule_state")
+        return {r[0]: to_dt(r[1]) for r in rows}
+
+    def advance_checked_until(self, key: str, moment: datetime) -> None:
+        """Set ``key``'s checked-until time to ``moment`` unless it is later already."""
+        self.execute("INSERT INTO schedule_state (orchestration, checked_until) VALUES (?, ?) ON CONFLICT "
+                     "(orchestration) DO UPDATE SET checked_until = max(checked_until, excluded.checked_until)",
+                     (key, moment.timestamp()))
+
+    def start_checked_until(self, key: str, moment: datetime) -> None:
+        """Set ``key``'s checked-until time to ``moment`` if it has none yet (a schedule first seen)."""
+        self.execute("INSERT OR IGNORE INTO schedule_state (orchestration, checked_until) VALUES (?, ?)",
+                     (key, moment.timestamp()))
+
+    def fire_recorded(self, orchestration: str, moment: datetime) -> bool:
+        """Whether a fire of the orchestration at ``moment`` was recorded (by any scheduler)."""
+        return bool(self.execute("SELECT 1 FROM schedule_fires WHERE orchestration = ? AND fire_at = ?",
+                                 (orchestration, moment.timestamp())))
+
+    def record_fire(self, orchestration: str, moment: datetime, recorded_at: datetime) -> FireRecord:
+        """Record a fire exactly once across processes, in one transaction with the busy check: a fire recorded
+        here while the orchestration has a waiting or processing job is recorded ``skipped`` (with that job),
+        else ``pending`` (``fire_enqueued`` completes it)."""
+        with self.transaction() as db:
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO schedule_fires (orchestration, fire_at, outcome, recorded_at) "
+                "VALUES (?, ?, 'pending', ?)", (orchestration, moment.timestamp(), recorded_at.timestamp())).rowcount
+            busy = db.execute("SELECT id FROM jobs WHERE orchestration = ? AND status IN ('waiting', 'processing') "
+                              "ORDER BY id LIMIT 1", (orchestration,)).fetchone()
+            if inserted and busy:
+                db.execute("UPDATE schedule_fires SET outcome = 'skipped', job_id = ? WHERE orchestration = ? "
+                           "AND fire_at = ?", (busy[0], orchestration, moment.timestamp()))
+        return FireRecord(bool(inserted), busy[0] if busy else None)
+
+    def fire_enqueued(self, orchestration: str, moment: datetime, job_id: int) -> None:
+        """Mark a recorded fire ``enqueued`` as job ``job_id``."""
+        self.execute("UPDATE schedule_fires SET outcome = 'enqueued', job_id = ? WHERE orchestration = ? AND "
+                     "fire_at = ?", (job_id, orchestration, moment.timestamp()))
+
+    def fires(self, orchestration: str) -> list[tuple[datetime, str, int | None]]:
+        """(fire time, outcome, job id) recorded for an orchestration, oldest first."""
+        rows = self.execute("SELECT fire_at, outcome, job_id FROM schedule_fires WHERE orchestration = ? "
+                            "ORDER BY fire_at", (orchestration,))
+        return [(to_dt(r[0]), r[1], r[2]) for r in rows]
 
 class _Tx:
     """``with history.transaction() as db:`` — an IMMEDIATE transaction (serialises writers across processes)."""

@@ -14,28 +14,24 @@ runs in SQL on its own connection, so a worker thread can scan a big log while t
 
 from __future__ import annotations
 
-import sqlite3
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
 from typing import Callable, Iterator
 
-from kbc_tui.errors import KbcError
 from kbc_tui.model.job import LogLine
-from kbc_tui.store.history import to_dt
+from kbc_tui.store.state import JobState
 
 EVERY = 1024  # lines between two marks of the sparse index
 PAGE = 128  # lines read at a time
 PAGES_KEPT = 16  # pages cached (2,048 lines: a few screens either side of the view)
 EXPORT_BATCH = 5000
 
-_COLS = "id, time, level, task, text"
-
 
 class JobLogView:
     """Lines of one job by position. ``refresh()`` takes in new lines; ``line(n)`` reads through a small cache."""
 
-    def __init__(self, history, job_id: int, before_read: Callable[[], None] | None = None) -> None:
+    def __init__(self, history: JobState, job_id: int, before_read: Callable[[], None] | None = None) -> None:
         self.history = history
         self.job_id = job_id
         self.count = 0
@@ -97,58 +93,26 @@ class JobLogView:
     def search(self, needle: str) -> array:
         """Ids of the lines whose text or level contains ``needle`` (ASCII letters in any case), in order.
 
-        One scan in SQL on a connection of its own: safe to call from a worker thread."""
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        ids = array("q")
-        try:
-            db = sqlite3.connect(self.history.path, timeout=30)
-            try:
-                cursor = db.execute("SELECT id FROM log_lines WHERE job_id = ? AND (text LIKE ? ESCAPE '\\' "
-                                    "OR level LIKE ? ESCAPE '\\') ORDER BY id", (self.job_id, pattern, pattern))
-                while rows := cursor.fetchmany(EXPORT_BATCH):
-                    ids.extend(r[0] for r in rows)
-            finally:
-                db.close()
-        except sqlite3.Error as exc:
-            raise self._error(exc) from exc
-        return ids
+        One scan on a connection of its own: safe to call from a worker thread."""
+        return self.history.search_log(self.job_id, needle, EXPORT_BATCH)
 
     def all_lines(self) -> Iterator[LogLine]:
         """Every line of the job in order, ``EXPORT_BATCH`` at a time (for the pager: memory stays flat)."""
         after = 0
         while True:
-            try:
-                batch = self._rows("SELECT " + _COLS + " FROM log_lines WHERE job_id = ? AND id > ? ORDER BY id "
-                                   "LIMIT ?", (self.job_id, after, EXPORT_BATCH))
-            except sqlite3.Error as exc:
-                raise self._error(exc) from exc
+            batch = self.history.log_window(self.job_id, after + 1, 0, EXPORT_BATCH)  # ids are integers
             if not batch:
                 return
             yield from batch
             after = batch[-1].id
 
-    def _error(self, exc: Exception) -> KbcError:
-        return KbcError(f"Cannot read the log of job {self.job_id} from {self.history.path}: {exc}")
-
     # -- queries -------------------------------------------------------------------------------------
     def _step(self, from_id: int, n: int) -> int | None:
         """The id ``n`` lines after line ``from_id`` (``n = 0``: the first line with an id >= ``from_id``)."""
-        rows = self.history.execute("SELECT id FROM log_lines WHERE job_id = ? AND id >= ? ORDER BY id "
-                                    "LIMIT 1 OFFSET ?", (self.job_id, from_id, n))
-        return rows[0][0] if rows else None
+        return self.history.log_step(self.job_id, from_id, n)
 
     def _count(self, from_id: int, before_id: int | None = None) -> int:
-        if before_id is None:
-            sql, params = "id >= ?", (self.job_id, from_id)
-        else:
-            sql, params = "id >= ? AND id < ?", (self.job_id, from_id, before_id)
-        return self.history.execute(f"SELECT count(*) FROM log_lines WHERE job_id = ? AND {sql}", params)[0][0]
+        return self.history.log_count(self.job_id, from_id, before_id)
 
     def _read(self, from_id: int, skip: int, limit: int) -> list[LogLine]:
-        return self._rows("SELECT " + _COLS + " FROM log_lines WHERE job_id = ? AND id >= ? ORDER BY id "
-                          "LIMIT ? OFFSET ?", (self.job_id, from_id, limit, skip))
-
-    def _rows(self, sql: str, params: tuple) -> list[LogLine]:
-        return [LogLine(self.job_id, to_dt(r[1]), r[2], r[4], r[3], id=r[0])
-                for r in self.history.execute(sql, params)]
+        return self.history.log_window(self.job_id, from_id, skip, limit)

@@ -1,0 +1,79 @@
+"""The job state's interface (``kbc_tui.store.state.JobState``, issue 13): the SQLite history and its read-only
+and unavailable stand-ins all provide it, with the same signatures; the store's own methods keep the
+semantics the engine and scheduler relied on when they wrote the SQL themselves."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from kbc_tui.errors import StateError
+from kbc_tui.model.job import JobStatus, Trigger
+from kbc_tui.store.history import JobHistory
+from kbc_tui.store.history_read_only import ReadOnlyHistory
+from kbc_tui.store.history_unavailable import UnavailableHistory
+from kbc_tui.store.state import FireRecord, JobState
+
+METHODS = sorted(n for n, v in vars(JobState).items() if inspect.isfunction(v) and not n.startswith("_"))
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def history(tmp_path):
+    history = JobHistory(tmp_path / "jobs.sqlite")
+    yield history
+    history.close()
+
+
+@pytest.mark.parametrize("cls", [JobHistory, ReadOnlyHistory])
+@pytest.mark.parametrize("name", METHODS)
+def test_the_history_classes_have_every_method_of_the_interface_with_its_signature(cls, name) -> None:
+    ours, theirs = inspect.signature(getattr(cls, name)), inspect.signature(getattr(JobState, name))
+    assert [(p.name, p.kind, p.default) for p in ours.parameters.values()] == \
+        [(p.name, p.kind, p.default) for p in theirs.parameters.values()]
+
+
+def test_all_three_are_job_states(history, tmp_path) -> None:
+    assert isinstance(history, JobState)
+    assert isinstance(ReadOnlyHistory(history.path, StateError("read-only", "readonly")), JobState)
+    unavailable = UnavailableHistory(tmp_path / "x.sqlite", StateError("damaged", "damaged"))
+    assert isinstance(unavailable, JobState)
+    with pytest.raises(StateError, match="damaged"):
+        unavailable.claim_job(1, 1)
+
+
+def test_claim_and_cancel_take_only_a_waiting_job(history) -> None:
+    a = history.create_job("o", Trigger.MANUAL, "me")
+    b = history.create_job("o", Trigger.MANUAL, "me")
+    assert history.claim_job(a.id, 4242) is True
+    assert history.claim_job(a.id, 4243) is False  # claimed already: never twice
+    assert history.cancel_waiting(a.id, "no") is False  # processing: not cancelled this way
+    job = history.job(a.id)
+    assert (job.status, job.pid) == (JobStatus.PROCESSING, 4242)
+    assert history.cancel_waiting(b.id, "cancelled before it started") is True
+    job = history.job(b.id)
+    assert (job.status, job.message) == (JobStatus.CANCELLED, "cancelled before it started")
+    assert job.finished_at is not None and history.claim_job(b.id, 1) is False
+
+
+def test_a_fire_is_recorded_once_and_skipped_while_the_orchestration_is_busy(history) -> None:
+    fire = T0 + timedelta(minutes=5)
+    assert not history.fire_recorded("o", fire)
+    assert history.record_fire("o", fire, T0) == FireRecord(True, None)
+    assert history.record_fire("o", fire, T0) == FireRecord(False, None)  # another scheduler's second try
+    job = history.create_job("o", Trigger.SCHEDULE, "scheduler")
+    history.fire_enqueued("o", fire, job.id)
+    later = fire + timedelta(minutes=5)
+    assert history.record_fire("o", later, T0) == FireRecord(True, job.id)
+    assert history.fire_recorded("o", fire) and history.fire_recorded("o", later)
+    assert history.fires("o") == [(fire, "enqueued", job.id), (later, "skipped", job.id)]
+
+
+def test_checked_until_starts_once_and_only_moves_forward(history) -> None:
+    history.start_checked_until("o", T0)
+    history.start_checked_until("o", T0 + timedelta(hours=1))  # seen already: kept
+    history.advance_checked_until("*", T0 + timedelta(hours=2))
+    history.advance_checked_until("*", T0 + timedelta(hours=1))  # never back
+    assert history.checked_until() == {"o": T0, "*": T0 + timedelta(hours=2)}
