@@ -58,17 +58,41 @@ def test_claim_and_cancel_take_only_a_waiting_job(history) -> None:
     assert job.finished_at is not None and history.claim_job(b.id, 1) is False
 
 
-def test_a_fire_is_recorded_once_and_skipped_while_the_orchestration_is_busy(history) -> None:
+def test_a_fire_is_recorded_once_enqueues_its_job_and_is_skipped_while_the_orchestration_is_busy(history) -> None:
     fire = T0 + timedelta(minutes=5)
     assert not history.fire_recorded("o", fire)
-    assert history.record_fire("o", fire, T0) == FireRecord(True, None)
-    assert history.record_fire("o", fire, T0) == FireRecord(False, None)  # another scheduler's second try
-    job = history.create_job("o", Trigger.SCHEDULE, "scheduler")
-    history.fire_enqueued("o", fire, job.id)
+    recorded, busy, job = history.record_fire("o", fire, T0)
+    assert (recorded, busy) == (True, None)
+    assert (job.orchestration, job.status, job.trigger, job.triggered_by) == \
+        ("o", JobStatus.WAITING, Trigger.SCHEDULE, "scheduler")
+    assert history.job(job.id).status is JobStatus.WAITING
+    assert history.record_fire("o", fire, T0) == FireRecord(False, job.id, None)  # another scheduler's second try
     later = fire + timedelta(minutes=5)
-    assert history.record_fire("o", later, T0) == FireRecord(True, job.id)
+    assert history.record_fire("o", later, T0) == FireRecord(True, job.id, None)
     assert history.fire_recorded("o", fire) and history.fire_recorded("o", later)
     assert history.fires("o") == [(fire, "enqueued", job.id), (later, "skipped", job.id)]
+    assert [j.id for j in history.waiting_jobs()] == [job.id]
+
+
+def test_a_fire_whose_job_cannot_be_written_is_not_recorded_and_fires_on_the_next_try(history) -> None:
+    """Recording the fire and writing its job are one step: a failure in between (here the jobs table refuses
+    the insert, as a full disk would) must not leave a fire recorded with no job — the run would be lost."""
+    import sqlite3
+
+    fire = T0 + timedelta(minutes=5)
+    other = sqlite3.connect(history.path)
+    other.execute("CREATE TRIGGER refuse BEFORE INSERT ON jobs BEGIN SELECT RAISE(ABORT, 'database or disk is full'); "
+                  "END")
+    other.commit()
+    with pytest.raises(StateError):
+        history.record_fire("o", fire, T0)
+    assert not history.fire_recorded("o", fire) and history.fires("o") == []
+    other.execute("DROP TRIGGER refuse")
+    other.commit()
+    other.close()
+    recorded, busy, job = history.record_fire("o", fire, T0)
+    assert recorded and busy is None and job is not None
+    assert history.fires("o") == [(fire, "enqueued", job.id)]
 
 
 def test_checked_until_starts_once_and_only_moves_forward(history) -> None:

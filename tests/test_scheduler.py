@@ -688,3 +688,33 @@ async def test_a_hand_over_runs_the_due_run_of_every_schedule_not_only_the_first
     await settle()
     assert fire_times(second, "b-minutely") == [(T0.replace(minute=1), "enqueued")]
     assert fire_times(second, "a-hourly") == []
+
+
+async def test_a_fire_whose_job_cannot_be_written_runs_once_the_history_can_be_written_again(root, engines):
+    """The fire record and its job are written together: when the job cannot be written (here the jobs table
+    refuses inserts, as a full disk would), the fire is not recorded either, and it runs once the history
+    takes writes again — before, it stayed recorded with no job and the run was lost for good."""
+    import sqlite3
+
+    schedule(root, "every5", "quick", "*/5 * * * *")
+    clock = FakeClock(T0)
+    engine = await engines(root, clock)
+    refuse = sqlite3.connect(root / ".kbc" / "jobs.sqlite")
+    refuse.execute("CREATE TRIGGER refuse BEFORE INSERT ON jobs BEGIN SELECT RAISE(ABORT, 'database or disk is full');"
+                   " END")
+    refuse.commit()
+    clock.set(T0.replace(minute=4, second=55))  # the scheduler's heartbeat: it ran until just before the fire
+    await settle()
+    clock.set(T0.replace(minute=5))
+    await settle(0.5)
+    assert scheduled_jobs(engine, "every5") == []
+    assert fires(engine, "every5") == []  # not recorded without its job
+    refuse.execute("DROP TRIGGER refuse")
+    refuse.commit()
+    refuse.close()
+    for _ in range(300):  # the runner takes jobs again within its fault retry (5 s)
+        if scheduled_jobs(engine, "every5"):
+            break
+        await asyncio.sleep(0.05)
+    [job] = scheduled_jobs(engine, "every5")
+    assert fires(engine, "every5") == [(T0.replace(minute=5), "enqueued", job.id)]

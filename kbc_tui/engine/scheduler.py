@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Callable
 from kbc_tui.engine.clock import RealClock
 from kbc_tui.engine.schedule import next_runs
 from kbc_tui.errors import KbcError, StateError
-from kbc_tui.model.job import Trigger
 
 if TYPE_CHECKING:
     from kbc_tui.engine.engine import Engine
@@ -179,8 +178,9 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except StateError as exc:
-                self.engine.history_failed(exc)
-                return
+                if self.engine.history_failed(exc):
+                    continue  # the disk was full and the reserve was given back to it: the same step once more
+                return  # the engine stops running jobs and schedules; the runner that takes over catches up
             except Exception as exc:  # a bug must not end scheduling: say it, try again shortly
                 log.exception("scheduler step failed")
                 self.say(f"scheduler error (retrying in {RETRY_AFTER_ERROR_SECONDS:g} s): {type(exc).__name__}: {exc}")
@@ -260,8 +260,8 @@ class Scheduler:
         "Busy" is a waiting job, or one this runner is executing: a job left ``processing`` by a runner that
         is gone is ended (``terminated``) first, never trusted to block every later run."""
         self.engine.reap_orphans(orch.id)
-        # the fire record and the busy check are one transaction: the exactly-once guarantee
-        recorded, busy = self.engine.history.record_fire(orch.id, moment, self.clock.now())
+        # the fire record, the busy check and the job are one transaction: the exactly-once guarantee
+        recorded, busy, job = self.engine.history.record_fire(orch.id, moment, self.clock.now())
         if not recorded:
             return None  # another scheduler fired this time already
         if busy is not None:
@@ -270,8 +270,6 @@ class Scheduler:
             self.engine.add_log(busy, "warning", f"Scheduled run at {moment.isoformat()} skipped: this job "
                                                     "was still running")
             return None
-        job = self.engine.history.create_job(orch.id, Trigger.SCHEDULE, "scheduler")
-        self.engine.history.fire_enqueued(orch.id, moment, job.id)
         self.engine.feed.job_changed(job)
         self.engine.wake_runner()
         self.say(f"{orch.id}: scheduled run at {moment.isoformat()} -> job {job.id}")

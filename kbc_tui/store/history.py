@@ -636,24 +636,31 @@ class JobHistory:
                                  (orchestration, moment.timestamp())))
 
     def record_fire(self, orchestration: str, moment: datetime, recorded_at: datetime) -> FireRecord:
-        """Record a fire exactly once across processes, in one transaction with the busy check: a fire recorded
-        here while the orchestration has a waiting or processing job is recorded ``skipped`` (with that job),
-        else ``pending`` (``fire_enqueued`` completes it)."""
+        """Record a fire exactly once across processes and act on it, all in one transaction: while the
+        orchestration has a waiting or processing job the fire is recorded ``skipped`` (with that job), else a
+        scheduled job is created and the fire recorded ``enqueued`` as it. A failure anywhere (a full disk, a
+        killed process) leaves neither the fire nor the job: the next look at the schedule fires it again."""
         with self.transaction() as db:
+            ts = moment.timestamp()
             inserted = db.execute(
                 "INSERT OR IGNORE INTO schedule_fires (orchestration, fire_at, outcome, recorded_at) "
-                "VALUES (?, ?, 'pending', ?)", (orchestration, moment.timestamp(), recorded_at.timestamp())).rowcount
+                "VALUES (?, ?, 'pending', ?)", (orchestration, ts, recorded_at.timestamp())).rowcount
             busy = db.execute("SELECT id FROM jobs WHERE orchestration = ? AND status IN ('waiting', 'processing') "
                               "ORDER BY id LIMIT 1", (orchestration,)).fetchone()
+            job = None
             if inserted and busy:
                 db.execute("UPDATE schedule_fires SET outcome = 'skipped', job_id = ? WHERE orchestration = ? "
-                           "AND fire_at = ?", (busy[0], orchestration, moment.timestamp()))
-        return FireRecord(bool(inserted), busy[0] if busy else None)
-
-    def fire_enqueued(self, orchestration: str, moment: datetime, job_id: int) -> None:
-        """Mark a recorded fire ``enqueued`` as job ``job_id``."""
-        self.execute("UPDATE schedule_fires SET outcome = 'enqueued', job_id = ? WHERE orchestration = ? AND "
-                     "fire_at = ?", (job_id, orchestration, moment.timestamp()))
+                           "AND fire_at = ?", (busy[0], orchestration, ts))
+            elif inserted:
+                created = now_ts()
+                job_id = db.execute(
+                    "INSERT INTO jobs (orchestration, status, trigger, triggered_by, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", (orchestration, JobStatus.WAITING.value, Trigger.SCHEDULE.value,
+                                                 "scheduler", created, created)).lastrowid
+                db.execute("UPDATE schedule_fires SET outcome = 'enqueued', job_id = ? WHERE orchestration = ? "
+                           "AND fire_at = ?", (job_id, orchestration, ts))
+                job = Job(job_id, orchestration, JobStatus.WAITING, Trigger.SCHEDULE, "scheduler", to_dt(created))
+        return FireRecord(bool(inserted), busy[0] if busy else None, job)
 
     def fires(self, orchestration: str) -> list[tuple[datetime, str, int | None]]:
         """(fire time, outcome, job id) recorded for an orchestration, oldest first."""

@@ -21,10 +21,12 @@ from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, Tr
 
 
 class FireRecord(NamedTuple):
-    """What ``record_fire`` found: whether this call recorded the fire, and the orchestration's busy job."""
+    """What ``record_fire`` did: whether this call recorded the fire, the orchestration's busy job, and the job
+    it enqueued."""
 
     recorded: bool  # False: another scheduler recorded this fire time already
     busy_job: int | None  # a waiting or processing job of the orchestration (the fire is then skipped)
+    job: Job | None = None  # the scheduled job this fire created (None: not recorded here, or skipped)
 
 
 @runtime_checkable
@@ -152,10 +154,7 @@ class JobState(Protocol):
         """Whether a fire of the orchestration at ``moment`` was recorded (by any scheduler)."""
 
     def record_fire(self, orchestration: str, moment: datetime, recorded_at: datetime) -> FireRecord:
-        """Record a fire once across processes, in one transaction with the busy check (busy: recorded skipped)."""
-
-    def fire_enqueued(self, orchestration: str, moment: datetime, job_id: int) -> None:
-        """Mark a recorded fire ``enqueued`` as job ``job_id``."""
+        """Record a fire once across processes and, in the same transaction, skip it (busy) or enqueue its job."""
 
     def fires(self, orchestration: str) -> list[tuple[datetime, str, int | None]]:
         """(fire time, outcome, job id) recorded for an orchestration, oldest first."""
