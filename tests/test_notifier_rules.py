@@ -17,6 +17,7 @@ from kbc_tui.engine.notifier import Notifier
 from kbc_tui.errors import StateError
 from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
 from kbc_tui.store.history import JobHistory
+from tests.helpers.disk import disk_full_once
 from tests.helpers.engines import engines, log_line, run_job  # noqa: F401 (engines: a fixture)
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
 from tests.servers.smtp import SmtpServer, free_port
@@ -485,3 +486,21 @@ async def test_an_e_mail_that_could_not_be_queued_is_queued_once_the_history_tak
         [mail] = await wait_mail(server, 1)
     assert job.status is JobStatus.SUCCESS
     assert mail.subject == f"[kbc-tui] Success: fine — job {job.id}" and len(calls) == 2
+
+
+async def test_an_e_mail_whose_queueing_finds_the_disk_full_is_queued_once_the_reserve_is_given_back(tmp_path, engines):
+    """Queueing the error e-mail finds the history's disk full; the runner gives its reserve back and queues it
+    at once. Before, it waited for a runner change that never came while this runner kept going: no e-mail."""
+    with SmtpServer() as server:
+        root = make_project(tmp_path, server.port)
+        orchestration(root, "broken", [["bad"]], notifications=LISTS)
+        engine = await engines(root)
+        db = disk_full_once(root, engine, "BEFORE INSERT ON notifications")
+        try:
+            job = await run_job(engine, "broken")
+            [mail] = await wait_mail(server, 1)
+        finally:
+            db.close()
+    assert job.status is JobStatus.ERROR
+    assert mail.recipients == ["ops@example.com"]
+    assert engine.problem and "disk almost full" in engine.problem

@@ -15,6 +15,7 @@ import pytest
 from kbc_tui.engine import Engine
 from kbc_tui.engine.events import TaskChanged
 from kbc_tui.model.job import JobStatus, TaskStatus
+from tests.helpers.disk import disk_full_once
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
 
 FIVE_ROWS = "create table nums as select range as n from range(5);"
@@ -233,3 +234,22 @@ async def test_a_cancel_while_a_reader_is_let_in_stops_the_job_before_its_next_t
     assert done.status is JobStatus.CANCELLED and seed.status is held.status is TaskStatus.SUCCESS
     assert (slow.status, slow.started_at, slow.message) == (TaskStatus.SKIPPED, None,
                                                             "not run: the job was cancelled")
+
+
+async def test_a_full_disk_when_a_job_is_claimed_does_not_stop_the_runner_for_good(root, engine):
+    """The claim's write finds the disk full; the runner gives its reserve back and claims again. Before, the
+    runner's loop ended there while the engine still held the runner lock: no job ever ran again."""
+    sql_config(root, "quick", FIVE_ROWS, ["nums"])
+    orchestration(root, "o", [["quick"]])
+    engine.reload_project()
+    assert engine.is_runner and engine.reserve.path.exists()
+    db = disk_full_once(root, engine, "BEFORE UPDATE OF status ON jobs WHEN NEW.status = 'processing'")
+    try:
+        job = await engine.enqueue("o")
+        done = await asyncio.wait_for(engine.wait(job.id), 20)
+    finally:
+        db.close()
+    assert done.status is JobStatus.SUCCESS
+    assert engine.problem and "disk almost full" in engine.problem
+    second = await engine.enqueue("o")
+    assert (await asyncio.wait_for(engine.wait(second.id), 20)).status is JobStatus.SUCCESS

@@ -422,8 +422,9 @@ class Engine:
             try:
                 self._dispatch()
             except StateError as exc:
-                self.history_failed(exc)
-                return
+                if self.history_failed(exc):
+                    continue  # the disk was full and the reserve was given back to it: claim once more
+                return  # stepped down (loudly); the runner that takes over runs the queue
             await wait_event(self._wake, self.poll_seconds)
             self._wake.clear()
 

@@ -136,8 +136,13 @@ class Notifier:
         try:
             self._queue_for_finished(job_id, masker)
         except StateError as exc:  # the history cannot be written now: queue it when it can (see wake)
+            if self.engine.history_failed(exc):  # the disk was full and the reserve was given back: once more
+                try:
+                    self._queue_for_finished(job_id, masker)
+                    return
+                except StateError as again:
+                    self.engine.history_failed(again)
             self._unqueued[job_id] = masker
-            self.engine.history_failed(exc)
         except Exception as exc:  # notifications never break a job
             log.exception("cannot prepare the notification of job %s", job_id)
             self.engine.add_log(job_id, "error", f"Notification not sent: internal error: {exc}")
