@@ -127,6 +127,17 @@ class DbExtractor(Component):
                             sql = _mysql_arrow.select_sql(statement, reflected, engine.dialect)
                             conn.close()
                             return _extract_arrow(ctx, url, sql, reflected, types, table, state, source, last)
+                    if engine.dialect.name == "sqlite" and not params_generic(table):
+                        from kbc_tui.components import _sqlite_arrow
+
+                        if _sqlite_arrow.eligible(url, types):
+                            try:
+                                return _extract_arrow(ctx, url, _sqlite_arrow.select_sql(statement, engine.dialect),
+                                                      reflected, types, table, state, source, last,
+                                                      _sqlite_arrow.read_batches)
+                            except _sqlite_arrow.Unfit as exc:
+                                ctx.log.info(f"{source}: the fast path cannot read it ({exc}); reading it again "
+                                             "row by row")
                 import pyarrow as pa
 
                 from kbc_tui.components._arrow import rows_to_batch
@@ -287,8 +298,9 @@ def _extract_copy(ctx: RunContext, url, reflected, table: dict, state: dict, duc
 
 
 def _extract_arrow(ctx: RunContext, url, sql: str, reflected, types: list, table: dict, state: dict, source: str,
-                   last: Any) -> int:
-    """MySQL / MariaDB: ConnectorX streams Arrow batches, storage loads them (see ``_mysql_arrow``)."""
+                   last: Any, read_batches: Any = None) -> int:
+    """MySQL / MariaDB (and SQLite: ``read_batches`` of ``_sqlite_arrow``): ConnectorX streams Arrow batches,
+    storage loads them (see ``_mysql_arrow``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -301,7 +313,7 @@ def _extract_arrow(ctx: RunContext, url, sql: str, reflected, types: list, table
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            for batch in _mysql_arrow.read_batches(url, sql, schema, ctx.cancel):
+            for batch in (read_batches or _mysql_arrow.read_batches)(url, sql, schema, ctx.cancel):
                 if fetch_col:
                     newest[0] = _newest(newest[0], [(pc.max(batch.column(fetch_col)).as_py(),)], 0)
                 yield batch
