@@ -4,6 +4,8 @@ SQLite, PostgreSQL and MySQL/MariaDB through SQLAlchemy. Rows stream from a serv
 in chunks into an Arrow reader that storage consumes (memory stays flat). Column types come from
 the table's definition (decimals stay exact, timestamps keep their zone); for a custom query they
 are inferred from the first chunk. Incremental fetching keeps the last value of a column as state.
+Fast paths (``fast``, on by default): PostgreSQL ``COPY`` (``_pg_copy``), MySQL/MariaDB and SQLite tables
+through ConnectorX into Arrow batches (``_mysql_arrow``, ``_sqlite_arrow``).
 """
 
 from __future__ import annotations
