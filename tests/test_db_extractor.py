@@ -198,3 +198,54 @@ def test_test_connection(pg_url, tmp_path):
     assert test_connection({"url": pg_url}, tmp_path).startswith("connected to postgresql")
     with pytest.raises(ComponentError, match="cannot connect"):
         test_connection({"url": "postgresql+psycopg://postgres@127.0.0.1:1/test"}, tmp_path)
+
+
+def _sqlite_source(root, ddl: str, rows: str) -> str:
+    (root / "data").mkdir(exist_ok=True)
+    engine = sa.create_engine(f"sqlite:///{root / 'data' / 'src.sqlite'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text(ddl))
+        conn.execute(sa.text(rows))
+    engine.dispose()
+    return "sqlite:///data/src.sqlite"
+
+
+def test_sqlite_fast_path_gives_the_same_table_as_the_generic_path(tmp_path):
+    root = project(tmp_path / "p")
+    url = _sqlite_source(root, "CREATE TABLE t (id INTEGER PRIMARY KEY, small SMALLINT, big BIGINT, price NUMERIC(10, 2), "
+                         "ratio FLOAT, flag BOOLEAN, day DATE, at TIMESTAMP, label VARCHAR(20), raw BLOB)",
+                         "INSERT INTO t VALUES (1, -7, 9007199254740993, 20.1, 1.5, 1, '2024-02-29', "
+                         f"'2026-02-28 13:45:01.123456', '{UNICODE}', x'00ff'), "
+                         "(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
+                         "(3, 32767, -9223372036854775808, 1.255, -0.5, 0, '1970-01-01', '1999-12-31 23:59:59', '', x'')")
+    results = []
+    for fast in (True, False):
+        job, storage, log = run_config(root, "db-extractor", f"lite-{fast}".lower(), {"url": url, "tables": [
+            {"name": "t", "table": "t", "output": f"in.c-lite.t_{fast}".lower(), "fast": fast}]})
+        assert job.status is JobStatus.SUCCESS, job.message
+        assert any(line.endswith("; ConnectorX)") for line in log) == fast
+        info = storage.table(f"in.c-lite.t_{fast}".lower())
+        results.append(([(c.name, c.type) for c in info.columns], sorted(storage.preview(str(info.id))[1])))
+    assert results[0] == results[1]
+    assert results[0][1][0][1:9] == (-7, 9007199254740993, Decimal("20.10"), 1.5, True, dt.date(2024, 2, 29),
+                                     dt.datetime(2026, 2, 28, 13, 45, 1, 123456), UNICODE)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("column, value, found", [("amount INTEGER", "'abc'", "integers and text"),
+                                                  ("amount DATE", "'garbage'", "text"),
+                                                  ("amount NUMERIC(10, 2)", "'n/a'", "integers and text")])
+def test_sqlite_mixed_types_end_in_words(tmp_path, fast, column, value, found):
+    root = project(tmp_path / "p")
+    first = "'2024-01-01'" if "DATE" in column else "5"
+    url = _sqlite_source(root, f"CREATE TABLE orders (id INTEGER PRIMARY KEY, {column})",
+                         "INSERT INTO orders WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g "
+                         f"WHERE i < 2500) SELECT i, CASE WHEN i = 2400 THEN {value} ELSE {first} END FROM g")
+    job, _, log = run_config(root, "db-extractor", "lite", {"url": url, "tables": [
+        {"name": "orders", "table": "orders", "output": "in.c-lite.orders", "fast": fast}]})
+    assert job.status is JobStatus.ERROR
+    message = job.tasks[0].message
+    assert f"column 'amount' in table 'orders' holds {found} (SQLite allows that)" in message, message
+    assert f"e.g. {value}" in message and 'query = "SELECT CAST(amount AS TEXT) AS amount' in message, message
+    assert "Arrow" not in message and "\n" not in message and "Traceback" not in "\n".join(log)
+    assert sum("the fast path cannot read it" in line for line in log) == (1 if fast else 0)

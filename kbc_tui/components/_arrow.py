@@ -8,6 +8,8 @@ from typing import Any, Sequence
 
 import pyarrow as pa
 
+from kbc_tui.components._sqldb import MixedColumn
+
 
 def arrow_type(sa_type: Any) -> pa.DataType | None:
     """The Arrow type for a SQLAlchemy column type, or None to infer from the values."""
@@ -83,6 +85,37 @@ def rows_to_batch(rows: Sequence[Sequence[Any]], names: list[str], types: list[p
             continue
         try:
             arrays.append(pa.array(column, type=typ))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-            arrays.append(pa.array([_convert(v, typ) for v in column], type=typ))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            try:
+                arrays.append(pa.array([_convert(v, typ) for v in column], type=typ))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError, ArithmeticError):
+                raise mixed_column(names[i], column, typ) from None
     return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+_KINDS = ((bool, "booleans"), (int, "integers"), (float, "real numbers"), (decimal.Decimal, "decimals"),
+          (str, "text"), (bytes, "binary values"), (dt.datetime, "timestamps"), (dt.date, "dates"),
+          (dt.time, "times"), (dt.timedelta, "durations"))
+
+
+def mixed_column(name: str, values: Sequence[Any], typ: pa.DataType) -> MixedColumn:
+    """The error for a column whose values do not all fit its one Arrow type: what kinds of values it holds."""
+    kinds: list[str] = []
+    example: Any = None
+    for v in values:
+        if v is None:
+            continue
+        kind = next((k for t, k in _KINDS if isinstance(v, t)), type(v).__name__)
+        if kind not in kinds:
+            kinds.append(kind)
+        if example is None and not _fits(v, typ):
+            example = v
+    return MixedColumn(name, kinds, example, str(typ))
+
+
+def _fits(value: Any, typ: pa.DataType) -> bool:
+    try:
+        pa.array([_convert(value, typ)], type=typ)
+        return True
+    except Exception:
+        return False

@@ -11,6 +11,15 @@ from kbc_tui.errors import ComponentError
 DRIVERS = ("sqlite", "postgresql", "postgresql+psycopg", "mysql+pymysql", "mariadb+pymysql")
 
 
+class MixedColumn(ValueError):
+    """A column's values do not all fit its one type (SQLite lets a column hold values of any type)."""
+
+    def __init__(self, name: str, kinds: list[str], example: Any, type_name: str) -> None:
+        self.name, self.kinds, self.example, self.type = name, kinds, example, type_name
+        super().__init__(f"column {name!r} holds {' and '.join(kinds) or 'values'} (e.g. {example!r}), "
+                         f"which do not all fit one type ({type_name})")
+
+
 def _sqlite_file(u) -> str | None:
     """The file a parsed ``sqlite://`` url names, or None (another database, or in memory)."""
     if u.drivername.startswith("sqlite") and u.database and u.database != ":memory:":

@@ -4,6 +4,8 @@ SQLite, PostgreSQL and MySQL/MariaDB through SQLAlchemy. Rows stream from a serv
 in chunks into an Arrow reader that storage consumes (memory stays flat). Column types come from
 the table's definition (decimals stay exact, timestamps keep their zone); for a custom query they
 are inferred from the first chunk. Incremental fetching keeps the last value of a column as state.
+Fast paths (``fast``, on by default): PostgreSQL ``COPY`` (``_pg_copy``), MySQL/MariaDB and SQLite tables
+through ConnectorX into Arrow batches (``_mysql_arrow``, ``_sqlite_arrow``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import decimal
 from typing import Any, Iterator
 
 from kbc_tui.components._params import ParamCheck, sub
-from kbc_tui.components._sqldb import (check_connection_params, connection_paths, create_engine, describe_error,
-                                      make_url, query_interrupter)
+from kbc_tui.components._sqldb import (MixedColumn, check_connection_params, connection_paths, create_engine,
+                                      describe_error, make_url, query_interrupter)
 from kbc_tui.components.base import Cancelled, Component, RunContext, TaskResult
 from kbc_tui.errors import ComponentError, KbcError
 
@@ -127,17 +129,38 @@ class DbExtractor(Component):
                             sql = _mysql_arrow.select_sql(statement, reflected, engine.dialect)
                             conn.close()
                             return _extract_arrow(ctx, url, sql, reflected, types, table, state, source, last)
+                    if engine.dialect.name == "sqlite" and not params_generic(table):
+                        from kbc_tui.components import _sqlite_arrow
+
+                        if _sqlite_arrow.eligible(url, types):
+                            try:
+                                return _extract_arrow(ctx, url, _sqlite_arrow.select_sql(statement, engine.dialect),
+                                                      reflected, types, table, state, source, last,
+                                                      _sqlite_arrow.read_batches)
+                            except _sqlite_arrow.Unfit as exc:
+                                ctx.log.info(f"{source}: the fast path cannot read it ({exc}); reading it again "
+                                             "row by row")
                 import pyarrow as pa
 
                 from kbc_tui.components._arrow import rows_to_batch
 
                 stop_query = ctx.cancel.on_cancel(query_interrupter(conn, engine))
                 result = conn.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(statement)
+                fetchmany = result.fetchmany
+                if engine.dialect.name == "sqlite" and types is not None:
+                    def fetchmany(n: int) -> list:  # a value SQLAlchemy cannot parse (text in a DATE column): words
+                        try:
+                            return result.fetchmany(n)
+                        except (ValueError, TypeError, ArithmeticError):
+                            found = _diagnose_sqlite(conn, statement, reflected, engine.dialect)
+                            if found is None:
+                                raise
+                            raise found from None
                 names = list(result.keys())
                 fetch_index = names.index(fetch_col) if fetch_col else None
                 newest: list[Any] = [None]  # the largest value fetched in this run
 
-                first = result.fetchmany(chunk_rows)
+                first = fetchmany(chunk_rows)
                 if types is None:
                     types = [None] * len(names)
                 first_batch = rows_to_batch(first, names, types)
@@ -145,6 +168,8 @@ class DbExtractor(Component):
                 types = [pa.string() if pa.types.is_null(t) else t for t in types]
                 schema = pa.schema([pa.field(n, t) for n, t in zip(names, types)])
                 first_batch = rows_to_batch(first, names, types)
+
+                mixed: list[MixedColumn] = []
 
                 def batches() -> Iterator[pa.RecordBatch]:
                     rows = first
@@ -155,21 +180,31 @@ class DbExtractor(Component):
                         if batch.num_rows:
                             yield batch
                         ctx.cancel.check()
-                        rows = result.fetchmany(chunk_rows)
-                        if not rows:
-                            return
-                        batch = rows_to_batch(rows, names, types)
+                        try:
+                            rows = fetchmany(chunk_rows)
+                            if not rows:
+                                return
+                            batch = rows_to_batch(rows, names, types)
+                        except MixedColumn as exc:  # storage reports it as its own error: keep the words
+                            mixed.append(exc)
+                            raise
 
                 try:
                     written = ctx.storage.write_arrow(table["output"],
                                                       pa.RecordBatchReader.from_batches(schema, batches()),
                                                       incremental=bool(table.get("incremental") or fetch_col),
                                                       primary_key=table.get("primary_key", []), cancel=ctx.cancel)
+                except KbcError:
+                    if mixed:
+                        raise mixed[0] from None
+                    raise
                 finally:
                     stop_query()
                 result.close()
         except (ComponentError, Cancelled):
             raise
+        except MixedColumn as exc:
+            raise ComponentError(_mixed_message(exc, table, engine.dialect.name)) from None
         except Exception as exc:
             if ctx.cancel.cancelled:  # the query was stopped on purpose: the job was cancelled
                 raise Cancelled(ctx.cancel.reason) from None
@@ -179,6 +214,49 @@ class DbExtractor(Component):
                 raise ComponentError(describe_error(exc, url)) from None
             raise
         return _finish(ctx, table, state, newest[0], written, source, last, "")
+
+
+_SQLITE_KINDS = {"integer": "integers", "real": "real numbers", "text": "text", "blob": "binary values"}
+
+
+def _diagnose_sqlite(conn, statement, reflected, dialect) -> MixedColumn | None:
+    """After SQLAlchemy failed to read a SQLite row: the first value its column's type cannot read, and the
+    kinds of values (SQLite storage classes) that column holds. Only on the failure path (reads the rows again)."""
+    sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in reflected.columns]
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(10_000):
+            for row in rows:
+                for column, process, value in zip(reflected.columns, processors, row):
+                    if process is None or value is None:
+                        continue
+                    try:
+                        process(value)
+                    except Exception:
+                        name = column.name.replace('"', '""')
+                        cursor.execute(f'SELECT DISTINCT typeof("{name}") FROM ({sql}) WHERE "{name}" IS NOT NULL')
+                        kinds = [_SQLITE_KINDS.get(r[0], r[0]) for r in cursor.fetchall()]
+                        return MixedColumn(column.name, kinds, value, str(column.type))
+    finally:
+        cursor.close()
+    return None
+
+
+def _mixed_message(exc: MixedColumn, table: dict, dialect: str) -> str:
+    """What a column of mixed value types holds, and the query that reads it (as text) instead."""
+    allows = " (SQLite allows that)" if dialect == "sqlite" else ""
+    where = "in its custom query" if table.get("query") else f"in table {table['table']!r}"
+    col = exc.name
+    quoted = '"' + col.replace('"', '""') + '"' if not col.isidentifier() else col
+    if table.get("query"):
+        hint = f"cast it in the query: SELECT CAST({quoted} AS TEXT) AS {quoted}, …"
+    else:
+        hint = (f"cast it in a query instead of 'table': query = \"SELECT CAST({quoted} AS TEXT) AS {quoted}, … "
+                f"FROM {table['table']}\" (or fix the values in the database)")
+    return (f"column {col!r} {where} holds {' and '.join(exc.kinds) or 'values'}{allows}, e.g. {exc.example!r}, "
+            f"which cannot be stored as its type {exc.type}; {hint}")
 
 
 def _finish(ctx: RunContext, table: dict, state: dict, newest: Any, written: int, source: str, last: Any,
@@ -287,8 +365,9 @@ def _extract_copy(ctx: RunContext, url, reflected, table: dict, state: dict, duc
 
 
 def _extract_arrow(ctx: RunContext, url, sql: str, reflected, types: list, table: dict, state: dict, source: str,
-                   last: Any) -> int:
-    """MySQL / MariaDB: ConnectorX streams Arrow batches, storage loads them (see ``_mysql_arrow``)."""
+                   last: Any, read_batches: Any = None) -> int:
+    """MySQL / MariaDB (and SQLite: ``read_batches`` of ``_sqlite_arrow``): ConnectorX streams Arrow batches,
+    storage loads them (see ``_mysql_arrow``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -301,7 +380,7 @@ def _extract_arrow(ctx: RunContext, url, sql: str, reflected, types: list, table
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            for batch in _mysql_arrow.read_batches(url, sql, schema, ctx.cancel):
+            for batch in (read_batches or _mysql_arrow.read_batches)(url, sql, schema, ctx.cancel):
                 if fetch_col:
                     newest[0] = _newest(newest[0], [(pc.max(batch.column(fetch_col)).as_py(),)], 0)
                 yield batch
