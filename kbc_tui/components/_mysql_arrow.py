@@ -14,7 +14,7 @@ otherwise the extractor's generic path runs.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from kbc_tui.components.base import CancelToken
 from kbc_tui.errors import ComponentError
@@ -66,15 +66,21 @@ def _is_decimal(sa_type: Any) -> bool:
 
 def read_batches(url, sql: str, schema, cancel: CancelToken) -> Iterator:
     """Record batches of ``sql``'s rows, each cast to ``schema``; ``ComponentError`` in words on failure."""
+    conn = url.set(drivername="mysql").render_as_string(hide_password=False)
+    where = f"{url.drivername.split('+')[0]} at {url.host}:{url.port or 3306}"
+    return stream(conn, sql, schema, cancel, lambda reason: ComponentError(f"{where}: {reason}"))
+
+
+def stream(conn: str, sql: str, schema, cancel: CancelToken, failed: Callable[[str], Exception]) -> Iterator:
+    """ConnectorX's record batches of ``sql`` on ``conn``, each cast to ``schema``, cancel checked between
+    batches; any failure (connecting, reading, casting) raises ``failed(reason in one line)``."""
     import connectorx as cx
     import pyarrow as pa
 
-    conn = url.set(drivername="mysql").render_as_string(hide_password=False)
-    where = f"{url.drivername.split('+')[0]} at {url.host}:{url.port or 3306}"
     try:
         reader = cx.read_sql(conn, sql, return_type="arrow_stream", batch_size=BATCH_ROWS)
     except BaseException as exc:  # connectorx raises RuntimeError, and pyo3's PanicException (a BaseException)
-        raise ComponentError(f"{where}: {_first_line(exc)}") from None
+        raise failed(_first_line(exc)) from None
     try:
         while True:
             cancel.check()
@@ -83,12 +89,12 @@ def read_batches(url, sql: str, schema, cancel: CancelToken) -> Iterator:
             except StopIteration:
                 return
             except BaseException as exc:
-                raise ComponentError(f"{where}: {_first_line(exc)}") from None
+                raise failed(_first_line(exc)) from None
             try:
                 yield pa.RecordBatch.from_arrays([_cast(batch.column(i), f) for i, f in enumerate(schema)],
                                                  schema=schema)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise ComponentError(f"{where}: {_first_line(exc)}") from None
+                raise failed(_first_line(exc)) from None
     finally:
         reader.close()
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from kbc_tui.components._mysql_arrow import _cast, _first_line
+from kbc_tui.components._mysql_arrow import stream
 from kbc_tui.components.base import CancelToken
 from kbc_tui.errors import ComponentError
 
@@ -54,26 +54,4 @@ def connection(url) -> str:
 def read_batches(url, sql: str, schema, cancel: CancelToken) -> Iterator:
     """Record batches of ``sql``'s rows, each cast to ``schema``; ``Unfit`` (with ConnectorX's reason) when
     ConnectorX cannot read a value."""
-    import connectorx as cx
-    import pyarrow as pa
-
-    try:
-        reader = cx.read_sql(connection(url), sql, return_type="arrow_stream", batch_size=BATCH_ROWS)
-    except BaseException as exc:  # connectorx raises RuntimeError, and pyo3's PanicException (a BaseException)
-        raise Unfit(_first_line(exc)) from None
-    try:
-        while True:
-            cancel.check()
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            except BaseException as exc:
-                raise Unfit(_first_line(exc)) from None
-            try:
-                yield pa.RecordBatch.from_arrays([_cast(batch.column(i), f) for i, f in enumerate(schema)],
-                                                 schema=schema)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise Unfit(_first_line(exc)) from None
-    finally:
-        reader.close()
+    return stream(connection(url), sql, schema, cancel, Unfit)
