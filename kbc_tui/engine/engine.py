@@ -420,10 +420,8 @@ class Engine:
         await self._cleanup_done()  # no job may write storage while leftovers are dropped or it is compacted
         while not self._stopping and self._fault is None:
             try:
-                self._dispatch()
-            except StateError as exc:
-                if self.history_failed(exc):
-                    continue  # the disk was full and the reserve was given back to it: claim once more
+                self.record(self._dispatch)  # on a full disk once more, after the reserve is given back
+            except StateError:
                 return  # stepped down (loudly); the runner that takes over runs the queue
             await wait_event(self._wake, self.poll_seconds)
             self._wake.clear()

@@ -133,15 +133,9 @@ class Notifier:
         timer = self._timers.pop(job_id, None)
         if timer is not None:
             timer.cancel()
-        try:
-            self._queue_for_finished(job_id, masker)
-        except StateError as exc:  # the history cannot be written now: queue it when it can (see wake)
-            if self.engine.history_failed(exc):  # the disk was full and the reserve was given back: once more
-                try:
-                    self._queue_for_finished(job_id, masker)
-                    return
-                except StateError as again:
-                    self.engine.history_failed(again)
+        try:  # on a full disk once more, after the reserve is given back
+            self.engine.record(self._queue_for_finished, job_id, masker)
+        except StateError:  # the history cannot be written now: queue it when it can (see wake)
             self._unqueued[job_id] = masker
         except Exception as exc:  # notifications never break a job
             log.exception("cannot prepare the notification of job %s", job_id)
