@@ -116,6 +116,11 @@ def now_ts() -> float:
     return time.time()
 
 
+def _log_line(r: Sequence[Any]) -> LogLine:
+    """A ``log_lines`` row read as ``id, job_id, time, level, task, text``."""
+    return LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0])
+
+
 def _job(row: Sequence[Any]) -> Job:
     return Job(id=row[0], orchestration=row[1], status=JobStatus(row[2]), trigger=Trigger(row[3]),
                triggered_by=row[4], created_at=to_dt(row[5]), started_at=to_dt(row[6]),
@@ -493,8 +498,7 @@ class JobHistory:
         if limit is not None:
             sql += " LIMIT ?"
             params += (limit,)
-        return [LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0])
-                for r in self.execute(sql, params)]
+        return [_log_line(r) for r in self.execute(sql, params)]
 
     def log_tail(self, job_id: int, task: str | None = None, n: int = 20) -> list[LogLine]:
         """The last ``n`` lines of a job (of one task, ``component/config``; all its lines if it has none)."""
@@ -502,8 +506,7 @@ class JobHistory:
         rows = self.execute(sql + " AND task = ? ORDER BY id DESC LIMIT ?", (job_id, task, n)) if task else []
         if not rows:
             rows = self.execute(sql + " ORDER BY id DESC LIMIT ?", (job_id, n))
-        return [LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0])
-                for r in reversed(rows)]
+        return [_log_line(r) for r in reversed(rows)]
 
     def log_since(self, after_id: int, limit: int = 10000, *, upto: int | None = None,
                   exclude_jobs: Iterable[int] = ()) -> list[LogLine]:
@@ -518,7 +521,7 @@ class JobHistory:
             sql += f" AND job_id NOT IN ({', '.join('?' * len(exclude))})"
             args.extend(exclude)
         rows = self.execute(sql + " ORDER BY id LIMIT ?", (*args, limit))
-        return [LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0]) for r in rows]
+        return [_log_line(r) for r in rows]
 
     def max_log_id(self) -> int:
         return self.execute("SELECT coalesce(max(id), 0) FROM log_lines")[0][0]
@@ -541,7 +544,7 @@ class JobHistory:
         """Up to ``limit`` lines of the job from line ``from_id`` on, after skipping ``skip`` of them."""
         rows = self.execute("SELECT id, job_id, time, level, task, text FROM log_lines WHERE job_id = ? AND id >= ? "
                             "ORDER BY id LIMIT ? OFFSET ?", (job_id, from_id, limit, skip))
-        return [LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0]) for r in rows]
+        return [_log_line(r) for r in rows]
 
     def search_log(self, job_id: int, needle: str, batch: int = 5000) -> array:
         """Ids of the job's lines whose text or level contains ``needle`` (ASCII letters in any case), in order.

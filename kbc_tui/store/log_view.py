@@ -100,7 +100,7 @@ class JobLogView:
         """Every line of the job in order, ``EXPORT_BATCH`` at a time (for the pager: memory stays flat)."""
         after = 0
         while True:
-            batch = self.history.log_window(self.job_id, after + 1, 0, EXPORT_BATCH)  # ids are integers
+            batch = self.history.log(self.job_id, after, EXPORT_BATCH)
             if not batch:
                 return
             yield from batch
