@@ -86,6 +86,8 @@ class Job:
     message: str = ""
     pid: int | None = None  # the process executing it
     tasks: list[TaskRun] = field(default_factory=list)
+    worker: str | None = None  # the name of the worker that claimed it (default ``host:pid``)
+    spec_hash: str | None = None  # the orchestration's content hash where it was queued (None: not recorded)
 
     @property
     def duration_s(self) -> float | None:

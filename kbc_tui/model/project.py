@@ -75,11 +75,45 @@ class SmtpSettings:
         return inside_project(self.base_dir or Path.cwd(), self.ca_file)
 
 
+def check_postgresql_url(value: str) -> str | None:
+    """A PostgreSQL URL (``postgresql+psycopg://user@host:5432/db``) without a password in it."""
+    from urllib.parse import urlsplit
+
+    from kbc_tui.store.secrets import url_password_problem
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        return f"not a URL ({exc}): expected postgresql+psycopg://user@host:5432/database"
+    if parts.scheme not in ("postgresql", "postgresql+psycopg", "postgres"):
+        return (f"expected a PostgreSQL URL like postgresql+psycopg://user@host:5432/database, got scheme "
+                f"{parts.scheme or '(none)'!r}")
+    if not parts.path.strip("/"):
+        return "the URL names no database: postgresql+psycopg://user@host:5432/DATABASE"
+    return url_password_problem(value)
+
+
 @dataclass
 class StorageSettings:
-    backend: str = "duckdb"
+    backend: str = "duckdb"  # "postgresql" when ``url`` is set
     path: str = ".kbc/storage.duckdb"  # relative to the project folder
     memory_limit: str = "256MB"  # DuckDB's buffer pool; larger work spills to disk
+    url: str = ""  # PostgreSQL storage (buckets are schemas); empty: the DuckDB file at ``path``
+    password: str = ""  # the raw '#password' value: an encrypted value or an env reference
+
+
+@dataclass
+class StateSettings:
+    """Where the job queue, history, logs, e-mail outbox and component state live (``[state]``)."""
+
+    url: str = ""  # PostgreSQL, shared by every worker on every server; empty: SQLite in .kbc/jobs.sqlite
+    password: str = ""  # the raw '#password' value: an encrypted value or an env reference
+    heartbeat_timeout: float = 30.0  # seconds without a heartbeat after which a worker's jobs are terminated
+
+    @property
+    def shared(self) -> bool:
+        return bool(self.url)
 
 
 @dataclass
@@ -96,6 +130,7 @@ class ProjectSettings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
     path: Path | None = field(default=None, compare=False)
+    state: StateSettings = field(default_factory=StateSettings)
 
     @classmethod
     def from_toml(cls, data: dict, *, path: Path, problems: list) -> "ProjectSettings":
@@ -122,18 +157,31 @@ class ProjectSettings:
         s.finish()
 
         st = Fields(f.table("storage") or {}, path, "storage", problems)
-        storage = StorageSettings(backend=st.str("backend", "duckdb", choices=("duckdb",)),
+        storage = StorageSettings(backend=st.str("backend", "duckdb", choices=("duckdb", "postgresql")),
                                   path=st.str("path", ".kbc/storage.duckdb",
                                               check=lambda v: check_inside(path.parent, v)),
-                                  memory_limit=st.str("memory_limit", "256MB", check=_check_memory))
+                                  memory_limit=st.str("memory_limit", "256MB", check=_check_memory),
+                                  url=st.str("url", "", check=lambda v: check_postgresql_url(v) if v else None),
+                                  password=st.str("#password", ""))
+        if storage.url:
+            storage.backend = "postgresql"
+        elif storage.backend == "postgresql":
+            st.problem("backend", 'backend = "postgresql" needs url = "postgresql+psycopg://user@host:5432/database" '
+                                  "in [storage]")
         st.finish()
+
+        sa = Fields(f.table("state") or {}, path, "state", problems)
+        state = StateSettings(url=sa.str("url", "", check=lambda v: check_postgresql_url(v) if v else None),
+                              password=sa.str("#password", ""),
+                              heartbeat_timeout=sa.number("heartbeat_timeout", 30, minimum=2))
+        sa.finish()
 
         j = Fields(f.table("jobs") or {}, path, "jobs", problems)
         jobs = JobSettings(retention=j.int("retention", 1000, minimum=1),
                            max_parallel_tasks=j.int("max_parallel_tasks", 4, minimum=1, maximum=64))
         j.finish()
         f.finish()
-        return cls(name, user, smtp, storage, jobs, path)
+        return cls(name, user, smtp, storage, jobs, path, state)
 
     def to_toml(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
@@ -150,12 +198,20 @@ class ProjectSettings:
         if smtp:
             out["smtp"] = smtp
         storage = {k: v for k, v in (("backend", self.storage.backend), ("path", self.storage.path),
-                                     ("memory_limit", self.storage.memory_limit))
-                   if v != getattr(StorageSettings(), k)}
+                                     ("memory_limit", self.storage.memory_limit), ("url", self.storage.url),
+                                     ("#password", self.storage.password))
+                   if v != getattr(StorageSettings(), "password" if k == "#password" else k)}
+        if self.storage.url:
+            storage.pop("backend", None)
         if storage:
             out["storage"] = storage
         jobs = {k: getattr(self.jobs, k) for k in ("retention", "max_parallel_tasks")
                 if getattr(self.jobs, k) != getattr(JobSettings(), k)}
         if jobs:
             out["jobs"] = jobs
+        state = {k: v for k, v in (("url", self.state.url), ("#password", self.state.password),
+                                   ("heartbeat_timeout", self.state.heartbeat_timeout))
+                 if v != getattr(StateSettings(), "password" if k == "#password" else k)}
+        if state:
+            out["state"] = state
         return out

@@ -29,20 +29,32 @@ class FireRecord(NamedTuple):
     job: Job | None = None  # the scheduled job this fire created (None: not recorded here, or skipped)
 
 
+class WorkerInfo(NamedTuple):
+    """A worker as the state knows it."""
+
+    name: str
+    host: str
+    pid: int
+    started_at: datetime
+    beat_at: datetime  # its last heartbeat
+
+
 @runtime_checkable
 class JobState(Protocol):
     """Jobs (the queue is the ``waiting`` ones), task runs, log lines, the e-mail outbox, component state and the
     scheduler's records of one project, shared by every process of it."""
 
-    path: Path  # where the state lives (named in messages)
+    path: Path  # where the state lives (named in messages; for PostgreSQL the URL without password)
+    shared: bool  # True: workers on several machines share it (no runner lock; heartbeats decide who is alive)
     available: bool  # False: it cannot be written (read-only, unavailable); the engine keeps trying to reopen
 
     def close(self) -> None:
         """Release the connection."""
 
     # -- jobs --------------------------------------------------------------------------------
-    def create_job(self, orchestration: str, trigger: Trigger, triggered_by: str) -> Job:
-        """A new ``waiting`` job (enqueue)."""
+    def create_job(self, orchestration: str, trigger: Trigger, triggered_by: str,
+                   spec_hash: str | None = None) -> Job:
+        """A new ``waiting`` job (enqueue), with the orchestration's content hash where it was queued."""
 
     def update_job(self, job_id: int, **fields: Any) -> None:
         """Set job fields (status, started_at, finished_at, message, pid, cancel_requested) and ``updated_at``."""
@@ -75,8 +87,9 @@ class JobState(Protocol):
     def apply_retention(self, orchestration: str, keep: int) -> int:
         """Delete all but the newest ``keep`` finished jobs of an orchestration; returns how many went."""
 
-    def claim_job(self, job_id: int, pid: int) -> bool:
-        """Mark a waiting job processing by ``pid`` in one transaction; False if it is no longer waiting."""
+    def claim_job(self, job_id: int, pid: int, worker: str | None = None) -> bool:
+        """Mark a waiting job processing by ``pid`` of ``worker`` in one transaction; False if it is no longer
+        waiting, or another job of its orchestration is processing (two never run at once, across workers)."""
 
     def cancel_waiting(self, job_id: int, message: str) -> bool:
         """Cancel a job that has not started, in one transaction; False if it is no longer waiting."""
@@ -153,8 +166,38 @@ class JobState(Protocol):
     def fire_recorded(self, orchestration: str, moment: datetime) -> bool:
         """Whether a fire of the orchestration at ``moment`` was recorded (by any scheduler)."""
 
-    def record_fire(self, orchestration: str, moment: datetime, recorded_at: datetime) -> FireRecord:
+    def record_fire(self, orchestration: str, moment: datetime, recorded_at: datetime,
+                    spec_hash: str | None = None) -> FireRecord:
         """Record a fire once across processes and, in the same transaction, skip it (busy) or enqueue its job."""
 
     def fires(self, orchestration: str) -> list[tuple[datetime, str, int | None]]:
         """(fire time, outcome, job id) recorded for an orchestration, oldest first."""
+
+    # -- workers: any number of processes on any number of machines run jobs (``shared`` states) -----------------
+    # A shared state (PostgreSQL) has no runner file lock: every worker claims jobs itself (``claim_job`` never
+    # lets two jobs of one orchestration be processing at once, across all workers), beats its heart, and
+    # terminates the jobs of workers whose heart stopped (``stale_jobs`` + ``terminate_job``). The SQLite history
+    # implements these too (one machine: the runner lock still decides who runs jobs).
+
+    def register_worker(self, name: str, host: str, pid: int, timeout: float) -> None:
+        """Announce a worker and beat once. ``StateError`` (kind ``"worker"``) if a live worker — one that beat
+        within ``timeout`` seconds — has this name already (say which host and pid)."""
+
+    def heartbeat(self, name: str) -> None:
+        """The worker is alive (the state's own clock stamps it)."""
+
+    def unregister_worker(self, name: str) -> None:
+        """The worker stopped cleanly (its row goes)."""
+
+    def workers(self) -> list[WorkerInfo]:
+        """Registered workers, by name."""
+
+    def stale_jobs(self, timeout: float) -> list[Job]:
+        """``processing`` jobs whose worker has not beaten within ``timeout`` seconds (by the state's clock), or
+        has no row (never registered / unregistered while the job was marked processing)."""
+
+    def terminate_job(self, job_id: int, message: str, finished_at: datetime) -> Job | None:
+        """End a job whose process died, in one transaction, only if it is still ``processing``: its processing
+        task runs become ``terminated`` and its waiting ones ``skipped`` (with the reason), one ``error`` log line
+        says ``Job N <message>``, the job becomes ``terminated`` with ``message``. Returns the job, or None when
+        it was no longer processing (another worker ended it first)."""
