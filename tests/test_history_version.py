@@ -92,3 +92,30 @@ def test_processes_opening_a_new_history_at_once_all_succeed(tmp_path):
         t.join(60)
     assert errors == []
     assert version_of(path) == SCHEMA_VERSION
+
+
+def test_a_version_1_history_is_brought_to_version_2_keeping_its_jobs(tmp_path):
+    """Version 2 (issue 13) adds ``jobs.worker``, ``jobs.spec_hash`` and the ``workers`` table; a history written
+    by a kbc-tui before it keeps every job, which then reads with no worker and no hash."""
+    from kbc_tui.store.history import SCHEMA
+
+    path = tmp_path / ".kbc" / "jobs.sqlite"
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA)
+    db.execute("INSERT INTO jobs (orchestration, status, trigger, triggered_by, created_at, updated_at) "
+               "VALUES ('old', 'success', 'manual', 'me', 1.0, 1.0)")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    history = JobHistory(path)
+    try:
+        assert version_of(path) == SCHEMA_VERSION == 2
+        [job] = history.list_jobs()
+        assert (job.orchestration, job.status.value, job.worker, job.spec_hash) == ("old", "success", None, None)
+        assert history.workers() == []
+        new = history.create_job("old", job.trigger, "me", spec_hash="abc")
+        assert history.claim_job(new.id, 7, worker="w1")
+        assert (history.job(new.id).worker, history.job(new.id).spec_hash) == ("w1", "abc")
+    finally:
+        history.close()

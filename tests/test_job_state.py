@@ -101,3 +101,58 @@ def test_checked_until_starts_once_and_only_moves_forward(history) -> None:
     history.advance_checked_until("*", T0 + timedelta(hours=2))
     history.advance_checked_until("*", T0 + timedelta(hours=1))  # never back
     assert history.checked_until() == {"o": T0, "*": T0 + timedelta(hours=2)}
+
+
+def test_claim_refuses_a_second_job_of_an_orchestration_while_one_is_processing(history) -> None:
+    a = history.create_job("o", Trigger.MANUAL, "me")
+    b = history.create_job("o", Trigger.MANUAL, "me")
+    other = history.create_job("p", Trigger.MANUAL, "me")
+    assert history.claim_job(a.id, 1, worker="w1") is True
+    assert history.claim_job(b.id, 2, worker="w2") is False  # another job of "o" is processing
+    assert history.claim_job(other.id, 2, worker="w2") is True  # another orchestration: fine
+    assert history.job(b.id).status is JobStatus.WAITING
+    history.update_job(a.id, status=JobStatus.SUCCESS)
+    assert history.claim_job(b.id, 2, worker="w2") is True
+    assert history.job(b.id).worker == "w2"
+
+
+def test_workers_register_beat_and_go(history) -> None:
+    history.register_worker("w1", "host-a", 11, timeout=30)
+    with pytest.raises(StateError) as caught:  # a live worker has that name
+        history.register_worker("w1", "host-b", 12, timeout=30)
+    assert caught.value.kind == "worker" and "host-a" in str(caught.value) and "11" in str(caught.value)
+    history.register_worker("w1", "host-a", 11, timeout=30)  # the same process again: fine
+    [w] = history.workers()
+    assert (w.name, w.host, w.pid) == ("w1", "host-a", 11) and w.beat_at >= w.started_at
+    history.heartbeat("w1")
+    history.unregister_worker("w1")
+    assert history.workers() == []
+
+
+def test_stale_jobs_are_those_of_silent_or_unknown_workers(history) -> None:
+    history.register_worker("alive", "h", 1, timeout=30)
+    history.register_worker("silent", "h", 2, timeout=30)
+    jobs = [history.create_job(o, Trigger.MANUAL, "me") for o in ("a", "b", "c")]
+    for job, worker in zip(jobs, ("alive", "silent", "gone")):
+        assert history.claim_job(job.id, 1, worker=worker)
+    history.execute("UPDATE workers SET beat_at = beat_at - 100 WHERE name = 'silent'")
+    assert [j.orchestration for j in history.stale_jobs(10)] == ["b", "c"]
+    assert [j.orchestration for j in history.stale_jobs(1000)] == ["c"]
+
+
+def test_terminate_job_ends_it_once_with_its_tasks_and_a_log_line(history) -> None:
+    from kbc_tui.model.job import TaskRun, TaskStatus
+
+    job = history.create_job("o", Trigger.MANUAL, "me")
+    assert history.claim_job(job.id, 1, worker="w")
+    runs = [TaskRun(job.id, 0, i, "sql-transformation", f"t{i}") for i in range(2)]
+    history.create_task_runs(runs)
+    runs[0].status = TaskStatus.PROCESSING
+    history.update_task(runs[0])
+    ended = history.terminate_job(job.id, "terminated: worker w stopped answering", T0)
+    assert (ended.status, ended.message, ended.finished_at) == (
+        JobStatus.TERMINATED, "terminated: worker w stopped answering", T0)
+    assert [t.status for t in history.task_runs(job.id)] == [TaskStatus.TERMINATED, TaskStatus.SKIPPED]
+    assert [ln.text for ln in history.log(job.id)] == [f"Job {job.id} terminated: worker w stopped answering"]
+    assert history.terminate_job(job.id, "again", T0) is None  # no longer processing: another reaper was first
+    assert len(history.log(job.id)) == 1

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 from kbc_tui.errors import KbcError, StateError, describe_os_error, is_disk_full, os_error_kind
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
 from kbc_tui.store.private import private_dir, private_file, tighten
-from kbc_tui.store.state import FireRecord
+from kbc_tui.store.state import FireRecord, WorkerInfo
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -100,8 +100,22 @@ CREATE TABLE IF NOT EXISTS schedule_state (
 );
 """
 
+#: version 2 (issue 13): which worker claimed a job, the orchestration's content hash where it was queued, and the
+#: workers (name, host, pid, heartbeat) that share the state
+SCHEMA_V2 = """
+ALTER TABLE jobs ADD COLUMN worker TEXT;
+ALTER TABLE jobs ADD COLUMN spec_hash TEXT;
+CREATE TABLE IF NOT EXISTS workers (
+    name TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    beat_at REAL NOT NULL
+);
+"""
+
 _JOB_COLS = ("id, orchestration, status, trigger, triggered_by, created_at, started_at, finished_at, "
-             "message, pid")
+             "message, pid, worker, spec_hash")
 
 
 def to_dt(value: float | None) -> datetime | None:
@@ -124,7 +138,7 @@ def _log_line(r: Sequence[Any]) -> LogLine:
 def _job(row: Sequence[Any]) -> Job:
     return Job(id=row[0], orchestration=row[1], status=JobStatus(row[2]), trigger=Trigger(row[3]),
                triggered_by=row[4], created_at=to_dt(row[5]), started_at=to_dt(row[6]),
-               finished_at=to_dt(row[7]), message=row[8], pid=row[9])
+               finished_at=to_dt(row[7]), message=row[8], pid=row[9], worker=row[10], spec_hash=row[11])
 
 
 def _task(row: Sequence[Any]) -> TaskRun:
@@ -178,9 +192,9 @@ OPEN_RETRY_SECONDS = 10.0
 #: the history's layout, kept in SQLite's ``user_version``. A kbc-tui that finds an older one brings it up to
 #: date in one transaction (version 0: a history made before versions were kept, or a new file); one that finds a
 #: newer one refuses to touch it (it cannot know what the newer layout means) and says to upgrade.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: version -> the statements that bring the version before it up to it (version 1: the whole SCHEMA)
-MIGRATIONS: dict[int, str] = {1: SCHEMA}
+MIGRATIONS: dict[int, str] = {1: SCHEMA, 2: SCHEMA_V2}
 
 
 def newer_history_error(path: Path, version: int) -> StateError:
@@ -267,6 +281,7 @@ class JobHistory:
     for every failure of the file: damaged, full, read-only."""
 
     available = True
+    shared = False  # one machine: the runner lock decides who runs jobs
 
     def __init__(self, path: Path):
         self.path = path
@@ -316,7 +331,7 @@ class JobHistory:
                 raise newer_history_error(self.path, version)
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
+                    if statement.strip() and not self._has_column(statement):
                         self._db.execute(statement)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._db.execute("COMMIT")
@@ -324,6 +339,14 @@ class JobHistory:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
+
+    def _has_column(self, statement: str) -> bool:
+        """An ``ALTER TABLE t ADD COLUMN c`` whose column is there already (a version-0 history: made before
+        versions were kept, or by a newer kbc-tui and set back) is skipped: every migration can run again."""
+        words = statement.split()
+        if [w.upper() for w in words[:2] + words[3:5]] != ["ALTER", "TABLE", "ADD", "COLUMN"]:
+            return False
+        return any(r[1] == words[5] for r in self._db.execute(f"PRAGMA table_info('{words[2]}')").fetchall())
 
     def close(self) -> None:
         with self._lock:
@@ -338,15 +361,16 @@ class JobHistory:
         return _Tx(self)
 
     # -- jobs -------------------------------------------------------------------------
-    def create_job(self, orchestration: str, trigger: Trigger, triggered_by: str) -> Job:
+    def create_job(self, orchestration: str, trigger: Trigger, triggered_by: str,
+                   spec_hash: str | None = None) -> Job:
         ts = now_ts()
         with self._lock:
             cur = self._db.execute(
-                "INSERT INTO jobs (orchestration, status, trigger, triggered_by, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (orchestration, JobStatus.WAITING.value, trigger.value, triggered_by,
-                                             ts, ts))
+                "INSERT INTO jobs (orchestration, status, trigger, triggered_by, created_at, updated_at, spec_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (orchestration, JobStatus.WAITING.value, trigger.value, triggered_by,
+                                                ts, ts, spec_hash))
             job_id = cur.lastrowid
-        return Job(job_id, orchestration, JobStatus.WAITING, trigger, triggered_by, to_dt(ts))
+        return Job(job_id, orchestration, JobStatus.WAITING, trigger, triggered_by, to_dt(ts), spec_hash=spec_hash)
 
     def update_job(self, job_id: int, **fields: Any) -> None:
         sets, values = [], []
@@ -445,11 +469,15 @@ class JobHistory:
                                  "AND job_id NOT IN (SELECT id FROM jobs)")
             return cur.rowcount
 
-    def claim_job(self, job_id: int, pid: int) -> bool:
-        """Mark a waiting job processing by ``pid``; False if it is no longer waiting (claimed or cancelled)."""
+    def claim_job(self, job_id: int, pid: int, worker: str | None = None) -> bool:
+        """Mark a waiting job processing by ``pid`` of ``worker``; False if it is no longer waiting (claimed or
+        cancelled), or another job of its orchestration is processing (two never run at once)."""
         with self.transaction() as db:
-            return bool(db.execute("UPDATE jobs SET status = 'processing', pid = ?, updated_at = ? "
-                                   "WHERE id = ? AND status = 'waiting'", (pid, now_ts(), job_id)).rowcount)
+            return bool(db.execute(
+                "UPDATE jobs SET status = 'processing', pid = ?, worker = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'waiting' AND NOT EXISTS (SELECT 1 FROM jobs AS other "
+                "WHERE other.orchestration = jobs.orchestration AND other.status = 'processing' "
+                "AND other.id != jobs.id)", (pid, worker, now_ts(), job_id)).rowcount)
 
     def cancel_waiting(self, job_id: int, message: str) -> bool:
         """Cancel a job that has not started; False if it is no longer waiting."""
@@ -638,7 +666,8 @@ class JobHistory:
         return bool(self.execute("SELECT 1 FROM schedule_fires WHERE orchestration = ? AND fire_at = ?",
                                  (orchestration, moment.timestamp())))
 
-    def record_fire(self, orchestration: str, moment: datetime, recorded_at: datetime) -> FireRecord:
+    def record_fire(self, orchestration: str, moment: datetime, recorded_at: datetime,
+                    spec_hash: str | None = None) -> FireRecord:
         """Record a fire exactly once across processes and act on it, all in one transaction: while the
         orchestration has a waiting or processing job the fire is recorded ``skipped`` (with that job), else a
         scheduled job is created and the fire recorded ``enqueued`` as it. A failure anywhere (a full disk, a
@@ -657,12 +686,14 @@ class JobHistory:
             elif inserted:
                 created = now_ts()
                 job_id = db.execute(
-                    "INSERT INTO jobs (orchestration, status, trigger, triggered_by, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", (orchestration, JobStatus.WAITING.value, Trigger.SCHEDULE.value,
-                                                 "scheduler", created, created)).lastrowid
+                    "INSERT INTO jobs (orchestration, status, trigger, triggered_by, created_at, updated_at, "
+                    "spec_hash) VALUES (?, ?, ?, ?, ?, ?, ?)", (orchestration, JobStatus.WAITING.value,
+                                                               Trigger.SCHEDULE.value, "scheduler", created,
+                                                               created, spec_hash)).lastrowid
                 db.execute("UPDATE schedule_fires SET outcome = 'enqueued', job_id = ? WHERE orchestration = ? "
                            "AND fire_at = ?", (job_id, orchestration, ts))
-                job = Job(job_id, orchestration, JobStatus.WAITING, Trigger.SCHEDULE, "scheduler", to_dt(created))
+                job = Job(job_id, orchestration, JobStatus.WAITING, Trigger.SCHEDULE, "scheduler", to_dt(created),
+                          spec_hash=spec_hash)
         return FireRecord(bool(inserted), busy[0] if busy else None, job)
 
     def fires(self, orchestration: str) -> list[tuple[datetime, str, int | None]]:
@@ -670,6 +701,58 @@ class JobHistory:
         rows = self.execute("SELECT fire_at, outcome, job_id FROM schedule_fires WHERE orchestration = ? "
                             "ORDER BY fire_at", (orchestration,))
         return [(to_dt(r[0]), r[1], r[2]) for r in rows]
+
+    # -- workers ------------------------------------------------------------------------------
+    def register_worker(self, name: str, host: str, pid: int, timeout: float) -> None:
+        """Announce a worker and beat once; ``StateError`` (kind ``worker``) if a live one has the name."""
+        with self.transaction() as db:
+            ts = now_ts()
+            row = db.execute("SELECT host, pid, beat_at FROM workers WHERE name = ?", (name,)).fetchone()
+            if row is not None and ts - row[2] <= timeout and (row[0], row[1]) != (host, pid):
+                raise StateError(f"a worker named {name!r} is running already (on {row[0]}, pid {row[1]}, last "
+                                 f"heartbeat {ts - row[2]:.0f} s ago): give this one another name (--name) or "
+                                 "stop that one", "worker")
+            db.execute("INSERT INTO workers (name, host, pid, started_at, beat_at) VALUES (?, ?, ?, ?, ?) "
+                       "ON CONFLICT (name) DO UPDATE SET host = excluded.host, pid = excluded.pid, "
+                       "started_at = excluded.started_at, beat_at = excluded.beat_at", (name, host, pid, ts, ts))
+
+    def heartbeat(self, name: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE workers SET beat_at = ? WHERE name = ?", (now_ts(), name))
+
+    def unregister_worker(self, name: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM workers WHERE name = ?", (name,))
+
+    def workers(self) -> list[WorkerInfo]:
+        rows = self.execute("SELECT name, host, pid, started_at, beat_at FROM workers ORDER BY name")
+        return [WorkerInfo(r[0], r[1], r[2], to_dt(r[3]), to_dt(r[4])) for r in rows]
+
+    def stale_jobs(self, timeout: float) -> list[Job]:
+        """``processing`` jobs whose worker has not beaten within ``timeout`` s, or has no row."""
+        cols = ", ".join(f"jobs.{c.strip()}" for c in _JOB_COLS.split(","))
+        rows = self.execute(f"SELECT {cols} FROM jobs LEFT JOIN workers ON workers.name = jobs.worker "
+                            "WHERE jobs.status = 'processing' AND (workers.name IS NULL OR workers.beat_at < ?) "
+                            "ORDER BY jobs.id", (now_ts() - timeout,))
+        return [_job(r) for r in rows]
+
+    def terminate_job(self, job_id: int, message: str, finished_at: datetime) -> Job | None:
+        """End a job whose process died, in one transaction, only if it is still ``processing``."""
+        ts = finished_at.timestamp()
+        with self.transaction() as db:
+            if not db.execute("UPDATE jobs SET status = 'terminated', finished_at = ?, message = ?, updated_at = ? "
+                              "WHERE id = ? AND status = 'processing'", (ts, message, now_ts(), job_id)).rowcount:
+                return None
+            db.execute("UPDATE task_runs SET status = 'terminated', finished_at = ?, "
+                       "message = 'the process running the job died' WHERE job_id = ? AND status = 'processing'",
+                       (ts, job_id))
+            db.execute("UPDATE task_runs SET status = 'skipped', finished_at = ?, "
+                       "message = 'not run: the process running the job died' WHERE job_id = ? "
+                       "AND status = 'waiting'", (ts, job_id))
+            db.execute("INSERT INTO log_lines (job_id, time, level, task, text) VALUES (?, ?, 'error', NULL, ?)",
+                       (job_id, ts, f"Job {job_id} {message}"))
+        return self.job(job_id, with_tasks=False)
+
 
 class _Tx:
     """``with history.transaction() as db:`` — an IMMEDIATE transaction (serialises writers across processes)."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kbc_tui.errors import StateError
-from kbc_tui.store.history import SCHEMA, SCHEMA_VERSION, JobHistory, _Connection, newer_history_error, state_error
+from kbc_tui.store.history import MIGRATIONS, SCHEMA_VERSION, JobHistory, _Connection, newer_history_error, state_error
 
 
 def _uri(path: Path, *, immutable: bool = False) -> str:
@@ -35,7 +35,8 @@ def _layout(db) -> dict[str, set[str]]:
 def _current_layout() -> dict[str, set[str]]:
     mem = sqlite3.connect(":memory:")
     try:
-        mem.executescript(SCHEMA)
+        for step in range(1, SCHEMA_VERSION + 1):
+            mem.executescript(MIGRATIONS[step])
         return _layout(mem)
     finally:
         mem.close()

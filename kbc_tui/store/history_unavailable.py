@@ -16,12 +16,13 @@ _EMPTY: dict[str, Any] = {
     "list_jobs": [], "waiting_jobs": [], "active_jobs": [], "jobs_updated_since": [], "task_runs": [],
     "log": [], "log_tail": [], "log_since": [], "notifications": [], "last_jobs": {}, "component_state": {},
     "cancel_requested": set(), "job": None, "average_duration": None, "next_notification_due": None,
-    "max_log_id": 0,
+    "max_log_id": 0, "workers": [], "stale_jobs": [],
 }
 
 
 class UnavailableHistory:
     available = False
+    shared = False
 
     def __init__(self, path: Path, error: StateError):
         self.path = path
