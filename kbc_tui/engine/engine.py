@@ -3,6 +3,11 @@
 One job queue per project (the ``waiting`` jobs in ``.kbc/jobs.sqlite``). The process holding
 the runner lock executes them; any other process only enqueues and watches, by polling the history
 (its events then come from there), and retries the lock so it takes over when the holder quits.
+
+With ``[state] url`` (a shared PostgreSQL state) every checkout's lock holder is a *worker*: any number of them
+on any number of machines claim jobs from the one queue (``claim_job`` never lets two jobs of an orchestration
+run at once), beat their hearts, and end the jobs of workers that stopped answering (``engine/workers.py``).
+The lock then only guards this checkout's own files (the DuckDB storage, scratch), never who runs which job.
 """
 
 from __future__ import annotations
@@ -24,16 +29,30 @@ from kbc_tui.engine.waiting import wait_event
 from kbc_tui.errors import KbcError, StateError, describe_os_error
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, Trigger
 from kbc_tui.model.paths import inside_project, orchestration_file
-from kbc_tui.store.history import JobHistory
 from kbc_tui.store.history_read_only import ReadOnlyHistory
 from kbc_tui.store.history_unavailable import UnavailableHistory
 from kbc_tui.store.log_view import JobLogView
+from kbc_tui.store.open_state import open_state
 from kbc_tui.store.project import Project
 from kbc_tui.store.state import JobState
 from kbc_tui.storage.duckdb_storage import DuckDBStorage
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def redacted_url(url: str) -> str:
+    """A state URL as messages name it: without a password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)
+        return urlunsplit(parts._replace(netloc=f"{parts.username}@{netloc[-1]}"))
+    except ValueError:
+        return "the [state] url"
 
 
 if TYPE_CHECKING:
@@ -51,7 +70,8 @@ READER_WINDOW_SECONDS = 0.3  # a reader in another process waits for the storage
 class Engine:
     def __init__(self, project: Project | str | os.PathLike, *, poll_seconds: float = POLL_SECONDS,
                  lock_retry_seconds: float = LOCK_RETRY_SECONDS, clock=None, scheduler_say=None,
-                 scheduler_start_delay: float = 0.0, tolerate_broken_history: bool = False) -> None:
+                 scheduler_start_delay: float = 0.0, tolerate_broken_history: bool = False,
+                 worker_name: str | None = None, max_jobs: int = MAX_CONCURRENT_JOBS) -> None:
         self.project = project if isinstance(project, Project) else Project.load(Path(project))
         self.root = self.project.root
         self.state_dir = self.project.state_dir
@@ -73,7 +93,7 @@ class Engine:
         except KbcError as exc:
             raise KbcError(f"kbc.toml: storage.path: {exc}") from None
         try:
-            self.history: JobState = JobHistory(self.state_dir / "jobs.sqlite")
+            self.history: JobState = open_state(self.project)
         except StateError as exc:
             if not tolerate_broken_history:  # commands say it and exit 1; the app keeps the rest working
                 raise
@@ -98,6 +118,12 @@ class Engine:
         self._poll_since = 0.0
         self._last_log_id = 0
         self._last_lock_try = 0.0
+        from kbc_tui.engine.workers import default_worker_name
+
+        #: this process as a worker of a shared state (``[state] url``): its name in the jobs it claims
+        self.worker_name = worker_name or default_worker_name()
+        self.max_jobs = max(1, max_jobs)  # jobs this process runs at once
+        self._heartbeat = None  # a shared state: the heartbeat thread while this process runs jobs
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self, *, run_jobs: bool = True, scheduler: bool = True) -> None:
@@ -130,10 +156,17 @@ class Engine:
             return False
         self.is_runner = True
         try:
+            if self.shared:
+                self._join_workers()
             self._recover()
         except StateError as exc:  # still cannot write the history: try again later
+            self._leave_workers()
             self.lock.release()
             self.is_runner = False
+            if exc.kind == "worker":  # another live worker has our name: say so, do not keep trying
+                self._want_runner = False
+                self._set_problem(f"cannot run jobs: {exc}")
+                raise
             self._fault = self._last_fault = str(exc)
             self._set_problem(self._fault_words(exc))
             return False
@@ -146,6 +179,8 @@ class Engine:
         if self.notifier is not None:
             self.notifier.wake()  # e-mails a runner before us left unsent go out now
         self._bg.append(asyncio.create_task(self._runner_loop(), name="kbc-engine-runner"))
+        if self.shared:
+            self._bg.append(asyncio.create_task(self._reaper_loop(), name="kbc-engine-runner-reaper"))
         if self._want_scheduler:
             from kbc_tui.engine.scheduler import Scheduler
 
@@ -158,7 +193,8 @@ class Engine:
         """Jobs left ``processing`` by a runner that died become ``terminated`` (we hold the lock now), and
         what dead processes left behind is removed (scratch files, partial outputs, storage leftovers) in a
         thread: the runner starts jobs once that is done, the app draws meanwhile."""
-        reaped = self.reap_orphans()
+        # a shared state: other machines' jobs are never judged by pid; the reaper ends those of silent workers
+        reaped = [] if self.shared else self.reap_orphans()
         self._cleanup = None
         if reaped or not self.lock.previous_stopped_cleanly:  # the runner before us died: clean up after it
             self._cleanup = asyncio.ensure_future(asyncio.to_thread(clean_leftovers, self.state_dir, self.storage))
@@ -169,6 +205,8 @@ class Engine:
         The runner calls it when it takes over, and the scheduler before it trusts "still running"."""
         if not self.is_runner:
             return []
+        if self.shared:
+            return self.reap_stale(orchestration)
 
         def finished(job: Job | None) -> None:
             self.feed.job_changed(job)
@@ -177,6 +215,76 @@ class Engine:
 
         return reap_orphans(self.history, self._runs, orchestration=orchestration, own_fault=self._last_fault,
                             finished=finished)
+
+    # -- a shared state: workers ------------------------------------------------------------------------
+    @property
+    def shared(self) -> bool:
+        """Whether the job state is shared by workers on several machines (``[state] url``)."""
+        return bool(getattr(self.history, "shared", False)) or self.project.settings.state.shared
+
+    def _join_workers(self) -> None:
+        """Register as a worker and start beating; a job still marked ``processing`` by a previous process
+        of this name (it died and was restarted under the same ``--name``) is ended now."""
+        from kbc_tui.engine.workers import Heartbeat, join
+
+        join(self.history, self.project, self.worker_name)
+        timeout = self.project.settings.state.heartbeat_timeout
+        self._heartbeat = Heartbeat(lambda: open_state(self.project), self.worker_name, timeout / 4)
+        self._heartbeat.start()
+        for job in self.history.list_jobs(statuses=[JobStatus.PROCESSING], limit=100_000):
+            if job.worker == self.worker_name and job.id not in self._runs:
+                self._ended(self.history.terminate_job(
+                    job.id, f"terminated: worker {self.worker_name} stopped while it ran the job (it was "
+                            "started again)", utcnow()))
+
+    def _leave_workers(self, *, unregister: bool = False) -> None:
+        heartbeat, self._heartbeat = self._heartbeat, None
+        if heartbeat is None:
+            return
+        heartbeat.stop()
+        if unregister:
+            try:
+                self.history.unregister_worker(self.worker_name)
+            except StateError:
+                pass  # the others see our heartbeat stop; we run no job by now
+
+    def _ended(self, job: Job | None) -> None:
+        """A job another process left was ended here: tell the watchers, send its alert, run the next."""
+        if job is None:
+            return  # another worker ended it first
+        self.feed.job_changed(job)
+        if self.notifier is not None:
+            self.notifier.job_finished(job.id)
+        self._wake.set()
+
+    def reap_stale(self, orchestration: str | None = None) -> list[int]:
+        """End the ``processing`` jobs of workers that stopped beating (a shared state); returns their ids."""
+        timeout = self.project.settings.state.heartbeat_timeout
+        from kbc_tui.engine.workers import stale_message
+
+        reaped = []
+        for job in self.history.stale_jobs(timeout):
+            if job.id in self._runs or (orchestration is not None and job.orchestration != orchestration):
+                continue
+            done = self.history.terminate_job(job.id, stale_message(job.worker, job.pid, timeout), utcnow())
+            if done is not None:
+                reaped.append(job.id)
+                self._ended(done)
+        return reaped
+
+    async def _reaper_loop(self) -> None:
+        """Every ``heartbeat_timeout / 3`` seconds (and at once): the jobs of silent workers end."""
+        every = self.project.settings.state.heartbeat_timeout / 3
+        while not self._stopping and self._fault is None:
+            try:
+                self.record(self.reap_stale)
+            except StateError:
+                return  # stepped down (loudly)
+            except Exception:
+                import logging
+
+                logging.getLogger(__name__).exception("reaping stale jobs failed")
+            await asyncio.sleep(every)
 
     async def make_way_for_readers(self) -> None:
         """Between two tasks: if another process waits to read the storage, close it and pause briefly."""
@@ -218,9 +326,10 @@ class Engine:
             await scheduler.stop()
         if self._run_tasks:
             await asyncio.wait(set(self._run_tasks), timeout=STEP_DOWN_SECONDS)
-        for task in [t for t in self._bg if t.get_name() == "kbc-engine-runner"]:
+        for task in [t for t in self._bg if t.get_name().startswith("kbc-engine-runner")]:
             task.cancel()
         await self._cleanup_done()
+        self._leave_workers()
         self.lock.release()
         self.is_runner = False
         self._last_lock_try = time.monotonic()
@@ -235,6 +344,9 @@ class Engine:
         """The history could not be opened for writing (``exc``): read-only if it can be read (a full disk, a
         read-only folder: the app still lists the jobs), else one that is empty; and the problem in words."""
         path = self.state_dir / "jobs.sqlite"
+        if self.project.settings.state.shared:
+            return UnavailableHistory(Path(redacted_url(self.project.settings.state.url)), exc), \
+                f"jobs are unavailable: {exc}"
         if exc.kind in ("readonly", "full"):
             try:
                 history = ReadOnlyHistory(path, exc)
@@ -247,7 +359,7 @@ class Engine:
         """The history file could not be opened for writing at start: try again (it may have been moved aside,
         space freed...)."""
         try:
-            history = JobHistory(self.state_dir / "jobs.sqlite")
+            history = open_state(self.project)
         except StateError as exc:
             if not isinstance(self.history, ReadOnlyHistory):
                 self.history, problem = self._history_for_reading(exc)
@@ -282,6 +394,7 @@ class Engine:
         self.feed.flush()
         self.events.flush()
         await self._cleanup_done()  # never hand over the lock while the storage file is being rewritten
+        self._leave_workers(unregister=True)
         self.lock.release()
         self.is_runner = False
         self.history.close()
@@ -297,10 +410,16 @@ class Engine:
             raise KbcError(f"unknown orchestration {orchestration!r} (no file orchestrations/{orchestration}.toml)")
         if triggered_by is None:
             triggered_by = self.default_user() if trigger is Trigger.MANUAL else "scheduler"
-        job = self.history.create_job(orchestration, trigger, triggered_by)
+        job = self.history.create_job(orchestration, trigger, triggered_by, spec_hash=self.spec_hash(orchestration))
         self.feed.job_changed(job)
         self._wake.set()
         return job
+
+    def spec_hash(self, orchestration: str) -> str | None:
+        """The orchestration's content hash as this checkout has it (stored with each job it queues)."""
+        from kbc_tui.engine.spec_hash import spec_hash
+
+        return spec_hash(self.root, orchestration)
 
     async def wait(self, job_id: int) -> Job:
         done = asyncio.Event()
@@ -430,13 +549,18 @@ class Engine:
         if self._stopping or self._fault is not None:
             return
         running_orchs = {run.job.orchestration for run in self._runs.values()}
+        worker = self.worker_name if self.shared else None
         for job in self.history.waiting_jobs():
-            if len(self._runs) >= MAX_CONCURRENT_JOBS:
+            if len(self._runs) >= self.max_jobs:
                 break
             if job.orchestration in running_orchs or job.id in self._runs:
                 continue  # two runs of one orchestration never overlap: this one waits
-            if not self.history.claim_job(job.id, os.getpid()):
+            claimed = (self.history.claim_job(job.id, os.getpid(), worker=worker) if worker
+                       else self.history.claim_job(job.id, os.getpid()))
+            if not claimed:
+                running_orchs.add(job.orchestration)  # another worker runs one of it (or took this one)
                 continue
+            job.worker = worker
             running_orchs.add(job.orchestration)
             from kbc_tui.engine.runner import JobRun  # the runner (and components) load on the first job
 
@@ -495,6 +619,9 @@ class Engine:
         self._poll_since = time.time()
         for job in self.history.jobs_updated_since(since - 1.0):
             if job.id in self._own:
+                run = self._runs.get(job.id)
+                if run is not None and job.status is JobStatus.TERMINATED and not run.lost:
+                    run.lose(job.message)  # another worker ended it (our heartbeat was late): stop it here
                 continue
             key = (job.status, job.finished_at, job.started_at)
             if self.feed.seen.get(job.id) == key and job.status.finished:

@@ -72,6 +72,9 @@ class Notifier:
         #: logged as not sent yet (a process that never tried one, e.g. before its retry time, adds no line: each stop
         #: added one per pending e-mail), and not again when an earlier stop cut it short and said so (``CUT_SHORT``)
         self._tried: dict[int, str] = {}
+        #: a shared state (several workers): the e-mails this process queued, the only ones it sends (two workers
+        #: must not send one e-mail twice; ``add_notification`` queues each once, whoever asks)
+        self._mine: set[int] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -197,7 +200,9 @@ class Notifier:
         return masker
 
     def _queue(self, note: Notification) -> None:
-        if self.engine.history.add_notification(note) is not None:
+        note_id = self.engine.history.add_notification(note)
+        if note_id is not None:
+            self._mine.add(note_id)
             self.wake()
 
     def _queue_for_finished(self, job_id: int, masker: Masker | None) -> None:
@@ -275,7 +280,8 @@ class Notifier:
             if self.engine.is_runner:
                 try:
                     self._send_due()
-                    due = self.engine.history.next_notification_due(exclude=self._sending)
+                    if not self.engine.shared:  # shared: others' e-mails are not ours to wait for
+                        due = self.engine.history.next_notification_due(exclude=self._sending)
                 except Exception:  # a busy database now is fine next time
                     log.exception("notification outbox check failed")
             wait = self.idle_seconds if due is None else min(self.idle_seconds, max(0.05, due - time.time()))
@@ -283,7 +289,10 @@ class Notifier:
             self._wake.clear()
 
     def _send_due(self) -> None:
+        shared = self.engine.shared
         for note in self.engine.history.notifications(due_before=time.time()):
+            if shared and note.id not in self._mine:
+                continue
             if note.id not in self._sending:
                 self._tried[note.id] = note.last_error
                 self._sending_job[note.id] = note.job_id

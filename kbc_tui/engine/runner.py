@@ -66,6 +66,7 @@ class JobRun:
         self.job = job
         self.masker = Masker()
         self.cancelled = False
+        self.lost = False  # another worker ended the job (ours looked dead): nothing more is recorded as its end
         self.cancel_reason = "cancelled"
         self.cancel_event = asyncio.Event()
         self.tokens: set[CancelToken] = set()
@@ -112,6 +113,12 @@ class JobRun:
         for token in list(self.tokens):
             token.cancel(reason)
         asyncio.get_running_loop().call_later(HARD_CANCEL_SECONDS, self._hard_cancel)
+
+    def lose(self, message: str) -> None:
+        """Another worker ended this job (``terminated``: this worker's heartbeat was late): stop it here and
+        leave its recorded end as it is."""
+        self.lost = True
+        self.cancel(f"stopped: another worker ended the job ({message})")
 
     def _hard_cancel(self) -> None:
         for task in list(self.component_tasks):
@@ -174,6 +181,9 @@ class JobRun:
         return self.finish(status, error_message)
 
     def finish(self, status: JobStatus, message: str) -> JobStatus:
+        if self.lost:
+            self.engine.feed.flush()
+            return JobStatus.TERMINATED
         finished = utcnow()
         duration = (finished - self.job.started_at).total_seconds() if self.job.started_at else 0
         level = {"success": "info", "warning": "warning"}.get(status.value, "error")
@@ -252,9 +262,22 @@ class JobRun:
     def _load_and_prepare(self) -> tuple[JobSpec, dict]:
         """The job's spec and every active task prepared (component, resolved parameters, problem); runs in a
         worker thread. A job runs its configurations as saved when it starts."""
+        self._check_spec_hash()
         spec = load_spec(self.engine.root, self.job.orchestration)
         prepared = {task.ref: self._prepare(task, spec) for task in spec.orchestration.tasks if task.active}
         return spec, prepared
+
+    def _check_spec_hash(self) -> None:
+        """A shared state: the job runs only if this checkout has the orchestration it was queued with (a
+        worker whose configs are behind must not run an older version silently)."""
+        queued = self.job.spec_hash
+        if not queued or not self.engine.shared:
+            return
+        from kbc_tui.engine.spec_hash import mismatch_words, spec_hash
+
+        here = spec_hash(self.engine.root, self.job.orchestration)
+        if here is not None and here != queued:
+            raise KbcError(mismatch_words(self.job.orchestration, queued, here, self.engine.worker_name))
 
     def _prepare(self, task: Task, spec: JobSpec):
         """(component, resolved parameters, problem) for a task."""

@@ -258,10 +258,12 @@ class Scheduler:
         """Record the fire (exactly once across processes) and enqueue, unless the orchestration is busy.
 
         "Busy" is a waiting job, or one this runner is executing: a job left ``processing`` by a runner that
-        is gone is ended (``terminated``) first, never trusted to block every later run."""
+        is gone is ended (``terminated``) first, never trusted to block every later run (a shared state: by a
+        worker whose heartbeat stopped, whatever machine it ran on)."""
         self.engine.reap_orphans(orch.id)
         # the fire record, the busy check and the job are one transaction: the exactly-once guarantee
-        recorded, busy, job = self.engine.history.record_fire(orch.id, moment, self.clock.now())
+        recorded, busy, job = self.engine.history.record_fire(orch.id, moment, self.clock.now(),
+                                                              spec_hash=self.engine.spec_hash(orch.id))
         if not recorded:
             return None  # another scheduler fired this time already
         if busy is not None:
