@@ -14,6 +14,7 @@ from kbc_tui.model.job import JobStatus, Trigger
 from kbc_tui.store.history import JobHistory
 from kbc_tui.store.history_read_only import ReadOnlyHistory
 from kbc_tui.store.history_unavailable import UnavailableHistory
+from kbc_tui.store.pg_state import PgJobState
 from kbc_tui.store.state import FireRecord, JobState
 
 METHODS = sorted(n for n, v in vars(JobState).items() if inspect.isfunction(v) and not n.startswith("_"))
@@ -27,7 +28,7 @@ def history(tmp_path):
     history.close()
 
 
-@pytest.mark.parametrize("cls", [JobHistory, ReadOnlyHistory])
+@pytest.mark.parametrize("cls", [JobHistory, ReadOnlyHistory, PgJobState])
 @pytest.mark.parametrize("name", METHODS)
 def test_the_history_classes_have_every_method_of_the_interface_with_its_signature(cls, name) -> None:
     ours, theirs = inspect.signature(getattr(cls, name)), inspect.signature(getattr(JobState, name))
