@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keboola-style orchestrations in your terminal. With no command, opens the TUI.")
     parser.add_argument("--version", action="version", version=f"kbc-tui {__version__}")
     _project(parser, top=True)
+    parser.add_argument("--no-run", action="store_true",
+                        help="the app only queues and watches jobs; it runs none (a worker or the scheduler does)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check every project file; print problems as path:line: key: message")
@@ -70,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grace", type=float, default=30, metavar="SECONDS",
                    help="on SIGTERM/SIGINT, how long running jobs may finish before they are cancelled (30)")
 
+    p = sub.add_parser("worker", help="daemon: run queued jobs only, no schedules (foreground, logs to stdout); "
+                                      "with [state] url, any number on any servers share the queue")
+    _project(p)
+    p.add_argument("--name", metavar="NAME", help="this worker's name in the jobs it runs (default: host:pid); "
+                   "two live workers cannot share one")
+    p.add_argument("--max-jobs", type=int, default=4, metavar="N", help="run at most N jobs at once (default: 4)")
+    p.add_argument("--grace", type=float, default=30, metavar="SECONDS",
+                   help="on SIGTERM/SIGINT, how long running jobs may finish before they are cancelled (30)")
+
     p = sub.add_parser("test-email", help="send a test e-mail with the [smtp] settings of kbc.toml")
     _project(p)
     p.add_argument("address", nargs="?", metavar="ADDRESS", help="recipient (default: [user] email)")
@@ -94,6 +105,7 @@ COMMANDS = {
     "schedule": "kbc_tui.commands.schedule",
     "test-email": "kbc_tui.commands.test_email",
     "scheduler": "kbc_tui.commands.scheduler",
+    "worker": "kbc_tui.commands.worker",
     None: "kbc_tui.commands.tui",
 }
 

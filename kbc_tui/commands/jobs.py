@@ -22,6 +22,7 @@ def job_json(job: Job) -> dict:
         "trigger": job.trigger.value, "triggered_by": job.triggered_by,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
         "duration_s": round(job.duration_s, 3) if job.duration_s is not None else None, "message": job.message,
+        "worker": job.worker,
     }
 
 
@@ -33,11 +34,29 @@ def open_history(project_arg) -> JobHistory:
         from kbc_tui.errors import KbcError
 
         raise KbcError(f"{root}: project folder not found")
+    if _state_url(root):  # a shared PostgreSQL state: the project's settings say where and how to log in
+        from kbc_tui.store.open_state import open_state
+        from kbc_tui.store.project import Project
+
+        return open_state(Project.load(root))
     history = open_for_reading(root / STATE_DIR / "jobs.sqlite")
     note = getattr(history, "note", None)
     if note:
         print(f"kbc-tui: {note}", file=sys.stderr)
     return history
+
+
+def _state_url(root) -> bool:
+    """Whether ``kbc.toml`` has ``[state] url`` (read without loading the project: listing jobs stays fast)."""
+    from kbc_tui.store.project import SETTINGS_FILE
+    from kbc_tui.store.toml_io import read_toml
+
+    try:
+        data, _ = read_toml(root / SETTINGS_FILE)
+    except Exception:
+        return False  # no or a broken kbc.toml: the SQLite history, as before
+    state = data.get("state")
+    return isinstance(state, dict) and bool(state.get("url"))
 
 
 def run(args) -> int:
@@ -55,10 +74,12 @@ def run(args) -> int:
     if not jobs:
         print("No jobs yet.")
         return 0
-    print(f"{'ID':>6}  {'ORCHESTRATION':<24} {'STATUS':<11} {'TRIGGER':<9} {'BY':<22} {'STARTED':<19} DURATION")
+    workers = any(j.worker for j in jobs)  # a shared state: which worker ran each job
+    print(f"{'ID':>6}  {'ORCHESTRATION':<24} {'STATUS':<11} {'TRIGGER':<9} {'BY':<22} {'STARTED':<19} "
+          + ("DURATION   WORKER" if workers else "DURATION"))
     for j in jobs:
         started = j.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if j.started_at else "-"
         took = f"{j.duration_s:.1f} s" if j.duration_s is not None else "-"
         print(f"{j.id:>6}  {j.orchestration[:24]:<24} {j.status.value:<11} {j.trigger.value:<9} "
-              f"{j.triggered_by[:22]:<22} {started:<19} {took}")
+              f"{j.triggered_by[:22]:<22} {started:<19} " + (f"{took:<10} {j.worker or '-'}" if workers else took))
     return 0

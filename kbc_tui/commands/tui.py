@@ -8,7 +8,7 @@ from kbc_tui.store import resolve_project_dir
 def run(args) -> int:
     from kbc_tui.ui.app import KbcApp
 
-    app = KbcApp(resolve_project_dir(args.project))
+    app = KbcApp(resolve_project_dir(args.project), run_jobs=not getattr(args, "no_run", False))
     app.run()
     guard = app.hangup_guard
     if guard is not None and guard.triggered.is_set():  # the terminal went away or SIGTERM: the engine stopped

@@ -49,7 +49,7 @@ class KbcApp(App[None]):
         Binding("f1", "help", "Help", key_display="F1", priority=True),
     ]
 
-    def __init__(self, project_dir: Path, *, watch_files: bool = True) -> None:
+    def __init__(self, project_dir: Path, *, watch_files: bool = True, run_jobs: bool = True) -> None:
         super().__init__()
         self.project_dir = Path(project_dir)
         self.project = Project.load(self.project_dir, quick=True)
@@ -60,6 +60,7 @@ class KbcApp(App[None]):
         self.engine = Engine(self.project, scheduler_start_delay=SCHEDULER_START_DELAY,
                              tolerate_broken_history=True)  # the app opens anyway and says what is wrong
         self.watch_files = watch_files
+        self.run_jobs = run_jobs  # False (kbc-tui --no-run): queue and watch only; a worker runs the jobs
         self._unsubscribe = None
         self._started_here: set[int] = set()
         self.sub_title = one_line(self.project.settings.name)
@@ -91,7 +92,7 @@ class KbcApp(App[None]):
         sys.setswitchinterval(UI_SWITCH_INTERVAL)
         self._exit_on_hangup()
         self._unsubscribe = self.engine.events.subscribe(self._engine_listener)
-        await self.engine.start()
+        await self.engine.start(run_jobs=self.run_jobs, scheduler=self.run_jobs)
         if self.engine.problem:  # e.g. a damaged job history: the app works on the files and says why not jobs
             self.notify(self.engine.problem, title="Jobs", severity="error", timeout=12)
         self.set_timer(VALIDATE_AFTER_SECONDS, self.validate_in_background)  # after the first frame

@@ -100,7 +100,8 @@ class JobDetailScreen(Screen):
         title = Text(f"Job {job.id}  ", style="bold")
         title.append_text(status_text(job.status))
         title.append(f"   {one_line(job.orchestration)} · {job.trigger.value} by {one_line(job.triggered_by)} · "
-                     f"started {when(job.started_at)} · {duration(job.duration_s)}")
+                     f"started {when(job.started_at)} · {duration(job.duration_s)}"
+                     + (f" · on {one_line(job.worker)}" if job.worker else ""))
         if job.message:
             title.append("\n").append_text(plain_lines(job.message, "red" if job.status.value != "success" else ""))
         self.query_one("#job-title", Static).update(title)

@@ -18,6 +18,8 @@ LIMIT = 500
 COLUMNS = [Col("Job", "job", 4, 7), Col("Orchestration", "orchestration", 13, grow=2), Col("Status", "status", 10, 12),
            Col("Trigger", "trigger", 8, 8), Col("By", "by", 6, grow=1), Col("Started", "started", 16, 16),
            Col("Took", "took", 6, 11)]
+#: a shared job state (``[state] url``): which worker ran each job
+WORKER = Col("Worker", "worker", 8, grow=1)
 
 
 class JobsScreen(Screen):
@@ -36,7 +38,9 @@ class JobsScreen(Screen):
         yield Header()
         title = f"Jobs of {self.orchestration}" if self.orchestration else "All jobs"
         yield Static(plain(title + "  (latest first, live)"), classes="title")
-        yield FitTable(COLUMNS, id="job-list", cursor_type="row", zebra_stripes=True)
+        self.workers = self.app.engine.shared
+        yield FitTable(COLUMNS + [WORKER] if self.workers else COLUMNS, id="job-list", cursor_type="row",
+                       zebra_stripes=True)
         yield KbcFooter()
 
     def on_mount(self) -> None:
@@ -50,9 +54,11 @@ class JobsScreen(Screen):
         selected = self.selected_job()
         table.clear()
         for job in self.app.engine.list_jobs(self.orchestration, limit=LIMIT):
-            table.add_row(str(job.id), plain(job.orchestration), status_text(job.status), job.trigger.value,
-                          plain(job.triggered_by), when(job.started_at or job.created_at), duration(job.duration_s),
-                          key=str(job.id))
+            cells = [str(job.id), plain(job.orchestration), status_text(job.status), job.trigger.value,
+                     plain(job.triggered_by), when(job.started_at or job.created_at), duration(job.duration_s)]
+            if self.workers:
+                cells.append(plain(job.worker or ""))
+            table.add_row(*cells, key=str(job.id))
         if selected is not None and str(selected) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected)))
 

@@ -25,6 +25,8 @@ TASK_COLUMNS = [Col("Phase", "phase", 10, 12), Col("Type", "type", 9, 14),
                 Col("On failure", "failure", 10, 24), Col("Problem", "problem", 8, grow=1)]
 JOB_COLUMNS = [Col("Job", "job", 4, 7), Col("Status", "status", 10, 12), Col("Trigger", "trigger", 8, 8),
                Col("By", "by", 8, grow=1), Col("Started", "started", 14, 16), Col("Took", "took", 6, 11)]
+#: a shared job state (``[state] url``): which worker ran each job
+JOB_WORKER = Col("Worker", "worker", 8, grow=1)
 
 
 def kind_label(component: str) -> str:
@@ -60,7 +62,8 @@ class OrchestrationScreen(Screen):
                 yield Static("", id="schedule", classes="summary")
                 yield Static("", id="notifications", classes="summary")
             yield Static("Latest jobs  (j: all of them · enter: open)", classes="section")
-            yield FitTable(JOB_COLUMNS, id="jobs", cursor_type="row")
+            yield FitTable(JOB_COLUMNS + [JOB_WORKER] if self.app.engine.shared else JOB_COLUMNS, id="jobs",
+                           cursor_type="row")
         yield KbcFooter()
 
     def on_mount(self) -> None:
@@ -118,8 +121,11 @@ class OrchestrationScreen(Screen):
         jobs = self.query_one("#jobs", DataTable)
         jobs.clear()
         for job in self.app.engine.list_jobs(self.orch_id, limit=RECENT_JOBS):
-            jobs.add_row(str(job.id), status_text(job.status), job.trigger.value, plain(job.triggered_by),
-                         when(job.started_at or job.created_at), duration(job.duration_s), key=str(job.id))
+            cells = [str(job.id), status_text(job.status), job.trigger.value, plain(job.triggered_by),
+                     when(job.started_at or job.created_at), duration(job.duration_s)]
+            if self.app.engine.shared:
+                cells.append(plain(job.worker or ""))
+            jobs.add_row(*cells, key=str(job.id))
 
     @on(DataTable.RowHighlighted, "#tasks")
     def show_task_problem(self) -> None:

@@ -1,0 +1,262 @@
+"""Several workers on several "servers" sharing one PostgreSQL job state (issue 13).
+
+Each server is a separate copy of the project folder (its own checkout, its own `.kbc` and DuckDB storage); the
+only thing they share is the PostgreSQL database of the test. Workers are real `kbc-tui worker` processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from kbc_tui.engine.spec_hash import spec_hash
+from kbc_tui.model.job import JobStatus, Trigger
+from tests.helpers.cli import KBC, kbc
+from tests.helpers.components import write_config
+from tests.helpers.pg import pg_database  # noqa: F401 - the fixture
+from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+from tests.servers.smtp import SmtpServer
+
+pytestmark = pytest.mark.services
+
+ORCHS = [f"o{i}" for i in range(5)]
+
+
+def state_of(url: str):
+    from kbc_tui.store.pg_state import PgJobState
+
+    return PgJobState(url)
+
+
+def servers(tmp_path: Path, url: str, pg_url: str, n: int, *, timeout: float = 3, smtp_port: int | None = None,
+            ) -> list[Path]:
+    """``n`` copies of one project whose job state is the test's PostgreSQL database."""
+    settings: dict = {"state": {"url": url, "heartbeat_timeout": timeout}}
+    if smtp_port is not None:
+        settings["smtp"] = {"host": "127.0.0.1", "port": smtp_port, "from": "kbc@example.com", "timeout_seconds": 3}
+    root = project(tmp_path / "server1", **settings)
+    # a task that waits 0.2 s in the database, and one that runs until it is stopped
+    write_config(root, "db-extractor", "nap", {"url": pg_url, "tables": [
+        {"name": "nap", "query": "SELECT 1 AS x FROM pg_sleep(0.2)", "output": "in.c-db.nap"}]})
+    for orch in ORCHS:
+        orchestration(root, orch, [[{"component": "db-extractor", "config": "nap"}]])
+    sql_config(root, "endless", ENDLESS, ["t"])
+    orchestration(root, "slow", [["endless"]], notifications={"error": ["ops@example.com"]})
+    sql_config(root, "quick", "create table q as select 1 as x;", ["q"])
+    orchestration(root, "quick", [["quick"]])
+    copies = [root]
+    for i in range(2, n + 1):
+        copies.append(Path(shutil.copytree(root, tmp_path / f"server{i}")))
+    return copies
+
+
+class Worker:
+    """``kbc-tui worker`` on one server; its output goes to a file (a pipe nobody reads would fill)."""
+
+    def __init__(self, root: Path, name: str, *extra: str):
+        self.name = name
+        self.out = root.parent / f"{name}.out"
+        self._file = open(self.out, "w")
+        self.proc = subprocess.Popen([*KBC, "worker", "--project", str(root), "--name", name, "--grace", "0",
+                                      *extra], stdout=self._file, stderr=subprocess.STDOUT, text=True)
+
+    def text(self) -> str:
+        return self.out.read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._file.close()
+
+
+def wait_for(predicate, timeout: float = 30, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
+def queue(state, root: Path, orch: str) -> int:
+    """A job queued as a server queues it: with the hash of the orchestration as that checkout has it."""
+    return state.create_job(orch, Trigger.SCHEDULE, "scheduler", spec_hash=spec_hash(root, orch)).id
+
+
+def test_three_workers_drain_fifty_jobs_once_each_never_two_of_one_orchestration_at_once(tmp_path, pg_url,
+                                                                                         pg_database):
+    roots = servers(tmp_path, pg_database, pg_url, 3)
+    state = state_of(pg_database)
+    workers: list[Worker] = []
+    try:
+        ids = [queue(state, roots[0], ORCHS[i % len(ORCHS)]) for i in range(50)]
+        workers = [Worker(root, f"w{i + 1}", "--max-jobs", "2") for i, root in enumerate(roots)]
+        assert wait_for(lambda: all(state.job(i, with_tasks=False).status.finished for i in ids), 180), \
+            "\n".join(w.text() for w in workers)
+        jobs = [state.job(i) for i in ids]
+        assert [j.status for j in jobs] == [JobStatus.SUCCESS] * 50, [(j.id, j.message) for j in jobs]
+        for job in jobs:  # each ran once: one start line, one task run
+            starts = [ln for ln in state.log(job.id) if ln.text.startswith(f"Job {job.id} started")]
+            assert len(starts) == 1 and len(job.tasks) == 1, job.id
+        assert {j.worker for j in jobs} <= {"w1", "w2", "w3"} and len({j.worker for j in jobs}) >= 2
+        for orch in ORCHS:
+            spans = sorted((j.started_at, j.finished_at) for j in jobs if j.orchestration == orch)
+            for (_, end), (start, _) in zip(spans, spans[1:]):
+                assert end <= start, f"two jobs of {orch} overlapped"
+        listed = json.loads(kbc("jobs", "--json", "-n", "5", root=roots[2]).stdout)  # any server lists them
+        assert [j["id"] for j in listed] == sorted(ids, reverse=True)[:5] and all(j["worker"] for j in listed)
+        assert json.loads(kbc("job", str(ids[0]), "--json", root=roots[1]).stdout)["worker"] == jobs[0].worker
+    finally:
+        for w in workers:
+            w.stop()
+        state.close()
+    for w in workers:
+        assert w.proc.returncode == 0, w.text()
+    assert state_of(pg_database).workers() == []  # each stopped cleanly: unregistered
+
+
+def test_a_killed_worker_s_job_is_terminated_with_its_name_and_an_e_mail_then_the_next_job_runs(
+        tmp_path, pg_url, pg_database):
+    timeout = 3
+    with SmtpServer() as smtp:
+        first, second = servers(tmp_path, pg_database, pg_url, 2, timeout=timeout, smtp_port=smtp.port)
+        state = state_of(pg_database)
+        doomed, nxt = queue(state, first, "slow"), queue(state, first, "slow")
+        a = Worker(first, "alpha")
+        b = None
+        try:
+            assert wait_for(lambda: state.job(doomed, with_tasks=False).status is JobStatus.PROCESSING
+                            and any(t.status.value == "processing" for t in state.job(doomed).tasks)), a.text()
+            b = Worker(second, "beta")
+            assert wait_for(lambda: "beta" in [w.name for w in state.workers()])
+            time.sleep(1)
+            assert state.job(nxt, with_tasks=False).status is JobStatus.WAITING  # one job of "slow" at a time
+            a.proc.send_signal(signal.SIGKILL)
+            killed = time.monotonic()
+            ended = wait_for(lambda: (j := state.job(doomed)).status.finished and j, timeout + 10, 0.05)
+            took = time.monotonic() - killed
+            assert ended and ended.status is JobStatus.TERMINATED, b.text()
+            assert took <= timeout + 2.5, f"terminated {took:.1f} s after the kill (heartbeat timeout {timeout} s)"
+            assert ended.message == f"terminated: worker alpha stopped answering (no heartbeat for {timeout} s)"
+            assert [t.status.value for t in ended.tasks] == ["terminated"]
+            [mail] = smtp.wait_for(1, 15)
+            assert f"job {doomed}" in mail.subject and "alpha stopped answering" in mail.body()
+            started = wait_for(lambda: (j := state.job(nxt, with_tasks=False)).status is JobStatus.PROCESSING
+                               and j, 10)
+            assert started and started.worker == "beta"
+            time.sleep(1.5)
+            assert len(smtp.messages) == 1  # one reaper, one e-mail
+        finally:
+            a.stop()
+            if b is not None:
+                b.stop()
+            state.close()
+
+
+def test_cancel_from_another_server_stops_the_job_within_two_seconds(tmp_path, pg_url, pg_database):
+    first, second = servers(tmp_path, pg_database, pg_url, 2)
+    state = state_of(pg_database)
+    job_id = queue(state, first, "slow")
+    w = Worker(first, "runner")
+    try:
+        assert wait_for(lambda: any(t.status.value == "processing" for t in state.job(job_id).tasks)), w.text()
+        cancel = subprocess.Popen([*KBC, "cancel", str(job_id), "--project", str(second)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        line = cancel.stdout.readline()
+        asked = time.monotonic()
+        assert "cancel requested" in line, line + cancel.stdout.read()
+        out, _ = cancel.communicate(timeout=30)
+        took = time.monotonic() - asked
+        assert cancel.returncode == 0 and f"Job {job_id}: cancelled" in out, out
+        assert took <= 2.0, f"the job stopped {took:.1f} s after the cancel was asked"
+        assert state.job(job_id, with_tasks=False).worker == "runner"
+    finally:
+        w.stop()
+        state.close()
+
+
+def test_a_worker_whose_copy_differs_refuses_the_job_in_words_comments_do_not_count(tmp_path, pg_url, pg_database):
+    first, second = servers(tmp_path, pg_database, pg_url, 2)
+    state = state_of(pg_database)
+    # the second server's copy: a comment and another layout only (the same configuration), then a real change
+    path = second / "components" / "sql-transformation" / "quick.toml"
+    path.write_text("# reformatted on server 2\n" + path.read_text().replace(" = ", "   =   "))
+    same = queue(state, first, "quick")
+    w = Worker(second, "behind")
+    try:
+        assert wait_for(lambda: state.job(same, with_tasks=False).status.finished), w.text()
+        assert state.job(same, with_tasks=False).status is JobStatus.SUCCESS
+        sql_config(first, "quick", "create table q as select 2 as x;", ["q"])  # server 1 moved on; 2 did not pull
+        changed = queue(state, first, "quick")
+        assert wait_for(lambda: state.job(changed, with_tasks=False).status.finished), w.text()
+        job = state.job(changed)
+        queued, here = spec_hash(first, "quick"), spec_hash(second, "quick")
+        assert queued != here
+        assert job.status is JobStatus.ERROR and job.tasks == []  # nothing of the old version ran
+        assert (f"this worker's copy of orchestration quick differs from the one the job was queued with (queued "
+                f"{queued}, here {here}): update the configs on worker behind (git pull) and run the job again"
+                in job.message), job.message
+    finally:
+        w.stop()
+        state.close()
+
+
+def test_a_second_live_worker_of_the_same_name_is_refused_in_words(tmp_path, pg_url, pg_database):
+    first, second = servers(tmp_path, pg_database, pg_url, 2)
+    w = Worker(first, "twin")
+    try:
+        state = state_of(pg_database)
+        assert wait_for(lambda: [x.name for x in state.workers()] == ["twin"]), w.text()
+        state.close()
+        out = kbc("worker", "--name", "twin", root=second, timeout=60)
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert "twin" in out.stderr and "another name" in out.stderr, out.stderr
+    finally:
+        w.stop()
+
+
+async def test_two_schedulers_on_two_servers_make_one_job_per_fire(tmp_path, pg_url, pg_database):
+    from kbc_tui.engine import Engine
+    from kbc_tui.engine.clock import FakeClock
+    from kbc_tui.engine.scheduler import fires
+
+    first, second = servers(tmp_path, pg_database, pg_url, 2)
+    for root in (first, second):
+        orchestration(root, "minutely", [["quick"]], schedule={"cron": "* * * * *"})
+    t0 = datetime(2026, 6, 1, 10, 0, 30, tzinfo=timezone.utc)
+    clock = FakeClock(t0)
+    engines = [Engine(root, clock=clock, poll_seconds=0.1, worker_name=f"s{i}", scheduler_say=lambda _: None)
+               for i, root in enumerate((first, second), 1)]
+    try:
+        for engine in engines:
+            await engine.start()
+            assert engine.is_runner and engine.scheduler is not None and engine.shared
+        for minute in (1, 2, 3):
+            clock.set(t0.replace(minute=minute, second=0))
+            await asyncio.sleep(0.5)
+            scheduled = [j for j in engines[0].list_jobs("minutely") if j.trigger is Trigger.SCHEDULE]
+            for job in scheduled:
+                await asyncio.wait_for(engines[0].wait(job.id), 30)
+        jobs = [j for j in engines[1].list_jobs("minutely") if j.trigger is Trigger.SCHEDULE]
+        assert len(jobs) == 3 and all(j.status is JobStatus.SUCCESS for j in jobs), [(j.id, j.message) for j in jobs]
+        assert [(f[0].minute, f[1]) for f in fires(engines[0], "minutely")] == [(1, "enqueued"), (2, "enqueued"),
+                                                                                (3, "enqueued")]
+        assert {j.spec_hash for j in jobs} == {spec_hash(first, "minutely")}
+    finally:
+        for engine in engines:
+            await engine.stop(grace=0)
