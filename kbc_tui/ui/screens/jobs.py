@@ -38,8 +38,8 @@ class JobsScreen(Screen):
         yield Header()
         title = f"Jobs of {self.orchestration}" if self.orchestration else "All jobs"
         yield Static(plain(title + "  (latest first, live)"), classes="title")
-        self.workers = self.app.engine.shared
-        yield FitTable(COLUMNS + [WORKER] if self.workers else COLUMNS, id="job-list", cursor_type="row",
+        self._show_worker = self.app.engine.shared
+        yield FitTable(COLUMNS + [WORKER] if self._show_worker else COLUMNS, id="job-list", cursor_type="row",
                        zebra_stripes=True)
         yield KbcFooter()
 
@@ -56,7 +56,7 @@ class JobsScreen(Screen):
         for job in self.app.engine.list_jobs(self.orchestration, limit=LIMIT):
             cells = [str(job.id), plain(job.orchestration), status_text(job.status), job.trigger.value,
                      plain(job.triggered_by), when(job.started_at or job.created_at), duration(job.duration_s)]
-            if self.workers:
+            if self._show_worker:
                 cells.append(plain(job.worker or ""))
             table.add_row(*cells, key=str(job.id))
         if selected is not None and str(selected) in table.rows:
