@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     _project(p)
     p.add_argument("--grace", type=float, default=30, metavar="SECONDS",
                    help="on SIGTERM/SIGINT, how long running jobs may finish before they are cancelled (30)")
+    p.add_argument("--name", metavar="NAME", help="with [state] url: this process's worker name in the jobs it "
+                   "runs (default: host:pid)")
+    p.add_argument("--max-jobs", type=int, default=4, metavar="N", help="run at most N jobs at once (default: 4)")
 
     p = sub.add_parser("worker", help="daemon: run queued jobs only, no schedules (foreground, logs to stdout); "
                                       "with [state] url, any number on any servers share the queue")

@@ -156,3 +156,27 @@ def test_the_daemon_says_each_job_status_once():
         report(JobChanged(job))
     assert lines[:2] == ["job 7 (nightly, schedule): waiting", "job 7 (nightly, schedule): processing"]
     assert len(lines) == 3 and lines[2].startswith("job 7 (nightly): success")
+
+
+def test_worker_without_a_shared_state_runs_the_queue_and_no_schedules(tmp_path):
+    """`kbc-tui worker` on an embedded project: one more process competing for the runner lock; it runs queued
+    jobs, never fires a schedule, and stops cleanly on SIGTERM."""
+    root = project(tmp_path / "p")
+    sql_config(root, "quick", "create table q as select 1 as x;", ["q"])
+    orchestration(root, "minutely", [["quick"]], schedule={"cron": "* * * * *"})
+    queued = int(kbc("run", "minutely", "--no-wait", root=root).stdout)
+    worker = subprocess.Popen([*KBC, "worker", "--project", str(root)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wait_for(lambda: any(j["id"] == queued and j["status"] == "success" for j in jobs(root)))
+        assert next(j for j in jobs(root) if j["id"] == queued)["worker"] is None  # no shared state: no name
+        worker.send_signal(signal.SIGTERM)
+        out, _ = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0 and "runs up to 4 job(s) at once" in out and "stopped" in out, out
+    assert "schedule" not in out
+    assert [j["trigger"] for j in jobs(root)] == ["manual"]
+    bad = kbc("worker", "--max-jobs", "0", root=root)
+    assert bad.returncode == 1 and "--max-jobs must be 1 or more" in bad.stderr

@@ -260,3 +260,33 @@ async def test_two_schedulers_on_two_servers_make_one_job_per_fire(tmp_path, pg_
     finally:
         for engine in engines:
             await engine.stop(grace=0)
+
+
+async def test_a_job_another_worker_ended_is_stopped_here_and_stays_terminated(tmp_path, pg_url, pg_database):
+    """This worker's heartbeat was late and another worker terminated its job: the job stops here within a poll
+    and its recorded end is not overwritten (no 'cancelled' or 'success' after 'terminated')."""
+    from kbc_tui.engine import Engine
+
+    [root] = servers(tmp_path, pg_database, pg_url, 1)
+    engine = Engine(root, poll_seconds=0.1, worker_name="late")
+    await engine.start(scheduler=False)
+    state = state_of(pg_database)
+    try:
+        job = await engine.enqueue("slow")
+        for _ in range(300):
+            if any(t.status.value == "processing" for t in state.job(job.id).tasks):
+                break
+            await asyncio.sleep(0.05)
+        message = "terminated: worker late stopped answering (no heartbeat for 3 s)"
+        assert state.terminate_job(job.id, message, datetime.now(timezone.utc)) is not None
+        for _ in range(100):
+            if not engine.running_jobs():
+                break
+            await asyncio.sleep(0.05)
+        assert engine.running_jobs() == []
+        await asyncio.sleep(0.3)
+        done = state.job(job.id)
+        assert (done.status, done.message) == (JobStatus.TERMINATED, message)
+    finally:
+        await engine.stop(grace=0)
+        state.close()

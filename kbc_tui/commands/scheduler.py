@@ -15,6 +15,7 @@ from kbc_tui.commands._loop import run_until_done
 from kbc_tui.engine import Engine
 from kbc_tui.engine.events import EngineProblem, JobChanged, MailWaiting
 from kbc_tui.engine.waiting import wait_event
+from kbc_tui.errors import KbcError
 from kbc_tui.store import Project, resolve_project_dir
 
 
@@ -51,13 +52,22 @@ class Reporter:
 
 async def _main(args) -> int:
     root = resolve_project_dir(args.project)
-    engine = Engine(Project.load(root), scheduler_say=say)
+    if args.max_jobs < 1:
+        raise KbcError("--max-jobs must be 1 or more")
+    engine = Engine(Project.load(root), scheduler_say=say, worker_name=args.name, max_jobs=args.max_jobs)
 
     engine.events.subscribe(Reporter(say))
-    await engine.start()
+    try:
+        await engine.start()
+    except KbcError:  # with [state] url: a live worker elsewhere has this --name
+        await engine.stop(grace=0)
+        raise
     scheduled = sorted(o.id for o in engine.project.orchestrations.values() if o.schedule and o.schedule.enabled)
     say(f"kbc-tui scheduler on {root}: {len(scheduled)} enabled schedule(s)"
         + (f": {', '.join(scheduled[:10])}" + ("…" if len(scheduled) > 10 else "") if scheduled else ""))
+    if engine.shared:
+        say(f"shared job state {engine.history.path}: this scheduler is worker {engine.worker_name} and runs up "
+            f"to {engine.max_jobs} job(s) at once; every scheduler fires each schedule time once between them")
     if not engine.is_runner:
         say(f"another kbc-tui process (pid {engine.lock.holder_pid()}) runs this project's jobs and schedules; "
             "waiting to take over when it stops")

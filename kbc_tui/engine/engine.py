@@ -233,9 +233,10 @@ class Engine:
         self._heartbeat.start()
         for job in self.history.list_jobs(statuses=[JobStatus.PROCESSING], limit=100_000):
             if job.worker == self.worker_name and job.id not in self._runs:
-                self._ended(self.history.terminate_job(
-                    job.id, f"terminated: worker {self.worker_name} stopped while it ran the job (it was "
-                            "started again)", utcnow()))
+                reason = (f"terminated: the job state could not be written while it ran ({self._last_fault})"
+                          if job.pid == os.getpid() and self._last_fault else
+                          f"terminated: worker {self.worker_name} stopped while it ran the job (it was started again)")
+                self._ended(self.history.terminate_job(job.id, reason, utcnow()))
 
     def _leave_workers(self, *, unregister: bool = False) -> None:
         heartbeat, self._heartbeat = self._heartbeat, None
