@@ -380,6 +380,10 @@ class PgJobState:
             return StateError(f'PostgreSQL user "{u.user}" may not do this in the job state database {u.where} '
                               f'({text}) — make it the owner of the database (ALTER DATABASE "{u.dbname}" OWNER TO '
                               f'"{u.user}") or grant it the rights', "permission")
+        if state == "3F000":
+            return StateError(f"the job state database {u.where} has no schema to make kbc-tui's tables in ({text}) "
+                              "— create the schema named in search_path (CREATE SCHEMA ...) or fix [state] url",
+                              "other")
         if state == "25006":
             return StateError(f"the job state at {u.where} is read-only ({text}) — point [state] url at the "
                               "primary server, not a standby", "readonly")
@@ -398,7 +402,10 @@ class PgJobState:
 
     # -- schema ------------------------------------------------------------------------------------
     def _version(self, cur: psycopg.Cursor) -> int:
-        cur.execute("SELECT to_regclass('kbc_meta') IS NOT NULL")
+        # pg_tables, not to_regclass: a name lookup may answer from this backend's cache, stale right after
+        # another worker made the schema (found by four workers opening a new database at once)
+        cur.execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename = 'kbc_meta')")
         if not cur.fetchone()[0]:
             return 0
         cur.execute("SELECT value FROM kbc_meta WHERE key = 'schema_version'")
@@ -444,8 +451,8 @@ class PgJobState:
             raise StateError(f"the job state database {self._url.where} uses the encoding {encoding}; kbc-tui "
                              f"needs UTF8 (create it with: CREATE DATABASE \"{self._url.dbname}\" ENCODING 'UTF8' "
                              "TEMPLATE template0)", "other")
-        cur.execute("SELECT array_agg(t ORDER BY t) FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NOT NULL",
-                    (list(TABLES),))
+        cur.execute("SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_catalog.pg_tables "
+                    "WHERE schemaname = current_schema() AND tablename = ANY(%s)", (list(TABLES),))
         taken = cur.fetchone()[0]
         if taken:
             raise StateError(f"the database {self._url.where} has tables named like kbc-tui's ({', '.join(taken)}) "
