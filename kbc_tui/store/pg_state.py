@@ -619,21 +619,16 @@ class PgJobState:
 
     # -- log ---------------------------------------------------------------------------------------
     def add_log(self, lines: Iterable[LogLine]) -> None:
-        """Append log lines in one transaction, under the log's advisory lock: ids become visible in order."""
-        job_ids, times, levels, tasks, texts = [], [], [], [], []
-        for ln in lines:
-            job_ids.append(ln.job_id)
-            times.append(ln.time.timestamp())
-            levels.append(ln.level)
-            tasks.append(_text(ln.task))
-            texts.append(_text(ln.text))
-        if not job_ids:
+        """Append log lines in one transaction (COPY: the engine writes them in batches), under the log's
+        advisory lock: ids are taken and made visible in order."""
+        rows = [(ln.job_id, ln.time.timestamp(), ln.level, _text(ln.task), _text(ln.text)) for ln in lines]
+        if not rows:
             return
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_GLOBAL, _KEY_LOG))
-            cur.execute("INSERT INTO log_lines (job_id, time, level, task, text) SELECT * FROM unnest(%s::bigint[], "
-                        "%s::double precision[], %s::text[], %s::text[], %s::text[])",
-                        (job_ids, times, levels, tasks, texts))
+            with cur.copy("COPY log_lines (job_id, time, level, task, text) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
 
     def log(self, job_id: int, after_id: int = 0, limit: int | None = None) -> list[LogLine]:
         sql = f"SELECT {_LOG_COLS} FROM log_lines WHERE job_id = %s AND id > %s ORDER BY id"
