@@ -138,6 +138,13 @@ MIGRATIONS: dict[int, str] = {1: SCHEMA_V1}
 TABLES = ("jobs", "task_runs", "log_lines", "component_state", "notifications", "schedule_fires", "schedule_state",
           "workers")
 
+#: each table's columns (what ``copy_in`` accepts)
+_COLUMNS: dict[str, set[str]] = {}
+for _block in SCHEMA_V1.split("CREATE TABLE ")[1:]:
+    _name, _body = _block.split(" (", 1)
+    _COLUMNS[_name.strip()] = {ln.split()[0] for ln in _body.split("\n);")[0].splitlines()
+                               if ln.startswith("    ") and ln.split()[0] not in ("PRIMARY", "UNIQUE")}
+
 # advisory lock keys (two int4: a namespace of kbc-tui's own, then the key), database-wide
 _LOCK_ORCHESTRATION = 0x6B6263  # "kbc" + hashtext(orchestration id): claiming, recording fires
 _LOCK_GLOBAL = 0x6B6264  # + one of:
@@ -874,12 +881,45 @@ class PgJobState:
         job.tasks = tasks
         return job
 
-    # -- moving a project's history here (``kbc-tui state copy``) ----------------------------------
+    # -- moving a project's history here (``kbc-tui state copy``) ----------------------------------------
     def is_empty(self) -> bool:
-        """Whether the state holds nothing yet (no job, fire, outbox e-mail, component state or worker)."""
-        return not self._rows("SELECT EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM schedule_fires) OR "
-                              "EXISTS (SELECT 1 FROM schedule_state) OR EXISTS (SELECT 1 FROM component_state) OR "
-                              "EXISTS (SELECT 1 FROM notifications) OR EXISTS (SELECT 1 FROM log_lines)")[0][0]
+        """Whether the state holds nothing yet (no job, log line, fire, check, outbox e-mail, component state)."""
+        with self._cursor() as cur:
+            return self._empty(cur)
+
+    @staticmethod
+    def _empty(cur: psycopg.Cursor) -> bool:
+        cur.execute("SELECT NOT (EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM log_lines) OR EXISTS "
+                    "(SELECT 1 FROM schedule_fires) OR EXISTS (SELECT 1 FROM schedule_state) OR EXISTS (SELECT 1 "
+                    "FROM component_state) OR EXISTS (SELECT 1 FROM notifications))")
+        return cur.fetchone()[0]
+
+    def copy_in(self, tables: Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> dict[str, int]:
+        """Load rows into an empty state in one transaction, keeping their ids (``tables``: name, columns, rows,
+        parents before children); the id sequences then continue after them. Returns rows per table.
+        ``StateError`` (kind ``"notempty"``) if the state holds anything already: nothing is changed then."""
+        counts: dict[str, int] = {}
+        with self._tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_GLOBAL, _KEY_MIGRATE))
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_GLOBAL, _KEY_LOG))
+            if not self._empty(cur):
+                cur.execute("SELECT count(*) FROM jobs")
+                raise StateError(f"the job state at {self._url.where} is not empty (it holds {cur.fetchone()[0]} "
+                                 "jobs and more): copy only into a new, empty state — nothing was copied",
+                                 "notempty")
+            for table, columns, rows in tables:
+                if table not in TABLES or not set(columns) <= _COLUMNS[table]:
+                    raise ValueError(f"copy_in: unknown table or columns: {table} {columns}")
+                n = 0
+                with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row([_text(v) if isinstance(v, str) else v for v in row])
+                        n += 1
+                counts[table] = n
+            for table in ("jobs", "log_lines", "notifications"):
+                cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, "
+                            f"false) FROM {table}")
+        return counts
 
 
 #: the reasons ``terminate_job`` gives the task runs it ends (as ``recovery.reap_orphans`` words them)
