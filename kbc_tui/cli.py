@@ -94,6 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "without .toml")
     p.add_argument("--count", "-n", type=int, default=5, metavar="N", help="how many fire times (default: 5)")
     p.add_argument("--after", metavar="ISO-TIME", help="start from this time instead of now")
+
+    p = sub.add_parser("state", help="the job state: copy the SQLite history into PostgreSQL")
+    state_sub = p.add_subparsers(dest="state_command", metavar="ACTION", required=True)
+    c = state_sub.add_parser("copy", help="copy the project's SQLite job history (.kbc/jobs.sqlite) into an empty "
+                                          "PostgreSQL job state, keeping job ids",
+                             description="Copy the project's SQLite job history (.kbc/jobs.sqlite: jobs, task runs, "
+                                         "logs, e-mail outbox, component state, schedule records) into an empty "
+                                         "PostgreSQL job state, keeping job ids; then set [state] url in kbc.toml "
+                                         "to use it. Stop the project's scheduler and TUI first.")
+    _project(c)
+    c.add_argument("--to", required=True, metavar="URL",
+                   help="the PostgreSQL state: postgresql+psycopg://user@host:5432/database (no password in it)")
+    c.add_argument("--password-env", metavar="VAR",
+                   help="the environment variable holding its password (default: the project's [state] #password)")
     return parser
 
 
@@ -109,6 +123,7 @@ COMMANDS = {
     "test-email": "kbc_tui.commands.test_email",
     "scheduler": "kbc_tui.commands.scheduler",
     "worker": "kbc_tui.commands.worker",
+    "state": "kbc_tui.commands.state",
     None: "kbc_tui.commands.tui",
 }
 

@@ -138,6 +138,13 @@ MIGRATIONS: dict[int, str] = {1: SCHEMA_V1}
 TABLES = ("jobs", "task_runs", "log_lines", "component_state", "notifications", "schedule_fires", "schedule_state",
           "workers")
 
+#: each table's columns (what ``copy_in`` accepts)
+_COLUMNS: dict[str, set[str]] = {}
+for _block in SCHEMA_V1.split("CREATE TABLE ")[1:]:
+    _name, _body = _block.split(" (", 1)
+    _COLUMNS[_name.strip()] = {ln.split()[0] for ln in _body.split("\n);")[0].splitlines()
+                               if ln.startswith("    ") and ln.split()[0] not in ("PRIMARY", "UNIQUE")}
+
 # advisory lock keys (two int4: a namespace of kbc-tui's own, then the key), database-wide
 _LOCK_ORCHESTRATION = 0x6B6263  # "kbc" + hashtext(orchestration id): claiming, recording fires
 _LOCK_GLOBAL = 0x6B6264  # + one of:
@@ -380,6 +387,10 @@ class PgJobState:
             return StateError(f'PostgreSQL user "{u.user}" may not do this in the job state database {u.where} '
                               f'({text}) — make it the owner of the database (ALTER DATABASE "{u.dbname}" OWNER TO '
                               f'"{u.user}") or grant it the rights', "permission")
+        if state == "3F000":
+            return StateError(f"the job state database {u.where} has no schema to make kbc-tui's tables in ({text}) "
+                              "— create the schema named in search_path (CREATE SCHEMA ...) or fix [state] url",
+                              "other")
         if state == "25006":
             return StateError(f"the job state at {u.where} is read-only ({text}) — point [state] url at the "
                               "primary server, not a standby", "readonly")
@@ -398,7 +409,10 @@ class PgJobState:
 
     # -- schema ------------------------------------------------------------------------------------
     def _version(self, cur: psycopg.Cursor) -> int:
-        cur.execute("SELECT to_regclass('kbc_meta') IS NOT NULL")
+        # pg_tables, not to_regclass: a name lookup may answer from this backend's cache, stale right after
+        # another worker made the schema (found by four workers opening a new database at once)
+        cur.execute("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename = 'kbc_meta')")
         if not cur.fetchone()[0]:
             return 0
         cur.execute("SELECT value FROM kbc_meta WHERE key = 'schema_version'")
@@ -444,8 +458,8 @@ class PgJobState:
             raise StateError(f"the job state database {self._url.where} uses the encoding {encoding}; kbc-tui "
                              f"needs UTF8 (create it with: CREATE DATABASE \"{self._url.dbname}\" ENCODING 'UTF8' "
                              "TEMPLATE template0)", "other")
-        cur.execute("SELECT array_agg(t ORDER BY t) FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NOT NULL",
-                    (list(TABLES),))
+        cur.execute("SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_catalog.pg_tables "
+                    "WHERE schemaname = current_schema() AND tablename = ANY(%s)", (list(TABLES),))
         taken = cur.fetchone()[0]
         if taken:
             raise StateError(f"the database {self._url.where} has tables named like kbc-tui's ({', '.join(taken)}) "
@@ -612,21 +626,16 @@ class PgJobState:
 
     # -- log ---------------------------------------------------------------------------------------
     def add_log(self, lines: Iterable[LogLine]) -> None:
-        """Append log lines in one transaction, under the log's advisory lock: ids become visible in order."""
-        job_ids, times, levels, tasks, texts = [], [], [], [], []
-        for ln in lines:
-            job_ids.append(ln.job_id)
-            times.append(ln.time.timestamp())
-            levels.append(ln.level)
-            tasks.append(_text(ln.task))
-            texts.append(_text(ln.text))
-        if not job_ids:
+        """Append log lines in one transaction (COPY: the engine writes them in batches), under the log's
+        advisory lock: ids are taken and made visible in order."""
+        rows = [(ln.job_id, ln.time.timestamp(), ln.level, _text(ln.task), _text(ln.text)) for ln in lines]
+        if not rows:
             return
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_GLOBAL, _KEY_LOG))
-            cur.execute("INSERT INTO log_lines (job_id, time, level, task, text) SELECT * FROM unnest(%s::bigint[], "
-                        "%s::double precision[], %s::text[], %s::text[], %s::text[])",
-                        (job_ids, times, levels, tasks, texts))
+            with cur.copy("COPY log_lines (job_id, time, level, task, text) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
 
     def log(self, job_id: int, after_id: int = 0, limit: int | None = None) -> list[LogLine]:
         sql = f"SELECT {_LOG_COLS} FROM log_lines WHERE job_id = %s AND id > %s ORDER BY id"
@@ -872,12 +881,45 @@ class PgJobState:
         job.tasks = tasks
         return job
 
-    # -- moving a project's history here (``kbc-tui state copy``) ----------------------------------
+    # -- moving a project's history here (``kbc-tui state copy``) ----------------------------------------
     def is_empty(self) -> bool:
-        """Whether the state holds nothing yet (no job, fire, outbox e-mail, component state or worker)."""
-        return not self._rows("SELECT EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM schedule_fires) OR "
-                              "EXISTS (SELECT 1 FROM schedule_state) OR EXISTS (SELECT 1 FROM component_state) OR "
-                              "EXISTS (SELECT 1 FROM notifications) OR EXISTS (SELECT 1 FROM log_lines)")[0][0]
+        """Whether the state holds nothing yet (no job, log line, fire, check, outbox e-mail, component state)."""
+        with self._cursor() as cur:
+            return self._empty(cur)
+
+    @staticmethod
+    def _empty(cur: psycopg.Cursor) -> bool:
+        cur.execute("SELECT NOT (EXISTS (SELECT 1 FROM jobs) OR EXISTS (SELECT 1 FROM log_lines) OR EXISTS "
+                    "(SELECT 1 FROM schedule_fires) OR EXISTS (SELECT 1 FROM schedule_state) OR EXISTS (SELECT 1 "
+                    "FROM component_state) OR EXISTS (SELECT 1 FROM notifications))")
+        return cur.fetchone()[0]
+
+    def copy_in(self, tables: Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> dict[str, int]:
+        """Load rows into an empty state in one transaction, keeping their ids (``tables``: name, columns, rows,
+        parents before children); the id sequences then continue after them. Returns rows per table.
+        ``StateError`` (kind ``"notempty"``) if the state holds anything already: nothing is changed then."""
+        counts: dict[str, int] = {}
+        with self._tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_GLOBAL, _KEY_MIGRATE))
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_GLOBAL, _KEY_LOG))
+            if not self._empty(cur):
+                cur.execute("SELECT count(*) FROM jobs")
+                raise StateError(f"the job state at {self._url.where} is not empty (it holds {cur.fetchone()[0]} "
+                                 "jobs and more): copy only into a new, empty state — nothing was copied",
+                                 "notempty")
+            for table, columns, rows in tables:
+                if table not in TABLES or not set(columns) <= _COLUMNS[table]:
+                    raise ValueError(f"copy_in: unknown table or columns: {table} {columns}")
+                n = 0
+                with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row([_text(v) if isinstance(v, str) else v for v in row])
+                        n += 1
+                counts[table] = n
+            for table in ("jobs", "log_lines", "notifications"):
+                cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, "
+                            f"false) FROM {table}")
+        return counts
 
 
 #: the reasons ``terminate_job`` gives the task runs it ends (as ``recovery.reap_orphans`` words them)

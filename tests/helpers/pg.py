@@ -51,3 +51,74 @@ def pg_database(pg_url: str):
         yield with_database(pg_url, name)
     finally:
         drop_database(pg_url, name)
+
+
+# -- processes racing on one state (run in spawned processes: top-level functions) ------------------------------
+
+def claim_loop(url: str, name: str, start, results) -> None:
+    """Claim waiting jobs until none is left; for each claimed job, check that it is the only processing one of
+    its orchestration, hold it a moment, finish it. Puts ``(name, [(job id, orchestration, held from, held until,
+    processing of it seen)], error)`` on ``results``."""
+    import os
+    import random
+    import time
+
+    from kbc_tui.model.job import JobStatus
+    from kbc_tui.store.pg_state import PgJobState
+
+    claimed, error = [], None
+    try:
+        state = PgJobState(url)
+        start.wait(30)
+        idle = 0
+        while idle < 3:
+            waiting = state.waiting_jobs()
+            random.shuffle(waiting)
+            got = False
+            for job in waiting:
+                if state.claim_job(job.id, os.getpid(), name):
+                    got = True
+                    t0 = time.monotonic()
+                    seen = [j.id for j in state.list_jobs(job.orchestration, statuses=[JobStatus.PROCESSING])]
+                    time.sleep(random.uniform(0.001, 0.01))
+                    t1 = time.monotonic()
+                    state.update_job(job.id, status=JobStatus.SUCCESS, message=name)
+                    claimed.append((job.id, job.orchestration, t0, t1, seen))
+                    break
+            idle = 0 if got or waiting else idle + 1
+            if not got:
+                time.sleep(0.005)
+        state.close()
+    except BaseException as exc:  # noqa: BLE001 - reported to the test
+        error = f"{type(exc).__name__}: {exc}"
+    results.put((name, claimed, error))
+
+
+def fire_once(url: str, orchestration: str, moment_ts: float, start, results) -> None:
+    """Record one fire (after every racer is ready); puts ``(recorded, busy job, job id, error)``."""
+    from datetime import datetime, timezone
+
+    from kbc_tui.store.pg_state import PgJobState
+
+    try:
+        state = PgJobState(url)
+        moment = datetime.fromtimestamp(moment_ts, timezone.utc)
+        start.wait(30)
+        record = state.record_fire(orchestration, moment, moment)
+        state.close()
+        results.put((record.recorded, record.busy_job, record.job.id if record.job else None, None))
+    except BaseException as exc:  # noqa: BLE001 - reported to the test
+        results.put((None, None, None, f"{type(exc).__name__}: {exc}"))
+
+
+def open_state(url: str, start, results) -> None:
+    """Open the state (making or migrating its schema) once every racer is ready; puts the error or None."""
+    from kbc_tui.store.pg_state import PgJobState
+
+    try:
+        start.wait(30)
+        state = PgJobState(url)
+        state.close()
+        results.put(None)
+    except BaseException as exc:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(exc).__name__}: {exc}")
