@@ -18,8 +18,9 @@ LIMIT = 500
 COLUMNS = [Col("Job", "job", 4, 7), Col("Orchestration", "orchestration", 13, grow=2), Col("Status", "status", 10, 12),
            Col("Trigger", "trigger", 8, 8), Col("By", "by", 6, grow=1), Col("Started", "started", 16, 16),
            Col("Took", "took", 6, 11)]
-#: a shared job state (``[state] url``): which worker ran each job
-WORKER = Col("Worker", "worker", 8, grow=1)
+#: a shared job state (``[state] url``): which worker ran each job, in the place of Trigger and By (80 columns hold
+#: no more; the job screen says both)
+SHARED_COLUMNS = [c for c in COLUMNS if c.key not in ("trigger", "by")] + [Col("Worker", "worker", 8, grow=1)]
 
 
 class JobsScreen(Screen):
@@ -39,7 +40,7 @@ class JobsScreen(Screen):
         title = f"Jobs of {self.orchestration}" if self.orchestration else "All jobs"
         yield Static(plain(title + "  (latest first, live)"), classes="title")
         self._show_worker = self.app.engine.shared
-        yield FitTable(COLUMNS + [WORKER] if self._show_worker else COLUMNS, id="job-list", cursor_type="row",
+        yield FitTable(SHARED_COLUMNS if self._show_worker else COLUMNS, id="job-list", cursor_type="row",
                        zebra_stripes=True)
         yield KbcFooter()
 
@@ -57,6 +58,7 @@ class JobsScreen(Screen):
             cells = [str(job.id), plain(job.orchestration), status_text(job.status), job.trigger.value,
                      plain(job.triggered_by), when(job.started_at or job.created_at), duration(job.duration_s)]
             if self._show_worker:
+                del cells[3:5]
                 cells.append(plain(job.worker or ""))
             table.add_row(*cells, key=str(job.id))
         if selected is not None and str(selected) in table.rows:
