@@ -602,6 +602,10 @@ class Engine:
             await asyncio.sleep(self.poll_seconds)
             try:
                 await self._poll_once()
+            except StateError as exc:  # a busy file, a lost connection: one line, the next poll tries again
+                import logging
+
+                logging.getLogger(__name__).warning("engine poll failed: %s", exc)
             except Exception:  # never let the watcher die: a locked DB now is fine next time
                 import logging
 
