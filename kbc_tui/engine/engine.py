@@ -411,13 +411,17 @@ class Engine:
             raise KbcError(f"unknown orchestration {orchestration!r} (no file orchestrations/{orchestration}.toml)")
         if triggered_by is None:
             triggered_by = self.default_user() if trigger is Trigger.MANUAL else "scheduler"
-        job = self.history.create_job(orchestration, trigger, triggered_by, spec_hash=self.spec_hash(orchestration))
+        digest = await asyncio.to_thread(self.spec_hash, orchestration) if self.shared else None
+        job = self.history.create_job(orchestration, trigger, triggered_by, spec_hash=digest)
         self.feed.job_changed(job)
         self._wake.set()
         return job
 
     def spec_hash(self, orchestration: str) -> str | None:
-        """The orchestration's content hash as this checkout has it (stored with each job it queues)."""
+        """The orchestration's content hash as this checkout has it, stored with each job queued in a shared
+        state (None in an embedded one: one checkout, a job runs the configs as saved when it starts)."""
+        if not self.shared:
+            return None
         from kbc_tui.engine.spec_hash import spec_hash
 
         return spec_hash(self.root, orchestration)
