@@ -156,6 +156,13 @@ _KEY_LOG = 2
 SESSION_OPTIONS = ("-c TimeZone=UTC -c idle_in_transaction_session_timeout=60000 -c tcp_keepalives_idle=30 "
                    "-c tcp_keepalives_interval=10 -c tcp_keepalives_count=3")
 
+#: joined into a statement (autocommit: its own transaction), its commit does not wait for the server's disk
+#: (``synchronous_commit`` off for it alone). For the frequent progress writes only — task runs and log lines:
+#: a server crash can lose the last fraction of a second of them, never more; every other write (claims, fires,
+#: job status) waits for the disk, and flushes the progress written before it with it, so a finished job's
+#: lines and task runs are as durable as its final status.
+_NO_FLUSH = "(SELECT set_config('synchronous_commit', 'off', true)) AS no_flush"
+
 #: the server's clock in epoch seconds (heartbeats and staleness never use a worker's clock)
 _DB_NOW = "extract(epoch FROM clock_timestamp())::double precision"
 
@@ -636,12 +643,13 @@ class PgJobState:
                              for r in runs])
 
     def update_task(self, run: TaskRun) -> None:
-        """The task run's fields and its job's ``updated_at`` (what watchers poll), in one statement."""
+        """The task run's fields and its job's ``updated_at`` (what watchers poll), in one statement, committed
+        without waiting for the server's disk (``_NO_FLUSH``)."""
         with self._cursor() as cur:
             cur.execute(
                 "WITH t AS (UPDATE task_runs SET status = %s, started_at = %s, finished_at = %s, rows = %s, "
                 "message = %s, attempt = %s WHERE job_id = %s AND idx = %s) "
-                "UPDATE jobs SET updated_at = %s WHERE id = %s",
+                f"UPDATE jobs SET updated_at = %s FROM {_NO_FLUSH} WHERE id = %s",
                 (run.status.value, to_ts(run.started_at), to_ts(run.finished_at), run.rows, _text(run.message),
                  run.attempt, run.job_id, run.index, now_ts(), run.job_id))
 
@@ -657,7 +665,8 @@ class PgJobState:
         if not rows:
             return
         with self._tx() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_GLOBAL, _KEY_LOG))
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s), set_config('synchronous_commit', 'off', true)",
+                        (_LOCK_GLOBAL, _KEY_LOG))  # no disk wait while holding the log's lock (``_NO_FLUSH``)
             with cur.copy("COPY log_lines (job_id, time, level, task, text) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
