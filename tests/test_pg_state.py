@@ -206,3 +206,53 @@ def test_text_postgresql_cannot_store_is_kept_readable(pg_database) -> None:
     assert [ln.text for ln in state.log(job.id)] == ["nul\ufffdhere", "bad?byte"]
     assert state.job(job.id).message == "msg\ufffd"
     state.close()
+
+
+def test_a_connection_dropped_inside_a_transaction_fails_that_call_and_the_next_claims(pg_database) -> None:
+    state = PgJobState(pg_database)
+    job = state.create_job("o", Trigger.MANUAL, "me")
+    with psycopg.connect(admin_conninfo(pg_database), autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND "
+                     "application_name = 'kbc-tui'", (pg_database.rsplit("/", 1)[1],))
+    with pytest.raises(StateError) as lost:
+        state.claim_job(job.id, 1, "w")
+    assert lost.value.kind == "unreachable"
+    assert state.job(job.id).status is JobStatus.WAITING  # nothing half-done
+    assert state.claim_job(job.id, 1, "w") is True
+    state.close()
+
+
+def test_a_claimer_stuck_mid_transaction_does_not_stall_the_others(pg_database) -> None:
+    """Another process holding the orchestration's claim lock (frozen mid-claim): claiming says False at once
+    (the engine claims on its event loop and looks again at its next poll) and succeeds once it is gone."""
+    from kbc_tui.store import pg_state
+
+    state = PgJobState(pg_database)
+    job = state.create_job("o", Trigger.MANUAL, "me")
+    other = state.create_job("p", Trigger.MANUAL, "me")
+    with psycopg.connect(admin_conninfo(pg_database)) as stuck:
+        stuck.execute("SELECT pg_advisory_xact_lock(%s, hashtext('o'))", (pg_state._LOCK_ORCHESTRATION,))
+        began = time.monotonic()
+        assert state.claim_job(job.id, 1, "w") is False
+        assert time.monotonic() - began < 1
+        assert state.claim_job(other.id, 1, "w") is True  # another orchestration: not held up
+        stuck.rollback()
+    assert state.claim_job(job.id, 1, "w") is True
+    state.close()
+
+
+def test_a_registered_workers_row_that_went_comes_back_with_its_next_heartbeat(pg_database) -> None:
+    state = PgJobState(pg_database)
+    state.register_worker("w", "host-a", 11, 30)
+    job = state.create_job("o", Trigger.MANUAL, "me")
+    assert state.claim_job(job.id, 11, "w")
+    with psycopg.connect(admin_conninfo(pg_database), autocommit=True) as conn:
+        conn.execute("DELETE FROM workers")
+    assert [j.id for j in state.stale_jobs(30)] == [job.id]
+    state.heartbeat("w")
+    assert [(w.name, w.host, w.pid) for w in state.workers()] == [("w", "host-a", 11)]
+    assert state.stale_jobs(30) == []
+    state.unregister_worker("w")
+    state.heartbeat("w")  # stopped cleanly: not brought back
+    assert state.workers() == []
+    state.close()

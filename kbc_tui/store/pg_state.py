@@ -151,6 +151,18 @@ _LOCK_GLOBAL = 0x6B6264  # + one of:
 _KEY_MIGRATE = 1
 _KEY_LOG = 2
 
+#: session settings: UTC; and a client that froze or vanished mid-transaction (holding a claim's or the log's lock)
+#: is cut off by the server within about a minute instead of the operating system's two hours
+SESSION_OPTIONS = ("-c TimeZone=UTC -c idle_in_transaction_session_timeout=60000 -c tcp_keepalives_idle=30 "
+                   "-c tcp_keepalives_interval=10 -c tcp_keepalives_count=3")
+
+#: joined into a statement (autocommit: its own transaction), its commit does not wait for the server's disk
+#: (``synchronous_commit`` off for it alone). For the frequent progress writes only — task runs and log lines:
+#: a server crash can lose the last fraction of a second of them, never more; every other write (claims, fires,
+#: job status) waits for the disk, and flushes the progress written before it with it, so a finished job's
+#: lines and task runs are as durable as its final status.
+_NO_FLUSH = "(SELECT set_config('synchronous_commit', 'off', true)) AS no_flush"
+
 #: the server's clock in epoch seconds (heartbeats and staleness never use a worker's clock)
 _DB_NOW = "extract(epoch FROM clock_timestamp())::double precision"
 
@@ -256,6 +268,7 @@ class PgJobState:
         self._lock = threading.RLock()
         self._conn: psycopg.Connection | None = None
         self._closed = False
+        self._registered: dict[str, tuple[str, int]] = {}  # the workers registered through this state
         with self._lock:
             try:
                 self._migrate()
@@ -271,7 +284,7 @@ class PgJobState:
         kwargs: dict[str, Any] = dict(autocommit=True, connect_timeout=self._connect_timeout,
                                       application_name="kbc-tui", client_encoding="utf8",
                                       keepalives=1, keepalives_idle=15, keepalives_interval=5, keepalives_count=3,
-                                      tcp_user_timeout=30000, options="-c TimeZone=UTC")
+                                      tcp_user_timeout=30000, options=SESSION_OPTIONS)
         if self._password:
             kwargs["password"] = self._password
         kwargs.update(extra)
@@ -298,6 +311,15 @@ class PgJobState:
             except Exception:  # noqa: BLE001 - closing a broken connection: nothing more to do
                 pass
 
+    def _drop_if_busy(self, conn: psycopg.Connection) -> None:
+        """A connection not idle after an interruption is in an unknown state: the next call gets a new one."""
+        try:
+            idle = not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        except Exception:  # noqa: BLE001 - whatever it is, it is not usable
+            idle = False
+        if not idle:
+            self._drop_connection()
+
     @contextmanager
     def _cursor(self) -> Iterator[psycopg.Cursor]:
         """A cursor on the connection, statements autocommitted; every failure a ``StateError``."""
@@ -308,6 +330,9 @@ class PgJobState:
                     yield cur
             except psycopg.Error as exc:
                 raise self._failed(exc, conn) from None
+            except BaseException:
+                self._drop_if_busy(conn)  # interrupted mid-statement (Ctrl-C, a cancelled thread)
+                raise
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Cursor]:
@@ -319,6 +344,9 @@ class PgJobState:
                     yield cur
             except psycopg.Error as exc:
                 raise self._failed(exc, conn) from None
+            except BaseException:
+                self._drop_if_busy(conn)
+                raise
 
     def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[tuple]:
         with self._cursor() as cur:
@@ -580,11 +608,15 @@ class PgJobState:
 
     def claim_job(self, job_id: int, pid: int, worker: str | None = None) -> bool:
         """Mark a waiting job processing, in one transaction serialised per orchestration (an advisory lock):
-        False if it is no longer waiting or another job of its orchestration is processing."""
+        False if it is no longer waiting, another job of its orchestration is processing, or another process is
+        claiming one of its orchestration this very moment (the caller looks again at its next poll)."""
         with self._tx() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(orchestration)) FROM jobs "
+            # try, not wait: a claimer stuck mid-transaction must not stall every worker's loop (the engine
+            # claims on its event loop); a claim refused here is tried again at the next look at the queue
+            cur.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(orchestration)) FROM jobs "
                         "WHERE id = %s AND status = 'waiting'", (_LOCK_ORCHESTRATION, job_id))
-            if cur.fetchone() is None:
+            row = cur.fetchone()
+            if row is None or not row[0]:
                 return False
             # a statement of its own: under READ COMMITTED it sees what the lock's previous holder committed
             cur.execute("UPDATE jobs SET status = 'processing', pid = %s, worker = %s, updated_at = %s "
@@ -611,12 +643,13 @@ class PgJobState:
                              for r in runs])
 
     def update_task(self, run: TaskRun) -> None:
-        """The task run's fields and its job's ``updated_at`` (what watchers poll), in one statement."""
+        """The task run's fields and its job's ``updated_at`` (what watchers poll), in one statement, committed
+        without waiting for the server's disk (``_NO_FLUSH``)."""
         with self._cursor() as cur:
             cur.execute(
                 "WITH t AS (UPDATE task_runs SET status = %s, started_at = %s, finished_at = %s, rows = %s, "
                 "message = %s, attempt = %s WHERE job_id = %s AND idx = %s) "
-                "UPDATE jobs SET updated_at = %s WHERE id = %s",
+                f"UPDATE jobs SET updated_at = %s FROM {_NO_FLUSH} WHERE id = %s",
                 (run.status.value, to_ts(run.started_at), to_ts(run.finished_at), run.rows, _text(run.message),
                  run.attempt, run.job_id, run.index, now_ts(), run.job_id))
 
@@ -632,7 +665,8 @@ class PgJobState:
         if not rows:
             return
         with self._tx() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_GLOBAL, _KEY_LOG))
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s), set_config('synchronous_commit', 'off', true)",
+                        (_LOCK_GLOBAL, _KEY_LOG))  # no disk wait while holding the log's lock (``_NO_FLUSH``)
             with cur.copy("COPY log_lines (job_id, time, level, task, text) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -789,6 +823,7 @@ class PgJobState:
         ts = moment.timestamp()
         job = None
         with self._tx() as cur:
+            cur.execute("SET LOCAL lock_timeout = '10s'")  # a holder stuck mid-transaction: fail in words
             cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_ORCHESTRATION, orchestration))
             cur.execute("INSERT INTO schedule_fires (orchestration, fire_at, outcome, recorded_at) "
                         "VALUES (%s, %s, 'pending', %s) ON CONFLICT DO NOTHING",
@@ -830,6 +865,7 @@ class PgJobState:
                         "OR (workers.host = excluded.host AND workers.pid = excluded.pid) RETURNING 1",
                         (_text(name), _text(host), pid, float(timeout)))
             if cur.fetchone() is not None:
+                self._registered[name] = (_text(host), pid)
                 return
             cur.execute(f"SELECT host, pid, {_DB_NOW} - beat_at FROM workers WHERE name = %s", (name,))
             row = cur.fetchone()
@@ -840,10 +876,21 @@ class PgJobState:
                          f" a worker is presumed dead {timeout:g} s after its last heartbeat", "worker")
 
     def heartbeat(self, name: str) -> None:
+        """Stamp the worker alive by the server's clock. A worker registered through this state whose row went
+        (deleted by hand, a restored database) gets it back: without it its jobs would look stale; a row that
+        another process took over (this one was presumed dead) is left to it."""
+        me = self._registered.get(name)
         with self._cursor() as cur:
-            cur.execute(f"UPDATE workers SET beat_at = {_DB_NOW} WHERE name = %s", (name,))
+            if me is None:
+                cur.execute(f"UPDATE workers SET beat_at = {_DB_NOW} WHERE name = %s", (name,))
+            else:
+                cur.execute(f"INSERT INTO workers (name, host, pid, started_at, beat_at) VALUES (%s, %s, %s, "
+                            f"{_DB_NOW}, {_DB_NOW}) ON CONFLICT (name) DO UPDATE SET beat_at = excluded.beat_at "
+                            "WHERE workers.host = excluded.host AND workers.pid = excluded.pid",
+                            (_text(name), *me))
 
     def unregister_worker(self, name: str) -> None:
+        self._registered.pop(name, None)
         with self._cursor() as cur:
             cur.execute("DELETE FROM workers WHERE name = %s", (name,))
 
