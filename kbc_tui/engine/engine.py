@@ -563,7 +563,8 @@ class Engine:
             claimed = (self.history.claim_job(job.id, os.getpid(), worker=worker) if worker
                        else self.history.claim_job(job.id, os.getpid()))
             if not claimed:
-                running_orchs.add(job.orchestration)  # another worker runs one of it (or took this one)
+                if worker:
+                    running_orchs.add(job.orchestration)  # another worker runs one of it (or took this one)
                 continue
             job.worker = worker
             running_orchs.add(job.orchestration)
