@@ -27,6 +27,7 @@ import io
 import threading
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -141,7 +142,7 @@ class PostgresStorage:
         finally:
             conn.close()
 
-    def _words(self, exc: BaseException, doing: str) -> str:
+    def describe_error(self, exc: BaseException, doing: str) -> str:
         """A PostgreSQL error while ``doing`` something, in one line with what to do."""
         import psycopg
 
@@ -315,7 +316,7 @@ class PostgresStorage:
             import psycopg
 
             if isinstance(exc, psycopg.Error):
-                raise KbcError(self._words(exc, f"reading {tid}")) from None
+                raise KbcError(self.describe_error(exc, f"reading {tid}")) from None
             raise
 
         def batches() -> Iterator[pa.RecordBatch]:
@@ -430,7 +431,7 @@ class PostgresStorage:
                 if cancel is not None and cancel.cancelled:
                     raise Cancelled(cancel.reason) from None
                 if isinstance(exc, psycopg.Error):
-                    raise KbcError(self._words(exc, f"writing {tid} failed")) from None
+                    raise KbcError(self.describe_error(exc, f"writing {tid} failed")) from None
                 raise
             finally:
                 remove()
@@ -540,19 +541,23 @@ class PostgresStorage:
         """Mark a scratch schema as in use by this session (``drop_leftovers`` leaves it alone)."""
         conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (LOCK_SPACE, schema))
 
-    def swap_in(self, conn: Any, tid: TableId, source: str, *, incremental: bool, primary_key: Sequence[str]) -> int:
-        """Inside the caller's transaction: make ``source`` (a qualified table or view in the same database) the
-        content of ``tid`` — moved when it is a table (no copy), copied when it is a view — then swapped in like a
-        write. Returns its rows."""
+    def stage_relation(self, conn: Any, tid: TableId, source: str, primary_key: Sequence[str]) -> "Staged":
+        """Inside the caller's transaction: a staging table in ``tid``'s bucket with the rows of ``source`` (a
+        qualified table or view in this database): the table itself, moved (no copy), or a copy of a view's rows;
+        with its primary key. Swap it in with ``swap_staged``."""
         primary_key = list(primary_key)
         self._ensure_schema(conn, tid.bucket_id)
         stage_name = f"{STAGE_PREFIX}{uuid.uuid4().hex[:16]}"
         stage = f"{quote(tid.bucket_id)}.{quote(stage_name)}"
         kind = conn.execute("SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass(%s)", (source,)).fetchone()
-        if kind and kind[0] == "r":
-            conn.execute(f"ALTER TABLE {source} RENAME TO {quote(stage_name)}")
+        if kind and kind[0] in ("r", "p"):
             schema = source.rsplit(".", 1)[0]
+            conn.execute(f"ALTER TABLE {source} RENAME TO {quote(stage_name)}")
             conn.execute(f"ALTER TABLE {schema}.{quote(stage_name)} SET SCHEMA {quote(tid.bucket_id)}")
+            for con_name, in conn.execute(  # constraints the script made (a key of its own, foreign keys) go
+                    "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype IN ('p', 'u', "
+                    "'f', 'x')", (stage,)).fetchall():
+                conn.execute(f"ALTER TABLE {stage} DROP CONSTRAINT IF EXISTS {quote(con_name)} CASCADE")
         else:
             conn.execute(f"CREATE TABLE {stage} AS SELECT * FROM {source}")
         cols = [(n, t) for n, t, _ in self._columns(conn, TableId(tid.stage, tid.bucket, stage_name))]
@@ -564,8 +569,23 @@ class PostgresStorage:
             conn.execute(f"ALTER TABLE {stage} ADD CONSTRAINT {quote('__kbc_pk_' + uuid.uuid4().hex[:16])} "
                          f"PRIMARY KEY ({', '.join(quote(k) for k in primary_key)})")
         rows = conn.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
-        self._swap(conn, tid, stage, stage_name, cols, incremental=incremental, primary_key=primary_key)
-        return rows
+        return Staged(tid, stage, stage_name, cols, primary_key, rows)
+
+    def swap_staged(self, conn: Any, staged: "Staged", *, incremental: bool) -> int:
+        """Inside the caller's transaction: swap in (or upsert) a table ``stage_relation`` made. Returns its rows."""
+        self._swap(conn, staged.table, staged.stage, staged.stage_name, staged.columns, incremental=incremental,
+                   primary_key=staged.primary_key)
+        return staged.rows
+
+
+@dataclass
+class Staged:
+    table: TableId
+    stage: str  # qualified, quoted
+    stage_name: str
+    columns: list[tuple[str, str]]
+    primary_key: list[str]
+    rows: int
 
 
 # -- types ------------------------------------------------------------------------------------------
