@@ -135,10 +135,15 @@ class PostgresStorage:
                 "[storage] url in kbc.toml right?")
 
     @contextmanager
-    def _conn(self) -> Iterator[Any]:
+    def _conn(self, doing: str = "PostgreSQL storage") -> Iterator[Any]:
+        """A connection for one piece of work; PostgreSQL's errors in it become ``KbcError`` in words."""
+        import psycopg
+
         conn = self._connect()
         try:
             yield conn
+        except psycopg.Error as exc:
+            raise KbcError(self.describe_error(exc, doing)) from None
         finally:
             conn.close()
 
@@ -287,7 +292,8 @@ class PostgresStorage:
 
     def read_arrow(self, table_id: str | TableId, *, columns: Sequence[str] | None = None,
                    batch_size: int = 100_000) -> "pa.RecordBatchReader":
-        """Stream a table as Arrow batches through a server-side cursor (its snapshot: one transaction)."""
+        """Stream a table as Arrow batches: ``COPY … TO STDOUT`` parsed by Arrow's CSV reader (native code, typed
+        by the columns' types), or, when a column is binary, a server-side cursor. One snapshot either way."""
         import pyarrow as pa
 
         tid = _tid(table_id)
@@ -304,11 +310,10 @@ class PostgresStorage:
                 cols = [by_name[c] for c in columns]
             types = [_arrow_type(t, base) for _, t, base in cols]
             schema = pa.schema([pa.field(n, t) for (n, _, _), t in zip(cols, types)])
-            select = ", ".join(_select_expr(n, base, t) for (n, _, base), t in zip(cols, types))
-            conn.autocommit = False
-            cur = conn.cursor(name=f"kbc_read_{uuid.uuid4().hex[:8]}")
-            cur.itersize = batch_size
-            cur.execute(f"SELECT {select} FROM {qualified(tid)}")
+            if any(base == "bytea" for _, _, base in cols):
+                batches = self._read_cursor(conn, tid, cols, types, schema, batch_size)
+            else:
+                batches = self._read_copy(conn, tid, cols, types, schema)
         except BaseException as exc:
             conn.close()
             if isinstance(exc, KbcError):
@@ -318,6 +323,54 @@ class PostgresStorage:
             if isinstance(exc, psycopg.Error):
                 raise KbcError(self.describe_error(exc, f"reading {tid}")) from None
             raise
+        return pa.RecordBatchReader.from_batches(schema, batches)
+
+    def _read_copy(self, conn: Any, tid: TableId, cols: list, types: list, schema: "pa.Schema") -> Iterator[Any]:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        select = ", ".join(_select_expr(n, base, t, csv=True) for (n, _, base), t in zip(cols, types))
+        # timestamps with a time zone come as UTC without an offset (Arrow's CSV reader wants none), then are cast
+        csv_types = {n: (pa.timestamp("us") if pa.types.is_timestamp(t) else t) for (n, _, _), t in zip(cols, types)}
+        names = [n for n, _, _ in cols]
+        cm = conn.cursor().copy(f"COPY (SELECT {select} FROM {qualified(tid)}) TO STDOUT (FORMAT csv)")
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            done = False
+            try:
+                copy = cm.__enter__()
+                reader = pacsv.open_csv(
+                    _CopySource(copy),
+                    read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=4 << 20),
+                    parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                    convert_options=pacsv.ConvertOptions(column_types=csv_types, null_values=[""],
+                                                         strings_can_be_null=True, quoted_strings_can_be_null=False,
+                                                         true_values=["t"], false_values=["f"]))
+                for batch in reader:
+                    if batch.schema != schema:
+                        batch = pa.RecordBatch.from_arrays([c.cast(t) for c, t in zip(batch.columns, types)],
+                                                           schema=schema)
+                    yield batch
+                cm.__exit__(None, None, None)
+                done = True
+            finally:
+                try:
+                    conn.close()  # at the end, or when the reader is closed early (ends the COPY)
+                except Exception:  # noqa: BLE001
+                    pass
+                del done
+
+        return batches()
+
+    def _read_cursor(self, conn: Any, tid: TableId, cols: list, types: list, schema: "pa.Schema",
+                     batch_size: int) -> Iterator[Any]:
+        import pyarrow as pa
+
+        select = ", ".join(_select_expr(n, base, t) for (n, _, base), t in zip(cols, types))
+        conn.autocommit = False
+        cur = conn.cursor(name=f"kbc_read_{uuid.uuid4().hex[:8]}")
+        cur.itersize = batch_size
+        cur.execute(f"SELECT {select} FROM {qualified(tid)}")
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
@@ -333,7 +386,7 @@ class PostgresStorage:
                 except Exception:  # noqa: BLE001
                     pass
 
-        return pa.RecordBatchReader.from_batches(schema, batches())
+        return batches()
 
     # -- writing ------------------------------------------------------------------------------
     def write_arrow(self, table_id: str | TableId, data: Any, *, schema: "pa.Schema | None" = None,
@@ -501,7 +554,7 @@ class PostgresStorage:
         import psycopg
 
         dropped = 0
-        with self._conn() as conn:
+        with self._conn("dropping leftovers in PostgreSQL storage") as conn:
             stale = conn.execute(
                 "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE c.relkind = 'r' AND left(c.relname, %s) = %s",
@@ -657,16 +710,46 @@ def _arrow_type(formatted: str, base: str) -> "pa.DataType":
     return pa.string()
 
 
-def _select_expr(name: str, base: str, arrow: "pa.DataType") -> str:
-    """How ``read_arrow`` selects a column: as it is when its Arrow type takes the driver's value, else as text
-    (or, for a numeric without precision, as a double)."""
+def _select_expr(name: str, base: str, arrow: "pa.DataType", csv: bool = False) -> str:
+    """How ``read_arrow`` selects a column: as it is when its Arrow type takes the value, else as text (or, for a
+    numeric without precision, as a double). ``csv``: for COPY's text, a timestamp with a time zone as UTC."""
     import pyarrow as pa
 
     if base == "numeric" and arrow == pa.float64():
         return f"{quote(name)}::double precision AS {quote(name)}"
+    if csv and base == "timestamptz":
+        return f"({quote(name)} AT TIME ZONE 'UTC') AS {quote(name)}"
     if base in _PG_TO_ARROW or base in ("numeric", "timestamp", "timestamptz", "time", "text", "varchar", "bpchar"):
         return quote(name)
     return f"{quote(name)}::text AS {quote(name)}"
+
+
+class _CopySource(io.RawIOBase):
+    """``COPY … TO STDOUT``'s rows as a file Arrow's CSV reader reads in blocks."""
+
+    def __init__(self, copy: Any) -> None:
+        self._copy = copy
+        self._pending = b""
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, out: Any) -> int:
+        want = len(out)
+        chunks, have = ([self._pending], len(self._pending)) if self._pending else ([], 0)
+        while have < want and not self._ended:
+            data = self._copy.read()
+            if not data:
+                self._ended = True
+                break
+            chunks.append(bytes(data))
+            have += len(data)
+        blob = b"".join(chunks)
+        n = min(want, len(blob))
+        out[:n] = blob[:n]
+        self._pending = blob[n:]
+        return n
 
 
 def _csv_bytes(batch: "pa.RecordBatch") -> bytes:
