@@ -1,10 +1,16 @@
-"""``sql-transformation``: a SQL script (DuckDB) over storage tables.
+"""``sql-transformation``: a SQL script over storage tables.
 
 Input mapping makes storage tables visible under the names the script uses; the script runs
 statement by statement; output mapping stores the chosen result tables (full or incremental
-upsert by primary key). The script runs on a storage connection inside a private scratch schema
-(dropped afterwards), where input tables are views; result tables are written through
-``storage.write_arrow`` (atomic per table). A cancel interrupts the running statement.
+upsert by primary key). A cancel interrupts the running statement. ``backend`` says where the script runs:
+
+- ``"duckdb"`` (default, DuckDB SQL): on DuckDB storage the script runs on a storage connection inside a
+  private scratch schema (dropped afterwards), where input tables are views; on PostgreSQL storage the input
+  tables are loaded into an in-process DuckDB (confined to the project like the storage's) and the script runs
+  there. Result tables are written through ``storage.write_arrow`` (atomic per table).
+- ``"postgresql"`` (PostgreSQL SQL, only with PostgreSQL storage): the script runs inside the storage database,
+  in one transaction, in a private scratch schema where input tables are views; the result tables are then
+  moved (not copied) into their buckets and swapped in, all outputs at once; no row passes through kbc-tui.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from kbc_tui.storage.base import TableId, check_table_id
 from kbc_tui.storage.duckdb_storage import SCRATCH_SCHEMA_PREFIX, qualified, quote
 
 _NAME_OK = "letters, digits and '_', not starting with a digit"
+BACKENDS = ("duckdb", "postgresql")
 
 
 def _check_name(value: Any) -> str | None:
@@ -31,10 +38,13 @@ class SqlTransformation(Component):
 
     def validate(self, parameters: dict[str, Any]) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
-        known = {"script", "input", "output"}
+        known = {"script", "input", "output", "backend"}
         for key in parameters:
             if key not in known:
-                problems.append((f"parameters.{key}", "unknown key (expected script, input, output)"))
+                problems.append((f"parameters.{key}", "unknown key (expected script, input, output, backend)"))
+        if parameters.get("backend", "duckdb") not in BACKENDS:
+            problems.append(("parameters.backend", f"expected \"duckdb\" or \"postgresql\", got "
+                                                   f"{parameters.get('backend')!r}"))
         script = parameters.get("script")
         if not isinstance(script, str) or not script.strip():
             problems.append(("parameters.script", "a SQL script is required"))
@@ -72,6 +82,22 @@ class SqlTransformation(Component):
         return await ctx.to_thread(self._run, ctx)
 
     def _run(self, ctx: RunContext) -> TaskResult:
+        backend = ctx.parameters.get("backend", "duckdb")
+        kind = getattr(ctx.storage, "kind", "duckdb")
+        if backend == "postgresql":
+            if kind != "postgresql":
+                raise ComponentError('backend = "postgresql" runs the script inside PostgreSQL storage, but this '
+                                     "project's storage is the DuckDB file: set [storage] url in kbc.toml, or use "
+                                     'backend = "duckdb" (the default)')
+            from kbc_tui.components._pg_transformation import run_in_postgres
+
+            return run_in_postgres(ctx)
+        if kind != "duckdb":
+            return self._run_loaded(ctx)
+        return self._run_in_storage(ctx)
+
+    def _run_in_storage(self, ctx: RunContext) -> TaskResult:
+        """DuckDB storage: the script runs on a storage connection; input tables are views of storage's."""
         import duckdb
 
         params = ctx.parameters
@@ -130,6 +156,70 @@ class SqlTransformation(Component):
                     con.execute(f"DROP SCHEMA IF EXISTS {quote(workspace)} CASCADE")
                 except duckdb.Error:
                     pass
+        return TaskResult(rows=total_rows, message=f"{len(outputs)} output table(s)")
+
+    def _run_loaded(self, ctx: RunContext) -> TaskResult:
+        """Another storage (PostgreSQL): input tables are streamed into an in-process DuckDB (confined, spilling
+        to the scratch folder), the script runs there, outputs are written back with ``write_arrow``."""
+        import duckdb
+
+        params = ctx.parameters
+        inputs = params.get("input", [])
+        outputs = params.get("output", [])
+        statements = _split(params["script"])
+        total_rows = 0
+        with ctx.storage.connect() as con:
+            remove = ctx.cancel.on_cancel(con.interrupt)
+            try:
+                for item in inputs:
+                    ctx.cancel.check()
+                    source = TableId.parse(item["source"])
+                    if ctx.storage.table(source) is None:
+                        raise ComponentError(f"input table {source} does not exist in storage "
+                                             "(run the extractor that fills it first)")
+                    reader = ctx.storage.read_arrow(source)
+                    try:
+                        con.register("__kbc_input", reader)
+                        con.execute(f"CREATE TABLE {quote(item['destination'])} AS SELECT * FROM __kbc_input")
+                    except duckdb.Error:
+                        if ctx.cancel.cancelled:
+                            raise Cancelled(ctx.cancel.reason) from None
+                        raise
+                    finally:
+                        con.unregister("__kbc_input")
+                        reader.close()
+                ctx.log.info(f"Input mapping: {len(inputs)} table(s) loaded into DuckDB; "
+                             f"running {len(statements)} statement(s)")
+                for n, statement in enumerate(statements, 1):
+                    ctx.cancel.check()
+                    try:
+                        con.execute(statement)
+                    except duckdb.InterruptException:
+                        raise Cancelled(ctx.cancel.reason) from None
+                    except duckdb.Error as exc:
+                        if ctx.cancel.cancelled:
+                            raise Cancelled(ctx.cancel.reason) from None
+                        first = next((ln.strip() for ln in statement.strip().splitlines() if ln.strip()), "")
+                        hint = (" (a script reads and writes files only inside the project folder)"
+                                if isinstance(exc, duckdb.PermissionException) else "")
+                        raise ComponentError(f"SQL error in statement {n} ({first[:80]!r}): "
+                                             f"{str(exc).splitlines()[0]}{hint}") from None
+                for item in outputs:
+                    ctx.cancel.check()
+                    name = item["source"]
+                    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND "
+                                         "table_name = ?", [name]).fetchall()[0][0]
+                    if not exists:
+                        raise ComponentError(f"output mapping: the script did not create table {name!r}")
+                    reader = con.sql(f"SELECT * FROM {quote(name)}").to_arrow_reader(100_000)
+                    rows = ctx.storage.write_arrow(item["destination"], reader,
+                                                   incremental=bool(item.get("incremental", False)),
+                                                   primary_key=item.get("primary_key", []), cancel=ctx.cancel)
+                    total_rows += rows
+                    ctx.log.info(f"Output {name} -> {item['destination']}: {rows:,} rows"
+                                 + (" (incremental)" if item.get("incremental") else ""))
+            finally:
+                remove()
         return TaskResult(rows=total_rows, message=f"{len(outputs)} output table(s)")
 
 

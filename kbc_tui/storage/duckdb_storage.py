@@ -54,6 +54,8 @@ def _tid(value: str | TableId) -> TableId:
 
 
 class DuckDBStorage:
+    kind = "duckdb"
+
     def __init__(self, path: Path, busy_retry_seconds: float = BUSY_RETRY_SECONDS, memory_limit: str = "256MB",
                  confine_to: Sequence[Path] = ()):
         self.path = Path(path)
