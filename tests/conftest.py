@@ -79,3 +79,52 @@ def _isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for var in ("KBC_PROJECT", "KBC_USER_EMAIL", "KBC_SECRET_KEY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+# -- the job state: every engine test runs against SQLite and PostgreSQL (issue 13) ----------------------------
+
+#: test modules run once per job-state implementation: the engine, runner, scheduler, notifier and CLI tests. With
+#: ``postgresql`` the test's processes get ``KBC_STATE_URL`` naming a database of the test's own, so the very same
+#: test runs on the shared state (workers, heartbeats, no runner lock). A test that is about SQLite itself (its
+#: file, the runner lock, a full disk under it) is marked ``sqlite_state`` and skips on PostgreSQL, saying why.
+BOTH_STATES = {
+    "test_engine", "test_runner_edges", "test_scheduler", "test_notifications", "test_notifier_edges",
+    "test_notifier_rules", "test_notifier_mail", "test_catch_notifications", "test_catch_timing", "test_catch_state",
+    "test_incremental", "test_job_log_lines", "test_log_view", "test_stop_never_hangs", "test_demo_run",
+    "test_cli_run", "test_masking", "test_hyper_cancel", "test_writers", "test_db_extractor",
+}
+STATE_BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rpartition(".")[2]
+    if module in BOTH_STATES:
+        if "state_backend" not in metafunc.fixturenames:
+            metafunc.fixturenames.append("state_backend")
+        metafunc.parametrize("state_backend", STATE_BACKENDS, indirect=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_state(reason): about the SQLite job state itself; skipped when the "
+                                       "test runs on the PostgreSQL state")
+
+
+@pytest.fixture
+def state_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """``sqlite`` (the default: ``.kbc/jobs.sqlite``) or ``postgresql`` (``KBC_STATE_URL`` = a fresh database)."""
+    kind = getattr(request, "param", "sqlite")
+    if kind != "postgresql":
+        yield kind
+        return
+    marker = request.node.get_closest_marker("sqlite_state")
+    if marker is not None:
+        pytest.skip("SQLite job state only: " + (marker.args[0] if marker.args else "about the SQLite file"))
+    from tests.helpers.pg import create_database, drop_database, with_database
+
+    url = request.getfixturevalue("pg_url")
+    name = create_database(url, "kbc_state")
+    monkeypatch.setenv("KBC_STATE_URL", with_database(url, name))
+    try:
+        yield kind
+    finally:
+        drop_database(url, name)

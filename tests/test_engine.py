@@ -257,6 +257,10 @@ async def test_a_job_opens_the_storage_once_for_all_its_tasks(root, engine):
     orchestration(root, "first", [["t0"]])
     e = await engine()
     assert (await run(e, "first")).status is JobStatus.SUCCESS  # after the take-over's clean-up, which opens it
+    for _ in range(100):  # the job's end closes the storage just after its status is recorded
+        if not e.storage._hold_count:
+            break
+        await asyncio.sleep(0.01)
     opened = e.storage.opens
     job = await run(e, "twenty")
     assert job.status is JobStatus.SUCCESS, job.message
@@ -308,3 +312,18 @@ def test_log_since_skips_excluded_jobs_and_stops_at_upto(root):
     assert [ln.text for ln in history.log_since(0, upto=top, exclude_jobs={2})] == ["1-0", "1-1", "1-2"]
     assert [ln.text for ln in history.log_since(top)] == ["later"]
     assert [ln.text for ln in history.log_since(0, 2)] == ["1-0", "2-0"]
+
+
+async def test_the_engine_runs_on_the_job_state_the_test_asks_for(root, engine, state_backend) -> None:
+    """The parametrization is real: on ``postgresql`` the very same engine tests use the shared PostgreSQL state
+    (a worker registered under its name, jobs claimed by it), on ``sqlite`` the project's file."""
+    orchestration(root, "one", [["t"]])
+    sql_config(root, "t", "create table r as select 1 as x;", ["r"])
+    e = await engine()
+    assert e.history.shared is (state_backend == "postgresql")
+    job = await run(e, "one")
+    assert job.status is JobStatus.SUCCESS, job.message
+    if state_backend == "postgresql":
+        assert job.worker and [w.name for w in e.history.workers()] == [job.worker]
+    else:
+        assert (root / ".kbc" / "jobs.sqlite").exists()
