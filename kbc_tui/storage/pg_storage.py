@@ -46,6 +46,8 @@ SCRATCH_SCHEMA_PREFIX = "_kbc_tx_"
 #: first key of every advisory lock kbc-tui storage takes (the second: ``hashtext`` of the object's name)
 LOCK_SPACE = 0x6B6263  # "kbc"
 CONNECT_TIMEOUT = 10
+#: how long ``drop_leftovers`` waits for a table lock (a leftover someone still uses: tried again next time)
+LEFTOVER_LOCK_TIMEOUT = 3.0
 COPY_CHUNK_ROWS = 50_000
 
 
@@ -555,6 +557,7 @@ class PostgresStorage:
 
         dropped = 0
         with self._conn("dropping leftovers in PostgreSQL storage") as conn:
+            conn.execute(f"SET lock_timeout = '{int(LEFTOVER_LOCK_TIMEOUT * 1000)}ms'")  # never hang a take-over
             stale = conn.execute(
                 "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE c.relkind = 'r' AND left(c.relname, %s) = %s",
