@@ -419,3 +419,61 @@ def normal(t: pa.DataType) -> pa.DataType:
     if pa.types.is_large_string(t):
         return pa.string()
     return t
+
+
+# -- extractors into PostgreSQL storage ---------------------------------------------------------------
+
+def test_db_extractor_streams_postgresql_into_postgresql_storage_with_incremental_fetching(tmp_path, pg_url,
+                                                                                          pg_storage_url, unique):
+    """PostgreSQL's COPY fast path goes through ``write_select`` (DuckDB's read_csv of a pipe) and its ``inspect``
+    (the newest incremental value, read from the staging table in PostgreSQL)."""
+    import sqlalchemy as sa
+
+    from tests.helpers.components import run_config
+
+    name = f"inc_{unique}"
+    engine = sa.create_engine(pg_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE TABLE {name} (id int PRIMARY KEY, value text, amount numeric(18,4), "
+                                 "at_zone timestamptz, updated_at timestamp)"))
+            for i in range(1, 11):
+                conn.execute(sa.text(f"INSERT INTO {name} VALUES ({i}, 'v{i}', {i}.5, '2026-01-01 10:00:00+01', "
+                                     f"'2026-01-{i:02d} 10:00:00')"))
+        root = project(tmp_path / "p", storage={"url": pg_storage_url})
+        params = {"url": pg_url, "tables": [{"name": "inc", "table": name, "output": "in.c-db.inc",
+                                             "primary_key": ["id"], "incremental_fetching_column": "updated_at"}]}
+        job, storage, log = run_config(root, "db-extractor", "src", params)
+        assert job.status is JobStatus.SUCCESS and job.tasks[0].rows == 10, (job.message, log)
+        assert any(line.endswith("; COPY)") for line in log)
+        info = storage.table("in.c-db.inc")
+        assert {c.name: c.type for c in info.columns} == {
+            "id": "bigint", "value": "text", "amount": "numeric(18,4)", "at_zone": "timestamp with time zone",
+            "updated_at": "timestamp without time zone"} and info.primary_key == ["id"]
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE {name} SET value = 'changed', updated_at = '2026-02-01' WHERE id = 2"))
+        job, storage, log = run_config(root, "db-extractor", "src")
+        assert job.status is JobStatus.SUCCESS and job.tasks[0].rows == 2, (job.message, log)  # id 2 + the boundary
+        got = {r[0]: r for r in storage.preview("in.c-db.inc")[1]}
+        assert len(got) == 10 and got[2][1] == "changed" and got[3][2] == decimal.Decimal("3.5000")
+        assert got[1][3] == datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.timezone.utc)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        engine.dispose()
+
+
+def test_the_storage_password_comes_from_its_setting_and_a_missing_one_is_named(tmp_path, pg_storage_url,
+                                                                                monkeypatch):
+    from kbc_tui.errors import SecretError
+    from kbc_tui.storage.duckdb_storage import DuckDBStorage
+
+    root = project(tmp_path / "p", storage={"url": pg_storage_url, "#password": "env:KBC_TEST_STORAGE_PW"})
+    monkeypatch.delenv("KBC_TEST_STORAGE_PW", raising=False)
+    with pytest.raises(SecretError, match="storage.*environment variable KBC_TEST_STORAGE_PW is not set"):
+        Engine(root)
+    monkeypatch.setenv("KBC_TEST_STORAGE_PW", "s3cret")
+    storage = Engine(root).storage
+    assert isinstance(storage, PostgresStorage) and storage._params["password"] == "s3cret"
+    assert storage.list_tables() == []  # the server (trust) lets it in
+    assert isinstance(Engine(project(tmp_path / "q")).storage, DuckDBStorage)
