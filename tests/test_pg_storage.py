@@ -477,3 +477,10 @@ def test_the_storage_password_comes_from_its_setting_and_a_missing_one_is_named(
     assert isinstance(storage, PostgresStorage) and storage._params["password"] == "s3cret"
     assert storage.list_tables() == []  # the server (trust) lets it in
     assert isinstance(Engine(project(tmp_path / "q")).storage, DuckDBStorage)
+
+
+def test_a_name_longer_than_postgresql_allows_is_refused_in_words(storage):
+    long_name = "t" * 64
+    with pytest.raises(KbcError, match=f"the table name '{long_name}' is longer than 63 bytes"):
+        storage.write_arrow(f"in.c-x.{long_name}", pa.table({"a": [1]}))
+    assert storage.list_tables() == []

@@ -48,6 +48,7 @@ LOCK_SPACE = 0x6B6263  # "kbc"
 CONNECT_TIMEOUT = 10
 #: how long ``drop_leftovers`` waits for a table lock (a leftover someone still uses: tried again next time)
 LEFTOVER_LOCK_TIMEOUT = 3.0
+MAX_NAME_BYTES = 63
 COPY_CHUNK_ROWS = 50_000
 
 
@@ -61,6 +62,15 @@ def qualified(table: TableId) -> str:
 
 def _tid(value: str | TableId) -> TableId:
     return value if isinstance(value, TableId) else TableId.parse(value)
+
+
+def _fits(tid: TableId) -> TableId:
+    """PostgreSQL cuts names longer than 63 bytes (silently): refuse them in words instead."""
+    for what, name in (("bucket", tid.bucket_id), ("table name", tid.name)):
+        if len(name.encode()) > MAX_NAME_BYTES:
+            raise KbcError(f"cannot write {tid} to PostgreSQL storage: the {what} {name!r} is longer than "
+                           f"{MAX_NAME_BYTES} bytes, PostgreSQL's limit for names (choose a shorter one)")
+    return tid
 
 
 class PostgresStorage:
@@ -453,6 +463,7 @@ class PostgresStorage:
         then swap it in with one short transaction."""
         import psycopg
 
+        _fits(tid)
         stage_name = f"{STAGE_PREFIX}{uuid.uuid4().hex[:16]}"
         stage = f"{quote(tid.bucket_id)}.{quote(stage_name)}"
         lock_name = f"{tid.bucket_id}.{stage_name}"
@@ -602,6 +613,7 @@ class PostgresStorage:
         qualified table or view in this database): the table itself, moved (no copy), or a copy of a view's rows;
         with its primary key. Swap it in with ``swap_staged``."""
         primary_key = list(primary_key)
+        _fits(tid)
         self._ensure_schema(conn, tid.bucket_id)
         stage_name = f"{STAGE_PREFIX}{uuid.uuid4().hex[:16]}"
         stage = f"{quote(tid.bucket_id)}.{quote(stage_name)}"
