@@ -484,3 +484,16 @@ def test_a_name_longer_than_postgresql_allows_is_refused_in_words(storage):
     with pytest.raises(KbcError, match=f"the table name '{long_name}' is longer than 63 bytes"):
         storage.write_arrow(f"in.c-x.{long_name}", pa.table({"a": [1]}))
     assert storage.list_tables() == []
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgresql"])
+async def test_a_missing_input_table_is_named_on_either_backend(tmp_path, pg_storage_url, backend):
+    root = project(tmp_path / "p", storage={"url": pg_storage_url})
+    sql_config(root, "t", "create table r as select * from src", ["r"], inputs={"src": "in.c-none.missing"})
+    path = root / "components" / "sql-transformation" / "t.toml"
+    path.write_text(path.read_text().replace("[parameters]\n", f'[parameters]\nbackend = "{backend}"\n', 1))
+    orchestration(root, "o", [["t"]])
+    job = await run_job(root, "o")
+    assert job.status == JobStatus.ERROR
+    assert "input table in.c-none.missing does not exist in storage (run the extractor that fills it first)" \
+        in job.tasks[0].message
