@@ -227,6 +227,11 @@ def test_write_select_runs_duckdb_sql_and_streams_the_result(storage, tmp_path):
     assert rows(storage, "in.c-csv.a") == [("1", "one"), ("2", "two")]
     with pytest.raises(KbcError, match="writing in.c-csv.a failed: .*no_such_table"):
         storage.write_select("in.c-csv.a", "SELECT * FROM no_such_table")
+    bad = tmp_path / "bad.csv"  # fails after 200,000 good rows have streamed in
+    bad.write_text("id,name\n" + "".join(f"{i},n\n" for i in range(200_000)) + "not-a-number,n\n")
+    with pytest.raises(KbcError, match="writing in.c-csv.a failed: Conversion Error"):
+        storage.write_select("in.c-csv.a", f"SELECT * FROM read_csv('{bad}', header = true, auto_detect = false, "
+                                           "columns = {'id': 'BIGINT', 'name': 'VARCHAR'})")
     assert rows(storage, "in.c-csv.a") == [("1", "one"), ("2", "two")]
 
 

@@ -442,18 +442,28 @@ class PostgresStorage:
         run in an in-process DuckDB and streamed into PostgreSQL as it produces them. ``inspect(conn, stage)``
         gets the PostgreSQL connection and the filled staging table (quoted, qualified) before the swap."""
         import duckdb
+        import pyarrow as pa
 
         tid = _tid(table_id)
         with self.connect() as con:
             remove = cancel.on_cancel(con.interrupt) if cancel is not None else (lambda: None)
             try:
                 reader = con.sql(select_sql).to_arrow_reader(100_000)
-                return self.write_arrow(tid, reader, incremental=incremental, primary_key=primary_key,
-                                        cancel=cancel, inspect=inspect)
-            except duckdb.Error as exc:
+
+                def rows() -> Iterator[pa.RecordBatch]:
+                    try:
+                        yield from reader
+                    except (duckdb.Error, pa.ArrowException, OSError) as exc:  # DuckDB's, through Arrow's stream
+                        raise _SelectFailed(exc) from None
+
+                return self.write_arrow(tid, pa.RecordBatchReader.from_batches(reader.schema, rows()),
+                                        incremental=incremental, primary_key=primary_key, cancel=cancel,
+                                        inspect=inspect)
+            except (duckdb.Error, _SelectFailed) as exc:
                 if cancel is not None and cancel.cancelled:
                     raise Cancelled(cancel.reason) from None
-                raise KbcError(f"writing {tid} failed: {_first_line(exc)}") from None
+                cause = exc.args[0] if isinstance(exc, _SelectFailed) else exc
+                raise KbcError(f"writing {tid} failed: {_first_line(cause)}") from None
             finally:
                 remove()
 
@@ -501,11 +511,14 @@ class PostgresStorage:
                 raise
             finally:
                 remove()
-                if created:
+                for _ in range(2 if created else 0):  # twice: a cancel request still on its way may hit the first
                     try:
                         conn.execute(f"DROP TABLE IF EXISTS {stage}")
+                        break
+                    except psycopg.errors.QueryCanceled:
+                        continue
                     except psycopg.Error:
-                        pass  # the connection is gone: drop_leftovers sweeps it
+                        break  # the connection is gone: drop_leftovers sweeps it
         finally:
             try:
                 conn.close()  # the advisory lock ends with the session
@@ -737,6 +750,10 @@ def _select_expr(name: str, base: str, arrow: "pa.DataType", csv: bool = False) 
     if base in _PG_TO_ARROW or base in ("numeric", "timestamp", "timestamptz", "time", "text", "varchar", "bpchar"):
         return quote(name)
     return f"{quote(name)}::text AS {quote(name)}"
+
+
+class _SelectFailed(Exception):
+    """``write_select``'s DuckDB query failed while its rows were streaming (its error is the argument)."""
 
 
 class _CopySource(io.RawIOBase):
