@@ -832,9 +832,10 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def open_storage(project: Any) -> Any:
-    """The project's table storage: the DuckDB file (default) or PostgreSQL when ``[storage] url`` is set.
-    ``KbcError`` in words for a bad path or an unresolvable password."""
+def open_storage(project: Any, duckdb_path: Path | None = None) -> Any:
+    """The project's table storage: the DuckDB file (default; at ``duckdb_path`` when the caller resolved
+    ``[storage] path`` already) or PostgreSQL when ``[storage] url`` is set. ``KbcError`` in words for a bad
+    path, ``SecretError`` for a password that cannot be resolved."""
     from kbc_tui.model.paths import inside_project
     from kbc_tui.storage.duckdb_storage import DuckDBStorage
 
@@ -845,9 +846,12 @@ def open_storage(project: Any) -> Any:
             if settings.password else ""
         return PostgresStorage(settings.url, password=password, memory_limit=settings.memory_limit,
                                confine_to=(root, state_dir), state_dir=state_dir)
-    try:
-        storage_path = inside_project(root, settings.path)
-    except KbcError as exc:
-        raise KbcError(f"kbc.toml: storage.path: {exc}") from None
+    if duckdb_path is not None:
+        storage_path = duckdb_path
+    else:
+        try:
+            storage_path = inside_project(root, settings.path)
+        except KbcError as exc:
+            raise KbcError(f"kbc.toml: storage.path: {exc}") from None
     # DuckDB (and so every SQL script) reads and writes files only in the project and its state folder
     return DuckDBStorage(storage_path, memory_limit=settings.memory_limit, confine_to=(root, state_dir))
