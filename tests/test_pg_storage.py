@@ -502,3 +502,20 @@ async def test_a_missing_input_table_is_named_on_either_backend(tmp_path, pg_sto
     assert job.status == JobStatus.ERROR
     assert "input table in.c-none.missing does not exist in storage (run the extractor that fills it first)" \
         in job.tasks[0].message
+
+
+async def test_a_duckdb_script_on_postgresql_storage_reaches_files_only_inside_the_project(tmp_path, pg_storage_url):
+    outside = tmp_path / "outside.csv"
+    outside.write_text("secret\n42\n")
+    root = project(tmp_path / "p", storage={"url": pg_storage_url})
+    (root / "inside.csv").write_text("n\n7\n")
+    sql_config(root, "inside", f"create table r as select * from read_csv('{root / 'inside.csv'}')", ["r"])
+    sql_config(root, "outside", f"create table r as select * from read_csv('{outside}')", ["r"])
+    orchestration(root, "ok", [["inside"]])
+    orchestration(root, "bad", [["outside"]])
+    job = await run_job(root, "ok")
+    assert job.status == JobStatus.SUCCESS, job.tasks[0].message
+    assert rows(PostgresStorage(pg_storage_url), "out.c-test.r") == [(7,)]
+    job = await run_job(root, "bad")
+    assert job.status == JobStatus.ERROR
+    assert "(a script reads and writes files only inside the project folder)" in job.tasks[0].message
