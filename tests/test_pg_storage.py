@@ -147,7 +147,9 @@ def test_a_killed_writer_leaves_no_half_table_and_its_staging_table_is_swept(sto
         assert writer.stdout.readline().strip() == "streaming", writer.stderr.read()
         # a live writer's staging table is never swept (it holds its advisory lock)
         assert len(staging_tables(pg_storage_url)) == 1
+        started = time.monotonic()
         assert storage.drop_leftovers() == 0
+        assert time.monotonic() - started < 2.5  # not even tried (it would wait for the COPY's table lock)
         assert len(staging_tables(pg_storage_url)) == 1
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait(10)
@@ -225,6 +227,11 @@ def test_write_select_runs_duckdb_sql_and_streams_the_result(storage, tmp_path):
     assert rows(storage, "in.c-csv.a") == [("1", "one"), ("2", "two")]
     with pytest.raises(KbcError, match="writing in.c-csv.a failed: .*no_such_table"):
         storage.write_select("in.c-csv.a", "SELECT * FROM no_such_table")
+    bad = tmp_path / "bad.csv"  # fails after 200,000 good rows have streamed in
+    bad.write_text("id,name\n" + "".join(f"{i},n\n" for i in range(200_000)) + "not-a-number,n\n")
+    with pytest.raises(KbcError, match="writing in.c-csv.a failed: Conversion Error"):
+        storage.write_select("in.c-csv.a", f"SELECT * FROM read_csv('{bad}', header = true, auto_detect = false, "
+                                           "columns = {'id': 'BIGINT', 'name': 'VARCHAR'})")
     assert rows(storage, "in.c-csv.a") == [("1", "one"), ("2", "two")]
 
 
@@ -417,3 +424,98 @@ def normal(t: pa.DataType) -> pa.DataType:
     if pa.types.is_large_string(t):
         return pa.string()
     return t
+
+
+# -- extractors into PostgreSQL storage ---------------------------------------------------------------
+
+def test_db_extractor_streams_postgresql_into_postgresql_storage_with_incremental_fetching(tmp_path, pg_url,
+                                                                                          pg_storage_url, unique):
+    """PostgreSQL's COPY fast path goes through ``write_select`` (DuckDB's read_csv of a pipe) and its ``inspect``
+    (the newest incremental value, read from the staging table in PostgreSQL)."""
+    import sqlalchemy as sa
+
+    from tests.helpers.components import run_config
+
+    name = f"inc_{unique}"
+    engine = sa.create_engine(pg_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE TABLE {name} (id int PRIMARY KEY, value text, amount numeric(18,4), "
+                                 "at_zone timestamptz, updated_at timestamp)"))
+            for i in range(1, 11):
+                conn.execute(sa.text(f"INSERT INTO {name} VALUES ({i}, 'v{i}', {i}.5, '2026-01-01 10:00:00+01', "
+                                     f"'2026-01-{i:02d} 10:00:00')"))
+        root = project(tmp_path / "p", storage={"url": pg_storage_url})
+        params = {"url": pg_url, "tables": [{"name": "inc", "table": name, "output": "in.c-db.inc",
+                                             "primary_key": ["id"], "incremental_fetching_column": "updated_at"}]}
+        job, storage, log = run_config(root, "db-extractor", "src", params)
+        assert job.status is JobStatus.SUCCESS and job.tasks[0].rows == 10, (job.message, log)
+        assert any(line.endswith("; COPY)") for line in log)
+        info = storage.table("in.c-db.inc")
+        assert {c.name: c.type for c in info.columns} == {
+            "id": "bigint", "value": "text", "amount": "numeric(18,4)", "at_zone": "timestamp with time zone",
+            "updated_at": "timestamp without time zone"} and info.primary_key == ["id"]
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE {name} SET value = 'changed', updated_at = '2026-02-01' WHERE id = 2"))
+        job, storage, log = run_config(root, "db-extractor", "src")
+        assert job.status is JobStatus.SUCCESS and job.tasks[0].rows == 2, (job.message, log)  # id 2 + the boundary
+        got = {r[0]: r for r in storage.preview("in.c-db.inc")[1]}
+        assert len(got) == 10 and got[2][1] == "changed" and got[3][2] == decimal.Decimal("3.5000")
+        assert got[1][3] == datetime.datetime(2026, 1, 1, 9, tzinfo=datetime.timezone.utc)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+        engine.dispose()
+
+
+def test_the_storage_password_comes_from_its_setting_and_a_missing_one_is_named(tmp_path, pg_storage_url,
+                                                                                monkeypatch):
+    from kbc_tui.errors import SecretError
+    from kbc_tui.storage.duckdb_storage import DuckDBStorage
+
+    root = project(tmp_path / "p", storage={"url": pg_storage_url, "#password": "env:KBC_TEST_STORAGE_PW"})
+    monkeypatch.delenv("KBC_TEST_STORAGE_PW", raising=False)
+    with pytest.raises(SecretError, match="storage.*environment variable KBC_TEST_STORAGE_PW is not set"):
+        Engine(root)
+    monkeypatch.setenv("KBC_TEST_STORAGE_PW", "s3cret")
+    storage = Engine(root).storage
+    assert isinstance(storage, PostgresStorage) and storage._params["password"] == "s3cret"
+    assert storage.list_tables() == []  # the server (trust) lets it in
+    assert isinstance(Engine(project(tmp_path / "q")).storage, DuckDBStorage)
+
+
+def test_a_name_longer_than_postgresql_allows_is_refused_in_words(storage):
+    long_name = "t" * 64
+    with pytest.raises(KbcError, match=f"the table name '{long_name}' is longer than 63 bytes"):
+        storage.write_arrow(f"in.c-x.{long_name}", pa.table({"a": [1]}))
+    assert storage.list_tables() == []
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgresql"])
+async def test_a_missing_input_table_is_named_on_either_backend(tmp_path, pg_storage_url, backend):
+    root = project(tmp_path / "p", storage={"url": pg_storage_url})
+    sql_config(root, "t", "create table r as select * from src", ["r"], inputs={"src": "in.c-none.missing"})
+    path = root / "components" / "sql-transformation" / "t.toml"
+    path.write_text(path.read_text().replace("[parameters]\n", f'[parameters]\nbackend = "{backend}"\n', 1))
+    orchestration(root, "o", [["t"]])
+    job = await run_job(root, "o")
+    assert job.status == JobStatus.ERROR
+    assert "input table in.c-none.missing does not exist in storage (run the extractor that fills it first)" \
+        in job.tasks[0].message
+
+
+async def test_a_duckdb_script_on_postgresql_storage_reaches_files_only_inside_the_project(tmp_path, pg_storage_url):
+    outside = tmp_path / "outside.csv"
+    outside.write_text("secret\n42\n")
+    root = project(tmp_path / "p", storage={"url": pg_storage_url})
+    (root / "inside.csv").write_text("n\n7\n")
+    sql_config(root, "inside", f"create table r as select * from read_csv('{root / 'inside.csv'}')", ["r"])
+    sql_config(root, "outside", f"create table r as select * from read_csv('{outside}')", ["r"])
+    orchestration(root, "ok", [["inside"]])
+    orchestration(root, "bad", [["outside"]])
+    job = await run_job(root, "ok")
+    assert job.status == JobStatus.SUCCESS, job.tasks[0].message
+    assert rows(PostgresStorage(pg_storage_url), "out.c-test.r") == [(7,)]
+    job = await run_job(root, "bad")
+    assert job.status == JobStatus.ERROR
+    assert "(a script reads and writes files only inside the project folder)" in job.tasks[0].message

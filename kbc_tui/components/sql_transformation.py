@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from kbc_tui.components.base import Cancelled, Component, RunContext, TaskResult
-from kbc_tui.errors import ComponentError
+from kbc_tui.errors import ComponentError, KbcError
 from kbc_tui.storage.base import TableId, check_table_id
 from kbc_tui.storage.duckdb_storage import SCRATCH_SCHEMA_PREFIX, qualified, quote
 
@@ -174,10 +174,13 @@ class SqlTransformation(Component):
                 for item in inputs:
                     ctx.cancel.check()
                     source = TableId.parse(item["source"])
-                    if ctx.storage.table(source) is None:
-                        raise ComponentError(f"input table {source} does not exist in storage "
-                                             "(run the extractor that fills it first)")
-                    reader = ctx.storage.read_arrow(source)
+                    try:
+                        reader = ctx.storage.read_arrow(source)
+                    except KbcError:
+                        if ctx.storage.table(source) is None:
+                            raise ComponentError(f"input table {source} does not exist in storage "
+                                                 "(run the extractor that fills it first)") from None
+                        raise
                     try:
                         con.register("__kbc_input", reader)
                         con.execute(f"CREATE TABLE {quote(item['destination'])} AS SELECT * FROM __kbc_input")

@@ -28,7 +28,7 @@ from kbc_tui.engine.reserve import SpaceReserve
 from kbc_tui.engine.waiting import wait_event
 from kbc_tui.errors import KbcError, StateError, describe_os_error
 from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, Trigger
-from kbc_tui.model.paths import orchestration_file
+from kbc_tui.model.paths import inside_project, orchestration_file
 from kbc_tui.store.history_read_only import ReadOnlyHistory
 from kbc_tui.store.history_unavailable import UnavailableHistory
 from kbc_tui.store.log_view import JobLogView
@@ -88,15 +88,19 @@ class Engine:
         self.problem: str | None = None
         self._fault: str | None = None  # the history failed under our runner: we stepped down
         self._last_fault: str | None = None
-        # the DuckDB file (confined: DuckDB, and so every SQL script, reads and writes files only in the project
-        # and its state folder) or PostgreSQL ([storage] url)
-        self.storage = open_storage(self.project)
+        try:
+            storage_path = inside_project(self.root, self.project.settings.storage.path)
+        except KbcError as exc:
+            raise KbcError(f"kbc.toml: storage.path: {exc}") from None
         try:
             self.history: JobState = open_state(self.project)
         except StateError as exc:
             if not tolerate_broken_history:  # commands say it and exit 1; the app keeps the rest working
                 raise
             self.history, self.problem = self._history_for_reading(exc)
+        # the DuckDB file at storage_path (DuckDB, and so every SQL script, reads and writes files only in the
+        # project and its state folder), or PostgreSQL with [storage] url
+        self.storage = open_storage(self.project, duckdb_path=storage_path)
         self.lock = RunnerLock(self.state_dir / "runner.lock")
         self.reserve = SpaceReserve(self.state_dir)
         self.notifier = None

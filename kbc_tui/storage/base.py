@@ -2,7 +2,9 @@
 
 Table ids are ``in.c-<bucket>.<table>`` (extracted data) and ``out.c-<bucket>.<table>``
 (transformed data). The default implementation is one DuckDB file in ``.kbc/``
-(``kbc_tui.storage.duckdb_storage.DuckDBStorage``).
+(``kbc_tui.storage.duckdb_storage.DuckDBStorage``); with ``[storage] url`` in kbc.toml it is a PostgreSQL
+database (``kbc_tui.storage.pg_storage.PostgresStorage``). ``kbc_tui.storage.pg_storage.open_storage(project)``
+opens the project's one.
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ class TableInfo:
 class Storage(Protocol):
     """What components and the UI use. Every write is atomic: all of it or none of it."""
 
+    #: "duckdb" or "postgresql": where SQL runs (the SQL transformation's ``backend`` must match "postgresql")
+    kind: str
+
     def list_tables(self) -> list[TableInfo]: ...
 
     def table(self, table_id: str | TableId) -> TableInfo | None: ...
@@ -102,5 +107,7 @@ class Storage(Protocol):
         ...
 
     def connect(self) -> Any:
-        """A short-lived DuckDB connection context manager (for the SQL transformation)."""
+        """A short-lived DuckDB connection context manager (for the SQL transformation and ``write_select``),
+        confined to the project's folders. DuckDB storage: a connection to the storage itself (its tables are
+        visible); other storages: an empty in-memory DuckDB."""
         ...

@@ -46,6 +46,9 @@ SCRATCH_SCHEMA_PREFIX = "_kbc_tx_"
 #: first key of every advisory lock kbc-tui storage takes (the second: ``hashtext`` of the object's name)
 LOCK_SPACE = 0x6B6263  # "kbc"
 CONNECT_TIMEOUT = 10
+#: how long ``drop_leftovers`` waits for a table lock (a leftover someone still uses: tried again next time)
+LEFTOVER_LOCK_TIMEOUT = 3.0
+MAX_NAME_BYTES = 63
 COPY_CHUNK_ROWS = 50_000
 
 
@@ -59,6 +62,15 @@ def qualified(table: TableId) -> str:
 
 def _tid(value: str | TableId) -> TableId:
     return value if isinstance(value, TableId) else TableId.parse(value)
+
+
+def _fits(tid: TableId) -> TableId:
+    """PostgreSQL cuts names longer than 63 bytes (silently): refuse them in words instead."""
+    for what, name in (("bucket", tid.bucket_id), ("table name", tid.name)):
+        if len(name.encode()) > MAX_NAME_BYTES:
+            raise KbcError(f"cannot write {tid} to PostgreSQL storage: the {what} {name!r} is longer than "
+                           f"{MAX_NAME_BYTES} bytes, PostgreSQL's limit for names (choose a shorter one)")
+    return tid
 
 
 class PostgresStorage:
@@ -430,18 +442,28 @@ class PostgresStorage:
         run in an in-process DuckDB and streamed into PostgreSQL as it produces them. ``inspect(conn, stage)``
         gets the PostgreSQL connection and the filled staging table (quoted, qualified) before the swap."""
         import duckdb
+        import pyarrow as pa
 
         tid = _tid(table_id)
         with self.connect() as con:
             remove = cancel.on_cancel(con.interrupt) if cancel is not None else (lambda: None)
             try:
                 reader = con.sql(select_sql).to_arrow_reader(100_000)
-                return self.write_arrow(tid, reader, incremental=incremental, primary_key=primary_key,
-                                        cancel=cancel, inspect=inspect)
-            except duckdb.Error as exc:
+
+                def rows() -> Iterator[pa.RecordBatch]:
+                    try:
+                        yield from reader
+                    except (duckdb.Error, pa.ArrowException, OSError) as exc:  # DuckDB's, through Arrow's stream
+                        raise _SelectFailed(exc) from None
+
+                return self.write_arrow(tid, pa.RecordBatchReader.from_batches(reader.schema, rows()),
+                                        incremental=incremental, primary_key=primary_key, cancel=cancel,
+                                        inspect=inspect)
+            except (duckdb.Error, _SelectFailed) as exc:
                 if cancel is not None and cancel.cancelled:
                     raise Cancelled(cancel.reason) from None
-                raise KbcError(f"writing {tid} failed: {_first_line(exc)}") from None
+                cause = exc.args[0] if isinstance(exc, _SelectFailed) else exc
+                raise KbcError(f"writing {tid} failed: {_first_line(cause)}") from None
             finally:
                 remove()
 
@@ -451,6 +473,7 @@ class PostgresStorage:
         then swap it in with one short transaction."""
         import psycopg
 
+        _fits(tid)
         stage_name = f"{STAGE_PREFIX}{uuid.uuid4().hex[:16]}"
         stage = f"{quote(tid.bucket_id)}.{quote(stage_name)}"
         lock_name = f"{tid.bucket_id}.{stage_name}"
@@ -488,11 +511,14 @@ class PostgresStorage:
                 raise
             finally:
                 remove()
-                if created:
+                for _ in range(2 if created else 0):  # twice: a cancel request still on its way may hit the first
                     try:
                         conn.execute(f"DROP TABLE IF EXISTS {stage}")
+                        break
+                    except psycopg.errors.QueryCanceled:
+                        continue
                     except psycopg.Error:
-                        pass  # the connection is gone: drop_leftovers sweeps it
+                        break  # the connection is gone: drop_leftovers sweeps it
         finally:
             try:
                 conn.close()  # the advisory lock ends with the session
@@ -555,6 +581,7 @@ class PostgresStorage:
 
         dropped = 0
         with self._conn("dropping leftovers in PostgreSQL storage") as conn:
+            conn.execute(f"SET lock_timeout = '{int(LEFTOVER_LOCK_TIMEOUT * 1000)}ms'")  # never hang a take-over
             stale = conn.execute(
                 "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE c.relkind = 'r' AND left(c.relname, %s) = %s",
@@ -599,6 +626,7 @@ class PostgresStorage:
         qualified table or view in this database): the table itself, moved (no copy), or a copy of a view's rows;
         with its primary key. Swap it in with ``swap_staged``."""
         primary_key = list(primary_key)
+        _fits(tid)
         self._ensure_schema(conn, tid.bucket_id)
         stage_name = f"{STAGE_PREFIX}{uuid.uuid4().hex[:16]}"
         stage = f"{quote(tid.bucket_id)}.{quote(stage_name)}"
@@ -724,6 +752,10 @@ def _select_expr(name: str, base: str, arrow: "pa.DataType", csv: bool = False) 
     return f"{quote(name)}::text AS {quote(name)}"
 
 
+class _SelectFailed(Exception):
+    """``write_select``'s DuckDB query failed while its rows were streaming (its error is the argument)."""
+
+
 class _CopySource(io.RawIOBase):
     """``COPY … TO STDOUT``'s rows as a file Arrow's CSV reader reads in blocks."""
 
@@ -800,9 +832,10 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def open_storage(project: Any) -> Any:
-    """The project's table storage: the DuckDB file (default) or PostgreSQL when ``[storage] url`` is set.
-    ``KbcError`` in words for a bad path or an unresolvable password."""
+def open_storage(project: Any, duckdb_path: Path | None = None) -> Any:
+    """The project's table storage: the DuckDB file (default; at ``duckdb_path`` when the caller resolved
+    ``[storage] path`` already) or PostgreSQL when ``[storage] url`` is set. ``KbcError`` in words for a bad
+    path, ``SecretError`` for a password that cannot be resolved."""
     from kbc_tui.model.paths import inside_project
     from kbc_tui.storage.duckdb_storage import DuckDBStorage
 
@@ -813,9 +846,12 @@ def open_storage(project: Any) -> Any:
             if settings.password else ""
         return PostgresStorage(settings.url, password=password, memory_limit=settings.memory_limit,
                                confine_to=(root, state_dir), state_dir=state_dir)
-    try:
-        storage_path = inside_project(root, settings.path)
-    except KbcError as exc:
-        raise KbcError(f"kbc.toml: storage.path: {exc}") from None
+    if duckdb_path is not None:
+        storage_path = duckdb_path
+    else:
+        try:
+            storage_path = inside_project(root, settings.path)
+        except KbcError as exc:
+            raise KbcError(f"kbc.toml: storage.path: {exc}") from None
     # DuckDB (and so every SQL script) reads and writes files only in the project and its state folder
     return DuckDBStorage(storage_path, memory_limit=settings.memory_limit, confine_to=(root, state_dir))
