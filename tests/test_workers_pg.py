@@ -290,3 +290,18 @@ async def test_a_job_another_worker_ended_is_stopped_here_and_stays_terminated(t
     finally:
         await engine.stop(grace=0)
         state.close()
+
+
+def test_kbc_tui_run_on_a_shared_state_runs_its_own_job_and_not_the_queue(tmp_path, pg_url, pg_database):
+    """A one-off `kbc-tui run` (a laptop's checkout) must not pick up the team's queued jobs."""
+    [root] = servers(tmp_path, pg_database, pg_url, 1)
+    state = state_of(pg_database)
+    try:
+        theirs = queue(state, root, "o0")
+        out = kbc("run", "quick", root=root)
+        assert out.returncode == 0, out.stdout + out.stderr
+        [mine] = [j for j in state.list_jobs("quick")]
+        assert mine.status is JobStatus.SUCCESS and mine.worker and mine.worker.endswith(f":{mine.pid}")
+        assert state.job(theirs, with_tasks=False).status is JobStatus.WAITING
+    finally:
+        state.close()

@@ -124,6 +124,9 @@ class Engine:
         self.worker_name = worker_name or default_worker_name()
         self.max_jobs = max(1, max_jobs)  # jobs this process runs at once
         self._heartbeat = None  # a shared state: the heartbeat thread while this process runs jobs
+        #: run only these jobs (None: any queued job). ``kbc-tui run`` on a shared state runs its own job only:
+        #: a one-off command on a laptop must not pick up the team's queue
+        self.run_only: set[int] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self, *, run_jobs: bool = True, scheduler: bool = True) -> None:
@@ -560,6 +563,8 @@ class Engine:
                 break
             if job.orchestration in running_orchs or job.id in self._runs:
                 continue  # two runs of one orchestration never overlap: this one waits
+            if self.run_only is not None and job.id not in self.run_only:
+                continue
             claimed = (self.history.claim_job(job.id, os.getpid(), worker=worker) if worker
                        else self.history.claim_job(job.id, os.getpid()))
             if not claimed:
