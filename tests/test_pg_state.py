@@ -256,3 +256,18 @@ def test_a_registered_workers_row_that_went_comes_back_with_its_next_heartbeat(p
     state.heartbeat("w")  # stopped cleanly: not brought back
     assert state.workers() == []
     state.close()
+
+
+def test_a_schema_of_its_own_through_the_urls_options(pg_database) -> None:
+    """``?options=-csearch_path%3Dkbc``: kbc-tui's tables go into that schema (a database shared with others)."""
+    with psycopg.connect(admin_conninfo(pg_database), autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA kbc")
+        conn.execute("CREATE TABLE public.jobs (someone text)")  # another application's table of that name
+    state = PgJobState(pg_database + "?options=-csearch_path%3Dkbc")
+    job = state.create_job("o", Trigger.MANUAL, "me")
+    assert state.job(job.id).orchestration == "o"
+    state.close()
+    with psycopg.connect(admin_conninfo(pg_database), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM kbc.jobs").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM public.jobs").fetchone()[0] == 0
+        assert conn.execute("SELECT value FROM kbc.kbc_meta").fetchone()[0] == str(SCHEMA_VERSION)

@@ -28,7 +28,7 @@ from array import array
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Sequence
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import psycopg
 
@@ -247,6 +247,8 @@ class PgUrl:
         self.display = urlunsplit(("postgresql", netloc, parts.path, parts.query, ""))
         #: host:port/database, for messages
         self.where = f"{self.host}:{self.port}/{self.dbname}"
+        #: the URL's own ``?options=`` (``-csearch_path=kbc``: a schema of kbc-tui's own), kept after kbc-tui's
+        self.options = " ".join(parse_qs(parts.query).get("options", []))
 
     def __str__(self) -> str:
         return self.display
@@ -284,7 +286,8 @@ class PgJobState:
         kwargs: dict[str, Any] = dict(autocommit=True, connect_timeout=self._connect_timeout,
                                       application_name="kbc-tui", client_encoding="utf8",
                                       keepalives=1, keepalives_idle=15, keepalives_interval=5, keepalives_count=3,
-                                      tcp_user_timeout=30000, options=SESSION_OPTIONS)
+                                      tcp_user_timeout=30000,
+                                      options=f"{SESSION_OPTIONS} {self._url.options}".strip())
         if self._password:
             kwargs["password"] = self._password
         kwargs.update(extra)
