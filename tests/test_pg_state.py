@@ -271,3 +271,31 @@ def test_a_schema_of_its_own_through_the_urls_options(pg_database) -> None:
         assert conn.execute("SELECT count(*) FROM kbc.jobs").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM public.jobs").fetchone()[0] == 0
         assert conn.execute("SELECT value FROM kbc.kbc_meta").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def test_a_wrong_password_and_a_missing_one_are_told_apart_and_never_printed() -> None:
+    from tests.helpers.pg import FakeLoginServer
+
+    with FakeLoginServer("password") as server:
+        url = f"postgresql+psycopg://kbc@127.0.0.1:{server.port}/kbc"
+        with pytest.raises(StateError) as wrong:
+            PgJobState(url, password="wrong-pw-123")
+        assert server.passwords == ["wrong-pw-123"]  # it was sent, to the server only
+        with pytest.raises(StateError) as missing:
+            PgJobState(url)
+    assert wrong.value.kind == missing.value.kind == "auth"
+    assert f'PostgreSQL at 127.0.0.1:{server.port} refused the password of user "kbc"' in str(wrong.value)
+    assert "[state] #password" in str(wrong.value) and "wrong-pw-123" not in str(wrong.value)
+    assert 'asks for a password for user "kbc" and none is set' in str(missing.value)
+
+
+def test_a_server_that_never_answers_is_given_up_on_after_the_connect_timeout() -> None:
+    from tests.helpers.pg import FakeLoginServer
+
+    with FakeLoginServer("silent") as server:
+        began = time.monotonic()
+        with pytest.raises(StateError) as silent:
+            PgJobState(f"postgresql+psycopg://kbc@127.0.0.1:{server.port}/kbc", connect_timeout=2)
+        took = time.monotonic() - began
+    assert silent.value.kind == "unreachable" and "no answer within 2 s" in str(silent.value)
+    assert 1.5 <= took < 6

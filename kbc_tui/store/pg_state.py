@@ -383,8 +383,8 @@ class PgJobState:
                               "kbc.toml", "auth")
         if "password authentication failed" in low or "authentication failed" in low:
             return StateError(f'PostgreSQL at {u.host}:{u.port} refused the password of user "{u.user}" — check '
-                              "[state] #password in kbc.toml (kbc-tui config set-secret) and the user's password "
-                              "on the server", "auth")
+                              "[state] #password in kbc.toml (an env: reference, or a value kbc-tui encrypt "
+                              "encrypted) and the user's password on the server", "auth")
         if "no password supplied" in low or "password is required" in low:
             return StateError(f'PostgreSQL at {u.host}:{u.port} asks for a password for user "{u.user}" and none '
                               "is set — set [state] #password in kbc.toml", "auth")
