@@ -299,3 +299,24 @@ def test_a_server_that_never_answers_is_given_up_on_after_the_connect_timeout() 
         took = time.monotonic() - began
     assert silent.value.kind == "unreachable" and "no answer within 2 s" in str(silent.value)
     assert 1.5 <= took < 6
+
+
+def test_a_watcher_whose_clock_is_ahead_still_sees_another_machines_changes(pg_database, monkeypatch) -> None:
+    """Changes are stamped by the server's clock and a watcher's "since" moved to it: a watcher on a machine 30 s
+    ahead (polling with its own time minus a second, as the engine does) sees a change the other machine makes."""
+    real = time.time
+    writer = PgJobState(pg_database)
+    job = writer.create_job("o", Trigger.MANUAL, "me")
+    time.sleep(1.2)  # the watcher looks back a second: the creation is before that
+    monkeypatch.setattr(time, "time", lambda: real() + 30)  # the watcher's machine
+    watcher = PgJobState(pg_database)
+    since = time.time() - 1.0
+    assert watcher.jobs_updated_since(since) == []
+    monkeypatch.setattr(time, "time", real)  # the writer's machine
+    writer.update_job(job.id, status=JobStatus.PROCESSING)
+    monkeypatch.setattr(time, "time", lambda: real() + 30)
+    assert [j.id for j in watcher.jobs_updated_since(since)] == [job.id]
+    assert watcher.jobs_updated_since(time.time() + 5) == []
+    monkeypatch.setattr(time, "time", real)
+    writer.close()
+    watcher.close()
