@@ -320,3 +320,53 @@ def test_a_watcher_whose_clock_is_ahead_still_sees_another_machines_changes(pg_d
     monkeypatch.setattr(time, "time", real)
     writer.close()
     watcher.close()
+
+
+def test_threads_share_one_state(pg_database) -> None:
+    """The engine calls the state from worker threads too: calls of many threads on one instance interleave
+    safely (one connection, one call at a time), a search reads on a connection of its own meanwhile."""
+    import threading
+
+    state = PgJobState(pg_database)
+    job = state.create_job("o", Trigger.MANUAL, "me")
+    now = datetime.now(timezone.utc)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(50):
+                state.add_log([LogLine(job.id, now, "info", f"t{n} line {i}")])
+                state.update_job(job.id, message=f"t{n}")
+                assert state.job(job.id, with_tasks=False).id == job.id
+                if i % 10 == 0:
+                    state.search_log(job.id, f"t{n} line")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert state.log_count(job.id, 0) == 300
+    assert len(state.search_log(job.id, "t3 line")) == 50
+    state.close()
+
+
+def test_a_user_that_may_not_create_tables_is_told_what_to_grant(pg_database, unique) -> None:
+    """PostgreSQL 15 and later: only the database's owner may create tables in its public schema."""
+    role = f"kbc_limited_{unique}"
+    with psycopg.connect(admin_conninfo(pg_database), autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'REVOKE CREATE ON SCHEMA public FROM PUBLIC')
+    try:
+        with pytest.raises(StateError) as refused:
+            PgJobState(pg_database.replace("postgres@", f"{role}@"))
+        assert refused.value.kind == "permission"
+        assert f'PostgreSQL user "{role}" may not do this' in str(refused.value)
+        assert "ALTER DATABASE" in str(refused.value) and "OWNER TO" in str(refused.value)
+        assert tables(pg_database) == {}
+    finally:
+        with psycopg.connect(admin_conninfo(pg_database), autocommit=True) as conn:
+            conn.execute(f'DROP ROLE "{role}"')
