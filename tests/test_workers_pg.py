@@ -305,3 +305,33 @@ def test_kbc_tui_run_on_a_shared_state_runs_its_own_job_and_not_the_queue(tmp_pa
         assert state.job(theirs, with_tasks=False).status is JobStatus.WAITING
     finally:
         state.close()
+
+
+async def test_a_worker_whose_event_loop_is_busy_still_beats_and_keeps_its_job(tmp_path, pg_url, pg_database):
+    """The heartbeat has a thread and a connection of its own: a worker whose event loop is blocked for twice
+    the timeout is not taken for dead by the other worker (a dead process is: see the SIGKILL test)."""
+    from kbc_tui.engine import Engine
+
+    first, second = servers(tmp_path, pg_database, pg_url, 2, timeout=2)
+    engine = Engine(first, poll_seconds=0.1, worker_name="busy")
+    await engine.start(scheduler=False)
+    state = state_of(pg_database)
+    other = None
+    try:
+        job = await engine.enqueue("slow")
+        for _ in range(300):
+            if any(t.status.value == "processing" for t in state.job(job.id).tasks):
+                break
+            await asyncio.sleep(0.05)
+        other = Worker(second, "watcher")
+        assert await asyncio.to_thread(wait_for, lambda: "watcher" in [w.name for w in state.workers()])
+        time.sleep(4.5)  # the event loop does nothing for 4.5 s: no poll, no reaper, no task progress
+        assert state.job(job.id, with_tasks=False).status is JobStatus.PROCESSING, other.text()
+        await engine.cancel(job.id)
+        done = await asyncio.wait_for(engine.wait(job.id), 15)
+        assert done.status is JobStatus.CANCELLED
+    finally:
+        await engine.stop(grace=0)
+        if other is not None:
+            other.stop()
+        state.close()
