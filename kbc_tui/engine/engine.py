@@ -259,6 +259,7 @@ class Engine:
         self.feed.job_changed(job)
         if self.notifier is not None:
             self.notifier.job_finished(job.id)
+            self.notifier.adopt(job.id)
         self._wake.set()
 
     def reap_stale(self, orchestration: str | None = None) -> list[int]:
