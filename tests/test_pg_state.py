@@ -370,3 +370,20 @@ def test_a_user_that_may_not_create_tables_is_told_what_to_grant(pg_database, un
     finally:
         with psycopg.connect(admin_conninfo(pg_database), autocommit=True) as conn:
             conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_a_worker_presumed_dead_that_stops_later_leaves_its_successors_row(pg_database) -> None:
+    """Worker A stalls past the timeout, B takes its name over; when A then stops cleanly, B's row must stay —
+    without it B's jobs would look stale and be terminated by the others."""
+    a, b = PgJobState(pg_database), PgJobState(pg_database)
+    a.register_worker("w", "host-a", 11, 1)
+    time.sleep(1.2)
+    b.register_worker("w", "host-b", 22, 1)
+    job = b.create_job("o", Trigger.MANUAL, "me")
+    assert b.claim_job(job.id, 22, "w")
+    a.heartbeat("w")  # A wakes up: it does not take the name back
+    a.unregister_worker("w")  # and stops
+    assert [(w.host, w.pid) for w in b.workers()] == [("host-b", 22)]
+    assert b.stale_jobs(30) == []
+    a.close()
+    b.close()

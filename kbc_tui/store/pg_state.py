@@ -919,9 +919,13 @@ class PgJobState:
                             (_text(name), *me))
 
     def unregister_worker(self, name: str) -> None:
-        self._registered.pop(name, None)
+        """The worker's row goes — only its own: one presumed dead that stops later leaves its successor's."""
+        me = self._registered.pop(name, None)
         with self._cursor() as cur:
-            cur.execute("DELETE FROM workers WHERE name = %s", (name,))
+            if me is None:
+                cur.execute("DELETE FROM workers WHERE name = %s", (name,))
+            else:
+                cur.execute("DELETE FROM workers WHERE name = %s AND host = %s AND pid = %s", (name, *me))
 
     def workers(self) -> list[WorkerInfo]:
         rows = self._rows("SELECT name, host, pid, started_at, beat_at FROM workers ORDER BY name")
