@@ -335,3 +335,30 @@ async def test_a_worker_whose_event_loop_is_busy_still_beats_and_keeps_its_job(t
         if other is not None:
             other.stop()
         state.close()
+
+
+def test_a_killed_worker_restarted_under_its_name_ends_its_old_job_at_once(tmp_path, pg_url, pg_database):
+    """systemd restarts a SIGKILLed `kbc-tui worker --name alpha` within seconds: the new process takes the name
+    (the old pid is gone on this host) and ends the job the old one left, without waiting out the timeout."""
+    [root] = servers(tmp_path, pg_database, pg_url, 1, timeout=30)
+    state = state_of(pg_database)
+    old = Worker(root, "alpha")
+    new = None
+    try:
+        job_id = queue(state, root, "slow")
+        assert wait_for(lambda: any(t.status.value == "processing" for t in state.job(job_id).tasks)), old.text()
+        old.proc.send_signal(signal.SIGKILL)
+        old.proc.wait(10)
+        restarted = time.monotonic()
+        new = Worker(root, "alpha")
+        ended = wait_for(lambda: (j := state.job(job_id, with_tasks=False)).status.finished and j, 20)
+        assert ended and ended.status is JobStatus.TERMINATED, new.text()
+        assert time.monotonic() - restarted < 15  # not the 30 s heartbeat timeout
+        assert ended.message == "terminated: worker alpha stopped while it ran the job (it was started again)"
+        [w] = state.workers()
+        assert (w.name, w.pid) == ("alpha", new.proc.pid)
+    finally:
+        old.stop()
+        if new is not None:
+            new.stop()
+        state.close()

@@ -232,7 +232,7 @@ class Engine:
 
         join(self.history, self.project, self.worker_name)
         timeout = self.project.settings.state.heartbeat_timeout
-        self._heartbeat = Heartbeat(lambda: open_state(self.project), self.worker_name, timeout / 4)
+        self._heartbeat = Heartbeat(lambda: open_state(self.project), self.worker_name, timeout / 4, timeout)
         self._heartbeat.start()
         for job in self.history.list_jobs(statuses=[JobStatus.PROCESSING], limit=100_000):
             if job.worker == self.worker_name and job.id not in self._runs:
