@@ -362,3 +362,80 @@ def test_a_killed_worker_restarted_under_its_name_ends_its_old_job_at_once(tmp_p
         if new is not None:
             new.stop()
         state.close()
+
+
+async def test_a_scheduler_fires_schedules_while_a_worker_holds_its_checkout(tmp_path, pg_url, pg_database):
+    """One server, one checkout, two units: `kbc-tui worker` holds the checkout's runner lock (it guards the
+    checkout's own storage file), and `kbc-tui scheduler` beside it still fires the schedules."""
+    from kbc_tui.engine import Engine
+    from kbc_tui.engine.clock import FakeClock
+
+    [root] = servers(tmp_path, pg_database, pg_url, 1)
+    orchestration(root, "minutely", [["quick"]], schedule={"cron": "* * * * *"})
+    t0 = datetime(2026, 6, 1, 10, 0, 30, tzinfo=timezone.utc)
+    clock = FakeClock(t0)
+    worker = Engine(root, poll_seconds=0.1, worker_name="w")
+    scheduler = Engine(root, clock=clock, poll_seconds=0.1, worker_name="s", scheduler_say=lambda _: None)
+    try:
+        await worker.start(scheduler=False)
+        await scheduler.start()
+        assert worker.is_runner and not scheduler.is_runner and scheduler.scheduler is not None
+        clock.set(t0.replace(minute=1, second=0))
+        for _ in range(100):
+            jobs = [j for j in worker.list_jobs("minutely") if j.trigger is Trigger.SCHEDULE]
+            if jobs and jobs[0].status.finished:
+                break
+            await asyncio.sleep(0.1)
+        [job] = jobs
+        assert (job.status, job.worker) == (JobStatus.SUCCESS, "w")
+    finally:
+        await scheduler.stop(grace=0)
+        await worker.stop(grace=0)
+
+
+async def test_a_shared_scheduler_stopped_by_a_lost_connection_starts_again_and_fires(tmp_path, pg_url,
+                                                                                     pg_database):
+    """The scheduler beside a worker loses its connection at a fire time: it says so, starts again a few seconds
+    later, and the fire time it could not record runs once then."""
+    from kbc_tui.engine import Engine
+    from kbc_tui.engine.clock import FakeClock
+    from kbc_tui.errors import StateError
+
+    [root] = servers(tmp_path, pg_database, pg_url, 1)
+    orchestration(root, "minutely", [["quick"]], schedule={"cron": "* * * * *"})
+    t0 = datetime(2026, 6, 1, 10, 0, 30, tzinfo=timezone.utc)
+    clock = FakeClock(t0)
+    worker = Engine(root, poll_seconds=0.1, worker_name="w")
+    said: list[str] = []
+    scheduler = Engine(root, clock=clock, poll_seconds=0.1, worker_name="s", scheduler_say=said.append)
+    problems: list = []
+    scheduler.events.subscribe(lambda e: problems.append(getattr(e, "message", None)))
+    state = state_of(pg_database)
+    try:
+        await worker.start(scheduler=False)
+        await scheduler.start()
+        await asyncio.sleep(0.5)  # caught up
+        record_fire, calls = scheduler.history.record_fire, []
+
+        def lost(*args, **kwargs):
+            calls.append(args)
+            if len(calls) == 1:
+                raise StateError("lost the connection to the job state (test)", "lost")
+            return record_fire(*args, **kwargs)
+
+        scheduler.history.record_fire = lost
+        clock.set(t0.replace(minute=1, second=0))
+        jobs: list = []
+        for _ in range(300):
+            jobs = [j for j in state.list_jobs("minutely") if j.trigger is Trigger.SCHEDULE]
+            if jobs and jobs[0].status.finished:
+                break
+            await asyncio.sleep(0.1)
+        assert len(calls) == 2 and any(p and "lost the connection" in p for p in problems), (calls, problems)
+        assert len(jobs) == 1 and jobs[0].status is JobStatus.SUCCESS, said
+        assert [(f[0].minute, f[1]) for f in state.fires("minutely")] == [(1, "enqueued")]
+        assert scheduler.problem is None and scheduler.scheduler.running
+    finally:
+        await scheduler.stop(grace=0)
+        await worker.stop(grace=0)
+        state.close()
