@@ -69,7 +69,9 @@ class StateError(KbcError):
     """The project's state (``.kbc/``: job history, storage, lock, keys) cannot be read or written.
 
     ``kind`` is ``"full"`` (disk full), ``"damaged"``, ``"readonly"``, ``"busy"``, ``"newer"`` (written by a newer
-    kbc-tui) or ``"other"``."""
+    kbc-tui) or ``"other"``; the PostgreSQL state adds ``"unreachable"`` (no server, or the connection dropped),
+    ``"auth"`` (login refused), ``"missing"`` (no such database), ``"permission"``, ``"worker"`` (a live worker has
+    the name), ``"notempty"`` (a copy's target), ``"config"`` and ``"closed"``."""
 
     def __init__(self, message: str, kind: str = "other"):
         super().__init__(message)

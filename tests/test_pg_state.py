@@ -256,3 +256,134 @@ def test_a_registered_workers_row_that_went_comes_back_with_its_next_heartbeat(p
     state.heartbeat("w")  # stopped cleanly: not brought back
     assert state.workers() == []
     state.close()
+
+
+def test_a_schema_of_its_own_through_the_urls_options(pg_database) -> None:
+    """``?options=-csearch_path%3Dkbc``: kbc-tui's tables go into that schema (a database shared with others)."""
+    with psycopg.connect(admin_conninfo(pg_database), autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA kbc")
+        conn.execute("CREATE TABLE public.jobs (someone text)")  # another application's table of that name
+    state = PgJobState(pg_database + "?options=-csearch_path%3Dkbc")
+    job = state.create_job("o", Trigger.MANUAL, "me")
+    assert state.job(job.id).orchestration == "o"
+    state.close()
+    with psycopg.connect(admin_conninfo(pg_database), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM kbc.jobs").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM public.jobs").fetchone()[0] == 0
+        assert conn.execute("SELECT value FROM kbc.kbc_meta").fetchone()[0] == str(SCHEMA_VERSION)
+
+
+def test_a_wrong_password_and_a_missing_one_are_told_apart_and_never_printed() -> None:
+    from tests.helpers.pg import FakeLoginServer
+
+    with FakeLoginServer("password") as server:
+        url = f"postgresql+psycopg://kbc@127.0.0.1:{server.port}/kbc"
+        with pytest.raises(StateError) as wrong:
+            PgJobState(url, password="wrong-pw-123")
+        assert server.passwords == ["wrong-pw-123"]  # it was sent, to the server only
+        with pytest.raises(StateError) as missing:
+            PgJobState(url)
+    assert wrong.value.kind == missing.value.kind == "auth"
+    assert f'PostgreSQL at 127.0.0.1:{server.port} refused the password of user "kbc"' in str(wrong.value)
+    assert "[state] #password" in str(wrong.value) and "wrong-pw-123" not in str(wrong.value)
+    assert 'asks for a password for user "kbc" and none is set' in str(missing.value)
+
+
+def test_a_server_that_never_answers_is_given_up_on_after_the_connect_timeout() -> None:
+    from tests.helpers.pg import FakeLoginServer
+
+    with FakeLoginServer("silent") as server:
+        began = time.monotonic()
+        with pytest.raises(StateError) as silent:
+            PgJobState(f"postgresql+psycopg://kbc@127.0.0.1:{server.port}/kbc", connect_timeout=2)
+        took = time.monotonic() - began
+    assert silent.value.kind == "unreachable" and "no answer within 2 s" in str(silent.value)
+    assert 1.5 <= took < 6
+
+
+def test_a_watcher_whose_clock_is_ahead_still_sees_another_machines_changes(pg_database, monkeypatch) -> None:
+    """Changes are stamped by the server's clock and a watcher's "since" moved to it: a watcher on a machine 30 s
+    ahead (polling with its own time minus a second, as the engine does) sees a change the other machine makes."""
+    real = time.time
+    writer = PgJobState(pg_database)
+    job = writer.create_job("o", Trigger.MANUAL, "me")
+    time.sleep(1.2)  # the watcher looks back a second: the creation is before that
+    monkeypatch.setattr(time, "time", lambda: real() + 30)  # the watcher's machine
+    watcher = PgJobState(pg_database)
+    since = time.time() - 1.0
+    assert watcher.jobs_updated_since(since) == []
+    monkeypatch.setattr(time, "time", real)  # the writer's machine
+    writer.update_job(job.id, status=JobStatus.PROCESSING)
+    monkeypatch.setattr(time, "time", lambda: real() + 30)
+    assert [j.id for j in watcher.jobs_updated_since(since)] == [job.id]
+    assert watcher.jobs_updated_since(time.time() + 5) == []
+    monkeypatch.setattr(time, "time", real)
+    writer.close()
+    watcher.close()
+
+
+def test_threads_share_one_state(pg_database) -> None:
+    """The engine calls the state from worker threads too: calls of many threads on one instance interleave
+    safely (one connection, one call at a time), a search reads on a connection of its own meanwhile."""
+    import threading
+
+    state = PgJobState(pg_database)
+    job = state.create_job("o", Trigger.MANUAL, "me")
+    now = datetime.now(timezone.utc)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(50):
+                state.add_log([LogLine(job.id, now, "info", f"t{n} line {i}")])
+                state.update_job(job.id, message=f"t{n}")
+                assert state.job(job.id, with_tasks=False).id == job.id
+                if i % 10 == 0:
+                    state.search_log(job.id, f"t{n} line")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert state.log_count(job.id, 0) == 300
+    assert len(state.search_log(job.id, "t3 line")) == 50
+    state.close()
+
+
+def test_a_user_that_may_not_create_tables_is_told_what_to_grant(pg_database, unique) -> None:
+    """PostgreSQL 15 and later: only the database's owner may create tables in its public schema."""
+    role = f"kbc_limited_{unique}"
+    with psycopg.connect(admin_conninfo(pg_database), autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        conn.execute(f'REVOKE CREATE ON SCHEMA public FROM PUBLIC')
+    try:
+        with pytest.raises(StateError) as refused:
+            PgJobState(pg_database.replace("postgres@", f"{role}@"))
+        assert refused.value.kind == "permission"
+        assert f'PostgreSQL user "{role}" may not do this' in str(refused.value)
+        assert "ALTER DATABASE" in str(refused.value) and "OWNER TO" in str(refused.value)
+        assert tables(pg_database) == {}
+    finally:
+        with psycopg.connect(admin_conninfo(pg_database), autocommit=True) as conn:
+            conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_a_worker_presumed_dead_that_stops_later_leaves_its_successors_row(pg_database) -> None:
+    """Worker A stalls past the timeout, B takes its name over; when A then stops cleanly, B's row must stay —
+    without it B's jobs would look stale and be terminated by the others."""
+    a, b = PgJobState(pg_database), PgJobState(pg_database)
+    a.register_worker("w", "host-a", 11, 1)
+    time.sleep(1.2)
+    b.register_worker("w", "host-b", 22, 1)
+    job = b.create_job("o", Trigger.MANUAL, "me")
+    assert b.claim_job(job.id, 22, "w")
+    a.heartbeat("w")  # A wakes up: it does not take the name back
+    a.unregister_worker("w")  # and stops
+    assert [(w.host, w.pid) for w in b.workers()] == [("host-b", 22)]
+    assert b.stale_jobs(30) == []
+    a.close()
+    b.close()

@@ -111,3 +111,19 @@ def test_the_password_comes_from_the_named_variable_and_is_never_printed(tmp_pat
                env={"KBC_TEST_PW": "any (trust auth)"})
     assert done.returncode == 0, done.stderr
     assert '"#password" = "env:KBC_TEST_PW"' in done.stdout
+
+
+def test_rows_of_a_job_that_is_gone_are_left_out_not_a_reason_to_fail(tmp_path, pg_database) -> None:
+    """An old history written without foreign keys can hold log lines of a deleted job."""
+    import sqlite3
+
+    root = project_with_a_job(tmp_path / "p")
+    db = sqlite3.connect(root / ".kbc" / "jobs.sqlite")
+    db.execute("INSERT INTO log_lines (job_id, time, level, task, text) VALUES (999, 0, 'info', NULL, 'orphan')")
+    db.commit()
+    db.close()
+    done = kbc("state", "copy", "--to", pg_database, root=root)
+    assert done.returncode == 0, done.stderr
+    state = PgJobState(pg_database)
+    assert state.log(999) == [] and state.log(1) != []
+    state.close()

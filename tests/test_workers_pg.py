@@ -290,3 +290,152 @@ async def test_a_job_another_worker_ended_is_stopped_here_and_stays_terminated(t
     finally:
         await engine.stop(grace=0)
         state.close()
+
+
+def test_kbc_tui_run_on_a_shared_state_runs_its_own_job_and_not_the_queue(tmp_path, pg_url, pg_database):
+    """A one-off `kbc-tui run` (a laptop's checkout) must not pick up the team's queued jobs."""
+    [root] = servers(tmp_path, pg_database, pg_url, 1)
+    state = state_of(pg_database)
+    try:
+        theirs = queue(state, root, "o0")
+        out = kbc("run", "quick", root=root)
+        assert out.returncode == 0, out.stdout + out.stderr
+        [mine] = [j for j in state.list_jobs("quick")]
+        assert mine.status is JobStatus.SUCCESS and mine.worker and mine.worker.endswith(f":{mine.pid}")
+        assert state.job(theirs, with_tasks=False).status is JobStatus.WAITING
+    finally:
+        state.close()
+
+
+async def test_a_worker_whose_event_loop_is_busy_still_beats_and_keeps_its_job(tmp_path, pg_url, pg_database):
+    """The heartbeat has a thread and a connection of its own: a worker whose event loop is blocked for twice
+    the timeout is not taken for dead by the other worker (a dead process is: see the SIGKILL test)."""
+    from kbc_tui.engine import Engine
+
+    first, second = servers(tmp_path, pg_database, pg_url, 2, timeout=2)
+    engine = Engine(first, poll_seconds=0.1, worker_name="busy")
+    await engine.start(scheduler=False)
+    state = state_of(pg_database)
+    other = None
+    try:
+        job = await engine.enqueue("slow")
+        for _ in range(300):
+            if any(t.status.value == "processing" for t in state.job(job.id).tasks):
+                break
+            await asyncio.sleep(0.05)
+        other = Worker(second, "watcher")
+        assert await asyncio.to_thread(wait_for, lambda: "watcher" in [w.name for w in state.workers()])
+        time.sleep(4.5)  # the event loop does nothing for 4.5 s: no poll, no reaper, no task progress
+        assert state.job(job.id, with_tasks=False).status is JobStatus.PROCESSING, other.text()
+        await engine.cancel(job.id)
+        done = await asyncio.wait_for(engine.wait(job.id), 15)
+        assert done.status is JobStatus.CANCELLED
+    finally:
+        await engine.stop(grace=0)
+        if other is not None:
+            other.stop()
+        state.close()
+
+
+def test_a_killed_worker_restarted_under_its_name_ends_its_old_job_at_once(tmp_path, pg_url, pg_database):
+    """systemd restarts a SIGKILLed `kbc-tui worker --name alpha` within seconds: the new process takes the name
+    (the old pid is gone on this host) and ends the job the old one left, without waiting out the timeout."""
+    [root] = servers(tmp_path, pg_database, pg_url, 1, timeout=30)
+    state = state_of(pg_database)
+    old = Worker(root, "alpha")
+    new = None
+    try:
+        job_id = queue(state, root, "slow")
+        assert wait_for(lambda: any(t.status.value == "processing" for t in state.job(job_id).tasks)), old.text()
+        old.proc.send_signal(signal.SIGKILL)
+        old.proc.wait(10)
+        restarted = time.monotonic()
+        new = Worker(root, "alpha")
+        ended = wait_for(lambda: (j := state.job(job_id, with_tasks=False)).status.finished and j, 20)
+        assert ended and ended.status is JobStatus.TERMINATED, new.text()
+        assert time.monotonic() - restarted < 15  # not the 30 s heartbeat timeout
+        assert ended.message == "terminated: worker alpha stopped while it ran the job (it was started again)"
+        [w] = state.workers()
+        assert (w.name, w.pid) == ("alpha", new.proc.pid)
+    finally:
+        old.stop()
+        if new is not None:
+            new.stop()
+        state.close()
+
+
+async def test_a_scheduler_fires_schedules_while_a_worker_holds_its_checkout(tmp_path, pg_url, pg_database):
+    """One server, one checkout, two units: `kbc-tui worker` holds the checkout's runner lock (it guards the
+    checkout's own storage file), and `kbc-tui scheduler` beside it still fires the schedules."""
+    from kbc_tui.engine import Engine
+    from kbc_tui.engine.clock import FakeClock
+
+    [root] = servers(tmp_path, pg_database, pg_url, 1)
+    orchestration(root, "minutely", [["quick"]], schedule={"cron": "* * * * *"})
+    t0 = datetime(2026, 6, 1, 10, 0, 30, tzinfo=timezone.utc)
+    clock = FakeClock(t0)
+    worker = Engine(root, poll_seconds=0.1, worker_name="w")
+    scheduler = Engine(root, clock=clock, poll_seconds=0.1, worker_name="s", scheduler_say=lambda _: None)
+    try:
+        await worker.start(scheduler=False)
+        await scheduler.start()
+        assert worker.is_runner and not scheduler.is_runner and scheduler.scheduler is not None
+        clock.set(t0.replace(minute=1, second=0))
+        for _ in range(100):
+            jobs = [j for j in worker.list_jobs("minutely") if j.trigger is Trigger.SCHEDULE]
+            if jobs and jobs[0].status.finished:
+                break
+            await asyncio.sleep(0.1)
+        [job] = jobs
+        assert (job.status, job.worker) == (JobStatus.SUCCESS, "w")
+    finally:
+        await scheduler.stop(grace=0)
+        await worker.stop(grace=0)
+
+
+async def test_a_shared_scheduler_stopped_by_a_lost_connection_starts_again_and_fires(tmp_path, pg_url,
+                                                                                     pg_database):
+    """The scheduler beside a worker loses its connection at a fire time: it says so, starts again a few seconds
+    later, and the fire time it could not record runs once then."""
+    from kbc_tui.engine import Engine
+    from kbc_tui.engine.clock import FakeClock
+    from kbc_tui.errors import StateError
+
+    [root] = servers(tmp_path, pg_database, pg_url, 1)
+    orchestration(root, "minutely", [["quick"]], schedule={"cron": "* * * * *"})
+    t0 = datetime(2026, 6, 1, 10, 0, 30, tzinfo=timezone.utc)
+    clock = FakeClock(t0)
+    worker = Engine(root, poll_seconds=0.1, worker_name="w")
+    said: list[str] = []
+    scheduler = Engine(root, clock=clock, poll_seconds=0.1, worker_name="s", scheduler_say=said.append)
+    problems: list = []
+    scheduler.events.subscribe(lambda e: problems.append(getattr(e, "message", None)))
+    state = state_of(pg_database)
+    try:
+        await worker.start(scheduler=False)
+        await scheduler.start()
+        await asyncio.sleep(0.5)  # caught up
+        record_fire, calls = scheduler.history.record_fire, []
+
+        def lost(*args, **kwargs):
+            calls.append(args)
+            if len(calls) == 1:
+                raise StateError("lost the connection to the job state (test)", "lost")
+            return record_fire(*args, **kwargs)
+
+        scheduler.history.record_fire = lost
+        clock.set(t0.replace(minute=1, second=0))
+        jobs: list = []
+        for _ in range(300):
+            jobs = [j for j in state.list_jobs("minutely") if j.trigger is Trigger.SCHEDULE]
+            if jobs and jobs[0].status.finished:
+                break
+            await asyncio.sleep(0.1)
+        assert len(calls) == 2 and any(p and "lost the connection" in p for p in problems), (calls, problems)
+        assert len(jobs) == 1 and jobs[0].status is JobStatus.SUCCESS, said
+        assert [(f[0].minute, f[1]) for f in state.fires("minutely")] == [(1, "enqueued")]
+        assert scheduler.problem is None and scheduler.scheduler.running
+    finally:
+        await scheduler.stop(grace=0)
+        await worker.stop(grace=0)
+        state.close()

@@ -79,12 +79,17 @@ async def _main(args, early: StartupInterrupt, queued: list[int]) -> int:
     project = Project.load(resolve_project_dir(args.project))
     engine = Engine(project)
     engine.events.subscribe(_say_problems)
+    if engine.shared:
+        engine.run_only = set()  # a shared state: workers run the queue; this command runs its own job only
     await engine.start(run_jobs=not args.no_wait, scheduler=False)
     loop = asyncio.get_running_loop()
     job = None
     give_up = asyncio.Event()
     try:
         job = await engine.enqueue(args.orchestration, trigger=Trigger.MANUAL)
+        if engine.run_only is not None:
+            engine.run_only.add(job.id)
+            engine.wake_runner()
         queued.append(job.id)
         if args.no_wait:
             print(job.id)

@@ -68,7 +68,10 @@ async def _main(args) -> int:
     if engine.shared:
         say(f"shared job state {engine.history.path}: this scheduler is worker {engine.worker_name} and runs up "
             f"to {engine.max_jobs} job(s) at once; every scheduler fires each schedule time once between them")
-    if not engine.is_runner:
+    if not engine.is_runner and engine.shared:
+        say(f"another kbc-tui process (pid {engine.lock.holder_pid()}) runs jobs from this folder: this scheduler "
+            "fires schedules, and runs jobs once that process stops")
+    elif not engine.is_runner:
         say(f"another kbc-tui process (pid {engine.lock.holder_pid()}) runs this project's jobs and schedules; "
             "waiting to take over when it stops")
     stop = asyncio.Event()

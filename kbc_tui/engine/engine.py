@@ -118,12 +118,16 @@ class Engine:
         self._poll_since = 0.0
         self._last_log_id = 0
         self._last_lock_try = 0.0
+        self._last_scheduler_try = 0.0
         from kbc_tui.engine.workers import default_worker_name
 
         #: this process as a worker of a shared state (``[state] url``): its name in the jobs it claims
         self.worker_name = worker_name or default_worker_name()
         self.max_jobs = max(1, max_jobs)  # jobs this process runs at once
         self._heartbeat = None  # a shared state: the heartbeat thread while this process runs jobs
+        #: run only these jobs (None: any queued job). ``kbc-tui run`` on a shared state runs its own job only:
+        #: a one-off command on a laptop must not pick up the team's queue
+        self.run_only: set[int] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self, *, run_jobs: bool = True, scheduler: bool = True) -> None:
@@ -141,6 +145,8 @@ class Engine:
         self._last_log_id = self.history.max_log_id()
         if run_jobs:
             await self._try_become_runner()
+        if scheduler and self.shared and self.history.available:
+            await self._start_scheduler()  # a shared state: schedules fire from every scheduler, lock or not
         self._bg.append(asyncio.create_task(self._poll_loop(), name="kbc-engine-poll"))
         self._bg.append(asyncio.create_task(self._flush_loop(), name="kbc-engine-log-flush"))
 
@@ -182,12 +188,20 @@ class Engine:
         if self.shared:
             self._bg.append(asyncio.create_task(self._reaper_loop(), name="kbc-engine-runner-reaper"))
         if self._want_scheduler:
-            from kbc_tui.engine.scheduler import Scheduler
-
-            self.scheduler = Scheduler(self, clock=self.clock, say=self.scheduler_say,
-                                       start_delay=self.scheduler_start_delay)
-            await self.scheduler.start()
+            await self._start_scheduler()
         return True
+
+    async def _start_scheduler(self) -> None:
+        """Start the scheduler (once). Embedded: in the runner-lock holder only. A shared state: in every process
+        that wants one, whether or not it holds this checkout's lock (``record_fire`` makes each fire time one
+        job, whichever schedulers see it)."""
+        if self.scheduler is not None:
+            return
+        from kbc_tui.engine.scheduler import Scheduler
+
+        self.scheduler = Scheduler(self, clock=self.clock, say=self.scheduler_say,
+                                   start_delay=self.scheduler_start_delay)
+        await self.scheduler.start()
 
     def _recover(self) -> None:
         """Jobs left ``processing`` by a runner that died become ``terminated`` (we hold the lock now), and
@@ -229,7 +243,7 @@ class Engine:
 
         join(self.history, self.project, self.worker_name)
         timeout = self.project.settings.state.heartbeat_timeout
-        self._heartbeat = Heartbeat(lambda: open_state(self.project), self.worker_name, timeout / 4)
+        self._heartbeat = Heartbeat(lambda: open_state(self.project), self.worker_name, timeout / 4, timeout)
         self._heartbeat.start()
         for job in self.history.list_jobs(statuses=[JobStatus.PROCESSING], limit=100_000):
             if job.worker == self.worker_name and job.id not in self._runs:
@@ -256,6 +270,7 @@ class Engine:
         self.feed.job_changed(job)
         if self.notifier is not None:
             self.notifier.job_finished(job.id)
+            self.notifier.adopt(job.id)
         self._wake.set()
 
     def reap_stale(self, orchestration: str | None = None) -> list[int]:
@@ -560,6 +575,8 @@ class Engine:
                 break
             if job.orchestration in running_orchs or job.id in self._runs:
                 continue  # two runs of one orchestration never overlap: this one waits
+            if self.run_only is not None and job.id not in self.run_only:
+                continue
             claimed = (self.history.claim_job(job.id, os.getpid(), worker=worker) if worker
                        else self.history.claim_job(job.id, os.getpid()))
             if not claimed:
@@ -616,7 +633,28 @@ class Engine:
 
                 logging.getLogger(__name__).exception("engine poll failed")
 
+    async def _keep_shared_scheduler(self) -> None:
+        """A shared state, this process not running jobs (another holds the checkout's lock): its scheduler keeps
+        firing; one stopped by a state failure starts again a few seconds later."""
+        if not self._want_scheduler or self._stopping or not self.history.available:
+            return
+        scheduler = self.scheduler
+        if scheduler is not None and scheduler.running:
+            return
+        if scheduler is not None or self._fault is not None:
+            if time.monotonic() - self._last_scheduler_try < FAULT_RETRY_SECONDS:
+                return
+            self._last_scheduler_try = time.monotonic()
+            if scheduler is not None:
+                self.scheduler = None
+                await scheduler.stop()
+            self._fault = None
+            self._set_problem(None)
+        await self._start_scheduler()
+
     async def _poll_once(self) -> None:
+        if self.shared and not self.is_runner:
+            await self._keep_shared_scheduler()
         retry = FAULT_RETRY_SECONDS if (self._fault or not self.history.available) else self.lock_retry_seconds
         if (not self.is_runner and not self._stopping and time.monotonic() - self._last_lock_try >= retry
                 and (self._want_runner or not self.history.available)):

@@ -144,6 +144,17 @@ class Notifier:
             log.exception("cannot prepare the notification of job %s", job_id)
             self.engine.add_log(job_id, "error", f"Notification not sent: internal error: {exc}")
 
+    def adopt(self, job_id: int) -> None:
+        """A shared state: this worker ended a job another worker left (it won ``terminate_job``, so no other
+        worker adopts it); the job's e-mails still pending (queued by that worker, never sent) are ours to send."""
+        try:
+            pending = [n.id for n in self.engine.history.notifications(job_id=job_id) if n.status == "pending"]
+        except StateError:
+            return
+        self._mine.update(i for i in pending if i is not None)
+        if pending:
+            self.wake()
+
     def settings(self) -> "ProjectSettings":
         """``kbc.toml`` as it is now (a scheduler daemon sees SMTP changes made in the TUI); if it is broken
         now, what was loaded."""

@@ -1,4 +1,5 @@
-"""The cron scheduler. Runs only in the process holding the project's runner lock (the app or the daemon).
+"""The cron scheduler. Runs only in the process holding the project's runner lock (the app or the daemon); with a
+shared state (``[state] url``) in every ``kbc-tui scheduler``, on any server, lock or not.
 
 It sleeps until the earliest next fire time (no per-second polling), waking early when a schedule
 changes (``reload()``, or a file changed on disk: a cheap stat check every few seconds). At a fire time it
@@ -59,6 +60,11 @@ class Scheduler:
     async def start(self) -> None:
         """Start in the background: planning a thousand schedules must not hold up the app's first frame."""
         self._task = asyncio.create_task(self._loop(), name="kbc-scheduler")
+
+    @property
+    def running(self) -> bool:
+        """Whether its loop is alive (a state failure ends it: the engine decides when to start again)."""
+        return self._task is not None and not self._task.done()
 
     def reload(self) -> None:
         """A schedule changed: plan again now."""

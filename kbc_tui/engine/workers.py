@@ -50,12 +50,17 @@ def pid_alive(pid: int) -> bool:
 
 
 class Heartbeat:
-    """Beats ``name``'s heart every ``interval`` seconds in a daemon thread, on a state opened by ``open``."""
+    """Beats ``name``'s heart every ``interval`` seconds in a daemon thread, on a state opened by ``open``.
 
-    def __init__(self, open_state: Callable[[], object], name: str, interval: float):
+    The thread's state registers the name again for this process (the same host and pid: welcome), so that it
+    beats only this process's row: should another process have taken the name over (this one was presumed dead),
+    the registration says so and the beating stops rather than keep the other's row alive."""
+
+    def __init__(self, open_state: Callable[[], object], name: str, interval: float, timeout: float):
         self._open = open_state
         self.name = name
         self.interval = interval
+        self.timeout = timeout
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
@@ -71,9 +76,13 @@ class Heartbeat:
                 try:
                     if state is None:
                         state = self._open()
+                        state.register_worker(self.name, socket.gethostname(), os.getpid(), self.timeout)
                     state.heartbeat(self.name)
                     self.failures = 0
                 except Exception as exc:  # the state is unreachable now: try again at the next beat
+                    if isinstance(exc, StateError) and exc.kind == "worker":
+                        log.error("worker %s: %s", self.name, exc)  # another process has our name now
+                        return
                     self.failures += 1
                     log.warning("worker %s: heartbeat failed (%s)", self.name, exc)
                     if state is not None:

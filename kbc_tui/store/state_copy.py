@@ -50,7 +50,9 @@ def copy_history(source: Path, target: PgJobState) -> dict[str, int]:
 def _rows(db: sqlite3.Connection, source: Path, table: str, columns: list[str]) -> Iterator[tuple[Any, ...]]:
     order = {"task_runs": "job_id, idx", "component_state": "component, config", "schedule_fires":
              "orchestration, fire_at", "schedule_state": "orchestration"}.get(table, "id")
-    cursor = db.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
+    # rows of a job that is gone (a history written without foreign keys) would break PostgreSQL's: left out
+    where = " WHERE job_id IN (SELECT id FROM jobs)" if table in ("task_runs", "log_lines") else ""
+    cursor = db.execute(f"SELECT {', '.join(columns)} FROM {table}{where} ORDER BY {order}")
     while True:
         try:
             rows = cursor.fetchmany(5000)

@@ -92,7 +92,8 @@ class KbcApp(App[None]):
         sys.setswitchinterval(UI_SWITCH_INTERVAL)
         self._exit_on_hangup()
         self._unsubscribe = self.engine.events.subscribe(self._engine_listener)
-        await self.engine.start(run_jobs=self.run_jobs, scheduler=self.run_jobs)
+        # a shared state: schedules are the servers' `kbc-tui scheduler`s' (a laptop's checkout may be behind)
+        await self.engine.start(run_jobs=self.run_jobs, scheduler=self.run_jobs and not self.engine.shared)
         if self.engine.problem:  # e.g. a damaged job history: the app works on the files and says why not jobs
             self.notify(self.engine.problem, title="Jobs", severity="error", timeout=12)
         self.set_timer(VALIDATE_AFTER_SECONDS, self.validate_in_background)  # after the first frame

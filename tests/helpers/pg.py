@@ -122,3 +122,81 @@ def open_state(url: str, start, results) -> None:
         results.put(None)
     except BaseException as exc:  # noqa: BLE001 - reported to the test
         results.put(f"{type(exc).__name__}: {exc}")
+
+
+# -- a stand-in server that only answers the login -------------------------------------------------------------
+
+class FakeLoginServer:
+    """A TCP server on 127.0.0.1 speaking just enough of PostgreSQL's protocol to refuse a login: ``"password"``
+    asks for a clear-text password and rejects it (28P01, as a real server does with a wrong one; a client that has
+    none gives up itself), ``"silent"`` accepts and never answers. ``passwords`` collects what clients sent.
+
+    ``with FakeLoginServer("password") as server: ... server.port``."""
+
+    def __init__(self, mode: str):
+        import socket
+        import threading
+
+        self.mode = mode
+        self.passwords: list[str] = []
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self.port = self._sock.getsockname()[1]
+        self._open: list = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self._open.append(conn)
+            threading.Thread(target=self._login, args=(conn,), daemon=True).start()
+
+    def _login(self, conn) -> None:
+        import struct
+
+        def read(n: int) -> bytes:
+            data = b""
+            while len(data) < n:
+                chunk = conn.recv(n - len(data))
+                if not chunk:
+                    raise ConnectionError
+                data += chunk
+            return data
+
+        try:
+            while True:
+                length, code = struct.unpack("!ii", read(8))
+                if code in (80877103, 80877104):  # SSLRequest, GSSENCRequest: not here
+                    conn.sendall(b"N")
+                    continue
+                read(length - 8)  # the startup packet's parameters
+                break
+            if self.mode == "silent":
+                return  # the connection stays open, unanswered
+            conn.sendall(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
+            kind = read(1)
+            if kind == b"p":
+                (length,) = struct.unpack("!i", read(4))
+                self.passwords.append(read(length - 4).rstrip(b"\0").decode())
+            fields = b"SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user \"kbc\"\0\0"
+            conn.sendall(b"E" + struct.pack("!i", 4 + len(fields)) + fields)
+        except (ConnectionError, OSError):
+            pass
+
+    def __enter__(self) -> "FakeLoginServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._sock.close()
+        for conn in self._open:
+            try:
+                conn.close()
+            except OSError:
+                pass
