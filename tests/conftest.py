@@ -110,11 +110,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def state_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+def state_backend(request: pytest.FixtureRequest) -> str:
     """``sqlite`` (the default: ``.kbc/jobs.sqlite``) or ``postgresql`` (``KBC_STATE_URL`` = a fresh database)."""
-    kind = getattr(request, "param", "sqlite")
-    if kind != "postgresql":
-        yield kind
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(autouse=True)
+def _state_backend_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """For a test parametrized with ``state_backend = postgresql``: a database of its own, named by
+    ``KBC_STATE_URL`` for the test and every process it starts (a fixture added by ``pytest_generate_tests``
+    is not set up by itself: this one is, for every test)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or callspec.params.get("state_backend") != "postgresql":
+        yield
         return
     marker = request.node.get_closest_marker("sqlite_state")
     if marker is not None:
@@ -125,6 +133,6 @@ def state_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     name = create_database(url, "kbc_state")
     monkeypatch.setenv("KBC_STATE_URL", with_database(url, name))
     try:
-        yield kind
+        yield
     finally:
         drop_database(url, name)

@@ -47,7 +47,14 @@ def open_history(project_arg) -> JobHistory:
 
 
 def _state_url(root) -> bool:
-    """Whether ``kbc.toml`` has ``[state] url`` (read without loading the project: listing jobs stays fast)."""
+    """Whether ``KBC_STATE_URL`` is set or ``kbc.toml`` has ``[state] url`` (read without loading the project:
+    listing jobs stays fast)."""
+    import os
+
+    from kbc_tui.store.open_state import ENV_URL
+
+    if os.environ.get(ENV_URL, "").strip():
+        return True
     from kbc_tui.store.project import SETTINGS_FILE
     from kbc_tui.store.toml_io import read_toml
 

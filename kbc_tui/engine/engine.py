@@ -234,7 +234,16 @@ class Engine:
     @property
     def shared(self) -> bool:
         """Whether the job state is shared by workers on several machines (``[state] url``)."""
-        return bool(getattr(self.history, "shared", False)) or self.project.settings.state.shared
+        return bool(getattr(self.history, "shared", False)) or bool(self._state_url())
+
+    def _state_url(self) -> str:
+        """``KBC_STATE_URL`` or ``[state] url`` ("" for the SQLite history; a bad ``KBC_STATE_URL`` counts as set)."""
+        from kbc_tui.store.open_state import ENV_URL, state_url
+
+        try:
+            return state_url(self.project)
+        except StateError:
+            return os.environ.get(ENV_URL, "")
 
     def _join_workers(self) -> None:
         """Register as a worker and start beating; a job still marked ``processing`` by a previous process
@@ -360,8 +369,8 @@ class Engine:
         """The history could not be opened for writing (``exc``): read-only if it can be read (a full disk, a
         read-only folder: the app still lists the jobs), else one that is empty; and the problem in words."""
         path = self.state_dir / "jobs.sqlite"
-        if self.project.settings.state.shared:
-            return UnavailableHistory(Path(redacted_url(self.project.settings.state.url)), exc), \
+        if self._state_url():
+            return UnavailableHistory(Path(redacted_url(self._state_url())), exc), \
                 f"jobs are unavailable: {exc}"
         if exc.kind in ("readonly", "full"):
             try:
