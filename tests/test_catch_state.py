@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from kbc_tui.model.job import JobStatus
-from kbc_tui.store.history import JobHistory
 from kbc_tui.store.toml_io import dumps_toml
 from kbc_tui.engine import Engine
 from tests.helpers.components import run_config, write_config
+from tests.helpers.job_state import component_state
 from tests.helpers.projects import project
 
 ORCH = "run-db-extractor-src"
@@ -37,11 +37,7 @@ def source(request, unique):
 
 
 def saved_state(root):
-    history = JobHistory(root / ".kbc" / "jobs.sqlite")
-    try:
-        return history.component_state("db-extractor", "src")
-    finally:
-        history.close()
+    return component_state(root, "db-extractor", "src")
 
 
 def with_task_options(root, **options):

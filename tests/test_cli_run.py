@@ -63,14 +63,19 @@ def test_jobs_json_fields(root):
     assert detail["tasks"][0]["status"] == "error" and any("failed" in ln["text"] for ln in detail["log"])
 
 
-def test_no_wait_then_another_process_runs_it(root):
+def test_no_wait_then_another_process_runs_it(root, state_backend):
     queued = kbc("run", "good", "--no-wait", root=root)
     job_id = int(queued.stdout.strip())
     assert json.loads(kbc("jobs", "--json", root=root).stdout)[0]["status"] == "waiting"
-    # a later run (holding the runner lock) executes the queue, including that job
-    kbc("run", "good", root=root)
+    later = kbc("run", "good", root=root)
+    assert later.returncode == 0 and f"Job {job_id + 1} (good): success" in later.stdout, later.stdout + later.stderr
     out = kbc("job", str(job_id), root=root)
-    assert out.returncode == 0 and "success" in out.stdout
+    if state_backend == "sqlite":
+        # a later run (holding the runner lock) executes the queue, including that job
+        assert out.returncode == 0 and "success" in out.stdout
+    else:
+        # a shared state: the workers (`kbc-tui scheduler`, the app) run the queue; `run` runs its own job only
+        assert json.loads(kbc("job", str(job_id), "--json", root=root).stdout)["status"] == "waiting"
 
 
 def _wait_for_task_running(root, proc, timeout=60):
@@ -92,7 +97,12 @@ def _wait_for_task_running(root, proc, timeout=60):
                          f"run stderr: {stderr!r}; last `job 1 --json`: {out and (out.returncode, out.stdout, out.stderr)!r}")
 
 
-def test_sigkill_mid_task_becomes_terminated_and_keeps_the_table(root):
+def test_sigkill_mid_task_becomes_terminated_and_keeps_the_table(root, state_backend):
+    """SQLite: the next process taking the runner lock sees the job's process is gone. A shared state: the job's
+    worker stops beating; the next worker ends the job once ``heartbeat_timeout`` (2 s here) has passed."""
+    if state_backend == "postgresql":
+        with (root / "kbc.toml").open("a") as f:
+            f.write("\n[state]\nheartbeat_timeout = 2\n")
     sql_config(root, "seed", "create table t as select 7 as id;", ["t"])
     orchestration(root, "seed", [["seed"]])
     assert kbc("run", "seed", root=root).returncode == 0  # job 1; the slow job is job 2
@@ -112,7 +122,10 @@ def test_sigkill_mid_task_becomes_terminated_and_keeps_the_table(root):
     storage = DuckDBStorage(root / ".kbc" / "storage.duckdb")
     assert storage.preview("out.c-test.t")[1] == [(7,)], "the interrupted task changed the table"
     assert [str(t.id) for t in storage.list_tables()] == ["out.c-test.t"], "a staging table was left visible"
-    # the next process that takes the runner lock recovers the job
+    # the next process that takes the runner lock (SQLite) / the next worker, once the heartbeat is overdue
+    # (a shared state), recovers the job
+    if state_backend == "postgresql":
+        time.sleep(2.5)
     sql_config(root, "other", "create table o as select 1 as x;", ["o"])
     orchestration(root, "other", [["other"]])
     assert kbc("run", "other", root=root).returncode == 0
@@ -120,7 +133,8 @@ def test_sigkill_mid_task_becomes_terminated_and_keeps_the_table(root):
     assert jobs[2]["status"] == "terminated"
     detail = json.loads(kbc("job", "2", "--json", root=root).stdout)
     assert detail["tasks"][0]["status"] == "terminated"
-    assert any("died" in ln["text"] for ln in detail["log"])
+    ended = "died" if state_backend == "sqlite" else "stopped answering (no heartbeat for 2 s)"
+    assert any(ended in ln["text"] for ln in detail["log"]), detail["log"]
     assert storage.preview("out.c-test.t")[1] == [(7,)]
     with storage.connect() as con:  # the killed transformation's workspace is gone too
         assert con.execute("SELECT schema_name FROM duckdb_schemas() WHERE starts_with(schema_name, '_kbc_tx_')"
@@ -215,6 +229,8 @@ def _wait_for_job_processing(root, job_id, timeout=60):
     raise AssertionError(f"job {job_id} never started")
 
 
+@pytest.mark.sqlite_state("`kbc-tui run` follows a job another process runs only where one process holds the "
+                           "runner lock; in a shared state it runs its own job itself")
 @pytest.mark.parametrize("how", ["second signal", "no answer in time"])
 def test_run_stops_waiting_for_a_runner_that_does_not_answer_its_cancel(root, how):
     """Another process runs the job and stops answering (suspended with Ctrl+Z, here SIGSTOP). Ctrl+C on `kbc-tui
@@ -260,6 +276,7 @@ def test_run_stops_waiting_for_a_runner_that_does_not_answer_its_cancel(root, ho
             follower.wait()
 
 
+@pytest.mark.sqlite_state("another program holding SQLite's write lock on .kbc/jobs.sqlite, and the runner lock")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_while_run_starts_up_ends_it_at_once_with_one_line(root, sig):
     """Another program holds a write lock on the job history: `kbc-tui run` waits to queue its job (SQLite's busy

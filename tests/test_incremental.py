@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from kbc_tui.components import get_component
 from kbc_tui.model.job import JobStatus
-from kbc_tui.store.history import JobHistory
 from tests.helpers.components import run_config
+from tests.helpers.job_state import component_state
 from tests.helpers.projects import project
 
 
@@ -43,11 +43,7 @@ def execute(engine, *statements):
 
 
 def stored_state(root):
-    history = JobHistory(root / ".kbc" / "jobs.sqlite")
-    try:
-        return history.component_state("db-extractor", "src")
-    finally:
-        history.close()
+    return component_state(root, "db-extractor", "src")
 
 
 def test_the_last_value_advances_on_every_run_and_no_row_is_duplicated(source, tmp_path):

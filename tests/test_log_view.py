@@ -6,7 +6,6 @@ import pytest
 
 from kbc_tui.engine import Engine
 from kbc_tui.store import log_view
-from kbc_tui.store.history import JobHistory
 from tests.helpers.logs import big_job, text_of
 from tests.helpers.projects import project
 
@@ -25,18 +24,19 @@ def engine(root):
 
 
 class RowCounter:
-    """Counts the rows the history hands out (``JobHistory.execute``), per call."""
+    """Counts the rows the job state hands the view, per call (its log reads, on SQLite or PostgreSQL alike)."""
 
-    def __init__(self, monkeypatch):
+    def __init__(self, monkeypatch, state):
         self.calls: list[int] = []
-        real = JobHistory.execute
+        for name in ("log", "log_step", "log_count", "log_window"):
+            real = getattr(state, name)
 
-        def execute(history, sql, params=()):
-            rows = real(history, sql, params)
-            self.calls.append(len(rows))
-            return rows
+            def counted(*args, _real=real, **kwargs):
+                result = _real(*args, **kwargs)
+                self.calls.append(len(result) if isinstance(result, list) else int(result is not None))  # lines; an id, a count
+                return result
 
-        monkeypatch.setattr(JobHistory, "execute", execute)
+            monkeypatch.setattr(state, name, counted)
 
     @property
     def rows(self) -> int:
@@ -58,7 +58,7 @@ def test_any_line_of_an_interleaved_log_is_found_by_its_number(root, engine):
 def test_a_window_reads_a_page_not_the_log(root, engine, monkeypatch):
     job_id = big_job(root, 20_000)
     view = engine.job_log_view(job_id)
-    counter = RowCounter(monkeypatch)
+    counter = RowCounter(monkeypatch, engine.history)
     assert view.refresh() == 20_000
     assert view.line(12_345).text == text_of(12_345) and view.line(12_300).text == text_of(12_300)
     assert counter.rows <= 20_000 // log_view.EVERY + 2 + log_view.PAGE
@@ -92,7 +92,7 @@ def test_all_lines_stream_in_batches(root, engine, monkeypatch):
     monkeypatch.setattr(log_view, "EXPORT_BATCH", 1000)
     job_id = big_job(root, 4500)
     view = engine.job_log_view(job_id)
-    counter = RowCounter(monkeypatch)
+    counter = RowCounter(monkeypatch, engine.history)
     texts = [line.text for line in view.all_lines()]
     assert texts == [text_of(n) for n in range(4500)]
     assert max(counter.calls) == 1000

@@ -14,6 +14,7 @@ from kbc_tui.engine.events import JobChanged
 from kbc_tui.engine.scheduler import Scheduler, fires
 from kbc_tui.model.job import JobStatus, Trigger
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+from tests.helpers.job_state import execute_on_state, jobs_refusing_inserts, refusing_writes
 
 T0 = datetime(2026, 6, 1, 10, 1, 0, tzinfo=timezone.utc)
 
@@ -509,16 +510,13 @@ async def test_a_fire_that_cannot_be_recorded_stops_the_runner_loudly(root, engi
     schedule(root, "every5", "quick", "*/5 * * * *")
     clock = FakeClock(T0)
     engine = await engines(root, clock)
-    engine.history.execute("PRAGMA query_only = 1")
-    try:
+    with refusing_writes(root, engine.history):
         clock.set(T0.replace(minute=5))
         for _ in range(200):
             if engine.problem is not None:
                 break
             await settle(0.05)
         assert engine.problem is not None and "stopped running jobs" in engine.problem, engine.problem
-    finally:
-        engine.history.execute("PRAGMA query_only = 0")
     assert fires(engine, "every5") == []
 
 
@@ -528,7 +526,7 @@ async def test_a_scheduler_error_is_said_and_logged_once_then_retried_seconds_la
     caplog.set_level("ERROR", logger="kbc_tui.scheduler")
     schedule(root, "every5", "quick", "*/5 * * * *")
     engine = await engines(root, FakeClock(T0))
-    engine.history.execute("UPDATE schedule_state SET checked_until = 1e300")
+    execute_on_state(root, engine.history, "UPDATE schedule_state SET checked_until = 1e300")
     engine.reload_project()
     await settle(0.5)
     errors = [line for line in engine.said if line.startswith("scheduler error (retrying in 5 s): ")]
@@ -694,24 +692,16 @@ async def test_a_fire_whose_job_cannot_be_written_runs_once_the_history_can_be_w
     """The fire record and its job are written together: when the job cannot be written (here the jobs table
     refuses inserts, as a full disk would), the fire is not recorded either, and it runs once the history
     takes writes again — before, it stayed recorded with no job and the run was lost for good."""
-    import sqlite3
-
     schedule(root, "every5", "quick", "*/5 * * * *")
     clock = FakeClock(T0)
     engine = await engines(root, clock)
-    refuse = sqlite3.connect(root / ".kbc" / "jobs.sqlite")
-    refuse.execute("CREATE TRIGGER refuse BEFORE INSERT ON jobs BEGIN SELECT RAISE(ABORT, 'database or disk is full');"
-                   " END")
-    refuse.commit()
-    clock.set(T0.replace(minute=4, second=55))  # the scheduler's heartbeat: it ran until just before the fire
-    await settle()
-    clock.set(T0.replace(minute=5))
-    await settle(0.5)
-    assert scheduled_jobs(engine, "every5") == []
-    assert fires(engine, "every5") == []  # not recorded without its job
-    refuse.execute("DROP TRIGGER refuse")
-    refuse.commit()
-    refuse.close()
+    with jobs_refusing_inserts(root, engine.history):
+        clock.set(T0.replace(minute=4, second=55))  # the scheduler's heartbeat: it ran until just before the fire
+        await settle()
+        clock.set(T0.replace(minute=5))
+        await settle(0.5)
+        assert scheduled_jobs(engine, "every5") == []
+        assert fires(engine, "every5") == []  # not recorded without its job
     for _ in range(300):  # the runner takes jobs again within its fault retry (5 s)
         if scheduled_jobs(engine, "every5"):
             break
