@@ -191,8 +191,10 @@ def fire_times(engine, orch):
 
 
 @pytest.mark.parametrize("how", ["killed", "quit"])
-async def test_a_fire_during_a_runner_hand_over_runs_exactly_once(root, engines, how):
-    """The holder dies (or quits) just before hh:mm:00 and the standby takes over just after it."""
+async def test_a_fire_during_a_runner_hand_over_runs_exactly_once(root, engines, how, state_backend):
+    """The holder dies (or quits) just before hh:mm:00 and the standby takes over just after it. (On a shared
+    state the standby's scheduler fires whether or not it holds the folder's runner lock: nothing changes hands,
+    and the fire is still made once.)"""
     schedule(root, "minutely", "quick", "* * * * *")
     clock = FakeClock(T0.replace(minute=0, second=10))
     holder = await engines(root, clock)
@@ -214,7 +216,8 @@ async def test_a_fire_during_a_runner_hand_over_runs_exactly_once(root, engines,
     assert [t for t, outcome in fire_times(standby, "minutely") if t == fire_at] == [fire_at]
     assert len([j for j in jobs if j.created_at >= fire_at]) == 1
     assert not any("missed" in line for line in standby.said), standby.said
-    assert any("changed hands" in line for line in standby.said)
+    if state_backend == "sqlite":
+        assert any("changed hands" in line for line in standby.said)
 
 
 async def test_after_a_real_gap_only_unrecorded_fires_are_called_missed(root, engines):
@@ -497,11 +500,8 @@ async def test_a_run_said_missed_is_not_run_by_a_later_hand_over(root, engines):
 async def test_a_stop_that_cannot_record_itself_says_so(root, engines):
     schedule(root, "every5", "quick", "*/5 * * * *")
     engine = await engines(root, FakeClock(T0))
-    engine.history.execute("PRAGMA query_only = 1")  # the history takes no writes (read-only, full disk)
-    try:
+    with refusing_writes(root, engine.history):  # the history takes no writes (read-only, full disk)
         await asyncio.wait_for(engine.scheduler.stop(), 10)  # and never raises
-    finally:
-        engine.history.execute("PRAGMA query_only = 0")
     assert [line for line in engine.said if line.startswith("could not record the scheduler's stop: ")], engine.said
 
 

@@ -194,9 +194,13 @@ class Engine:
     async def _start_scheduler(self) -> None:
         """Start the scheduler (once). Embedded: in the runner-lock holder only. A shared state: in every process
         that wants one, whether or not it holds this checkout's lock (``record_fire`` makes each fire time one
-        job, whichever schedulers see it)."""
+        job, whichever schedulers see it). A scheduler whose loop ended (a state failure while it fired) is
+        replaced: taking over the runner must never keep a dead one, or no schedule fires again."""
         if self.scheduler is not None:
-            return
+            if self.scheduler.running:
+                return
+            dead, self.scheduler = self.scheduler, None
+            await dead.stop()
         from kbc_tui.engine.scheduler import Scheduler
 
         self.scheduler = Scheduler(self, clock=self.clock, say=self.scheduler_say,
@@ -662,7 +666,8 @@ class Engine:
         await self._start_scheduler()
 
     async def _poll_once(self) -> None:
-        if self.shared and not self.is_runner:
+        if self.shared and (not self.is_runner or (self._fault is None and self.scheduler is not None
+                                                   and not self.scheduler.running)):
             await self._keep_shared_scheduler()
         retry = FAULT_RETRY_SECONDS if (self._fault or not self.history.available) else self.lock_retry_seconds
         if (not self.is_runner and not self._stopping and time.monotonic() - self._last_lock_try >= retry
