@@ -291,8 +291,10 @@ class Notifier:
             if self.engine.is_runner:
                 try:
                     self._send_due()
-                    if not self.engine.shared:  # shared: others' e-mails are not ours to wait for
-                        due = self.engine.history.next_notification_due(exclude=self._sending)
+                    # shared: wait for the retries of our own e-mails only (others' are not ours to send); skipping
+                    # this in shared mode left a retry to the next idle look at the outbox, up to 30 s late
+                    only = self._mine if self.engine.shared else None
+                    due = self.engine.history.next_notification_due(exclude=self._sending, only=only)
                 except Exception:  # a busy database now is fine next time
                     log.exception("notification outbox check failed")
             wait = self.idle_seconds if due is None else min(self.idle_seconds, max(0.05, due - time.time()))
@@ -364,6 +366,9 @@ class Notifier:
                 self.engine.history.update_notification(note)
             except Exception:
                 log.exception("cannot record notification %s", note.id)
+            else:
+                if note.status != "pending":  # done with it: the outbox check need not name it any more
+                    self._mine.discard(note.id)
             self._sending.pop(note.id, None)
             self._sending_job.pop(note.id, None)
             self.wake()
