@@ -19,6 +19,7 @@ from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
 from kbc_tui.store.history import JobHistory
 from kbc_tui.store.project import Project
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+from tests.helpers.state import state_of, usual_duration
 from tests.servers.smtp import SilentServer, SmtpServer, free_port
 
 OK_SQL = "create table ok as select range as n from range(3);"
@@ -183,11 +184,7 @@ async def test_processing_alert_fires_once(tmp_path, engines):
         orchestration(root, "slow", [["endless"]],
                       notifications={"processing": ["watch@example.com"], "processing_tolerance": 50})
         engine = await engines(root)
-        for _ in range(3):  # a history of successful runs of about 0.2 s
-            done = engine.history.create_job("slow", Trigger.SCHEDULE, "scheduler")
-            now = time.time()
-            engine.history.execute("UPDATE jobs SET status='success', started_at=?, finished_at=? WHERE id=?",
-                                   (now - 0.2, now, done.id))
+        usual_duration(engine.history, "slow", 0.2)  # a history of successful runs of about 0.2 s
         job = await engine.enqueue("slow", trigger=Trigger.SCHEDULE)
         [mail] = await wait_mail(server, 1)
         await asyncio.sleep(1.0)  # well past the threshold (0.3 s) again: still one

@@ -20,6 +20,7 @@ from kbc_tui.store.history import JobHistory
 from tests.helpers.disk import disk_full_once
 from tests.helpers.engines import engines, log_line, run_job  # noqa: F401 (engines: a fixture)
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+from tests.helpers.state import state_of, usual_duration as record_usual_duration
 from tests.servers.smtp import SmtpServer, free_port
 
 LISTS = {"error": ["ops@example.com"], "success": ["boss@example.com"]}
@@ -49,11 +50,7 @@ async def until(predicate, timeout=15.0) -> bool:
 
 def usual_duration(engine, orch: str, seconds: float) -> None:
     """Three successful runs of ``seconds`` in the history: the processing alert's usual duration."""
-    for _ in range(3):
-        done = engine.history.create_job(orch, Trigger.SCHEDULE, "scheduler")
-        now = time.time()
-        engine.history.execute("UPDATE jobs SET status='success', started_at=?, finished_at=? WHERE id=?",
-                               (now - seconds, now, done.id))
+    record_usual_duration(engine.history, orch, seconds)
 
 
 async def running(engine, job_id) -> None:
