@@ -16,7 +16,6 @@ from kbc_tui.engine import Engine
 from kbc_tui.engine.mail import MailError, send_test_email
 from kbc_tui.engine.notifier import Notifier
 from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
-from kbc_tui.store.history import JobHistory
 from kbc_tui.store.project import Project
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
 from tests.helpers.state import state_of, usual_duration
@@ -297,7 +296,7 @@ async def test_a_send_in_progress_neither_spins_the_loop_nor_counts_when_stop_cu
         await asyncio.sleep(1.0)  # the e-mail is being sent all this time: the server never answers
         assert len(checks) <= 3, f"the outbox was polled {len(checks)} times during one send"
         await engine.stop()
-    [note] = JobHistory(root / ".kbc" / "jobs.sqlite").notifications(job_id=job.id)
+    [note] = state_of(root).notifications(job_id=job.id)
     assert (note.status, note.attempts) == ("pending", 0)  # cut short by stop: not one of the 3 attempts
 
 
@@ -320,10 +319,15 @@ async def test_unsent_mail_waits_in_the_outbox_for_the_next_runner(tmp_path, eng
     assert "The success e-mail was sent to boss@example.com" in text
 
 
-def test_a_killed_runner_job_alerts_at_the_next_start(tmp_path):
-    """SIGKILL a real `kbc-tui run` mid-job: the next process that takes the runner lock sends the error mail."""
+def test_a_killed_runner_job_alerts_at_the_next_start(tmp_path, state_backend):
+    """SIGKILL a real `kbc-tui run` mid-job: the next process that takes the runner lock sends the error mail.
+    A shared state judges no job by its pid (the worker may be on another machine): the next worker ends it once
+    the killed worker's heartbeat is ``heartbeat_timeout`` old (3 s here), and sends the mail then."""
     with SmtpServer() as server:
         root = make_project(tmp_path, server.port)
+        if state_backend == "postgresql":
+            with (root / "kbc.toml").open("a") as toml:
+                toml.write("\n[state]\nheartbeat_timeout = 3\n")
         sql_config(root, "endless", ENDLESS, ["t"])
         orchestration(root, "nightly", [["endless"]], notifications=LISTS)
         env = {**os.environ, "KBC_USER_EMAIL": "night@example.com", "PYTHONUNBUFFERED": "1"}
@@ -331,7 +335,7 @@ def test_a_killed_runner_job_alerts_at_the_next_start(tmp_path):
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 30
-            history = JobHistory(root / ".kbc" / "jobs.sqlite")
+            history = state_of(root)
             while time.monotonic() < deadline:
                 tasks = [t for job in history.list_jobs("nightly") for t in history.task_runs(job.id)]
                 if tasks and tasks[0].status is TaskStatus.PROCESSING:
@@ -358,7 +362,10 @@ def test_a_killed_runner_job_alerts_at_the_next_start(tmp_path):
     [mail] = server.messages
     assert mail.recipients == ["night@example.com"]  # a manual run: its user, not the lists
     assert mail.subject == f"[kbc-tui] Terminated: nightly — job {job_id}"
-    assert "the process running this job" in mail.body()
+    if state_backend == "sqlite":
+        assert "the process running this job" in mail.body()
+    else:
+        assert "stopped answering (no heartbeat for" in mail.body(), mail.body()
 
 
 def test_cli_test_email_sends_or_says_why(tmp_path):
@@ -398,7 +405,7 @@ async def test_a_stop_logs_not_sent_yet_only_for_the_mail_it_tried(tmp_path, eng
         later = await engines(root)
         await asyncio.sleep(0.3)
         await later.stop()
-    lines = [ln.text for ln in JobHistory(root / ".kbc" / "jobs.sqlite").log(job.id) if "not sent yet" in ln.text]
+    lines = [ln.text for ln in state_of(root).log(job.id) if "not sent yet" in ln.text]
     assert len(lines) == 1, lines
 
 
@@ -424,7 +431,7 @@ def test_run_with_a_silent_smtp_server_says_it_waits_and_ends_soon(tmp_path):
         assert "SMTP server" in waiting[0] and "stays queued" in waiting[0], waiting
         assert elapsed < 8, f"`kbc-tui run` took {elapsed:.1f} s to end after a quick job (silent SMTP server)"
     assert "job 1's e-mail" in runs[0][1].stderr, runs[0][1].stderr
-    history = JobHistory(root / ".kbc" / "jobs.sqlite")
+    history = state_of(root)
     try:
         said = {job_id: [ln.text for ln in history.log(job_id) if "not sent yet" in ln.text] for job_id in (1, 2, 3)}
         notes = history.notifications()
@@ -448,7 +455,7 @@ async def test_a_stop_that_cuts_an_e_mail_short_again_adds_no_second_not_sent_ye
             runner = await engines(root)
             jobs.append(await run_job(runner, "fine"))
             await runner.stop()
-    history = JobHistory(root / ".kbc" / "jobs.sqlite")
+    history = state_of(root)
     try:
         said = {job.id: [ln.text for ln in history.log(job.id) if "not sent yet" in ln.text] for job in jobs}
         notes = history.notifications()

@@ -16,7 +16,6 @@ from kbc_tui.engine import Engine
 from kbc_tui.engine.notifier import Notifier
 from kbc_tui.errors import StateError
 from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
-from kbc_tui.store.history import JobHistory
 from tests.helpers.disk import disk_full_once
 from tests.helpers.engines import engines, log_line, run_job  # noqa: F401 (engines: a fixture)
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
@@ -428,7 +427,7 @@ async def test_a_stop_says_not_sent_yet_for_each_e_mail_it_tried_after_one_it_di
     second = await run_job(second_runner, "fine")
     assert await log_line(second_runner, second.id, "attempt 1 of 3 failed")
     await second_runner.stop()
-    history = JobHistory(root / ".kbc" / "jobs.sqlite")
+    history = state_of(root)
     try:
         said = {job.id: [ln for ln in history.log(job.id) if "not sent yet" in ln.text] for job in (first, second)}
     finally:
