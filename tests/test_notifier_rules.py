@@ -11,6 +11,8 @@ import email.utils
 import logging
 import time
 
+import pytest
+
 
 from kbc_tui.engine import Engine
 from kbc_tui.engine.notifier import Notifier
@@ -19,7 +21,7 @@ from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
 from tests.helpers.disk import disk_full_once
 from tests.helpers.engines import engines, log_line, run_job  # noqa: F401 (engines: a fixture)
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
-from tests.helpers.state import state_of, usual_duration as record_usual_duration
+from tests.helpers.state import refuse_writes, state_of, usual_duration as record_usual_duration
 from tests.servers.smtp import SmtpServer, free_port
 
 LISTS = {"error": ["ops@example.com"], "success": ["boss@example.com"]}
@@ -284,9 +286,9 @@ async def test_a_job_whose_end_cannot_be_recorded_gets_its_error_e_mail_later_an
         engine = await engines(root)
         job = await engine.enqueue("flaky", trigger=Trigger.SCHEDULE)
         assert await log_line(engine, job.id, "retrying in")
-        engine.history.execute("PRAGMA query_only = 1")  # as on a full disk or a file turned read-only
+        refuse_writes(engine.history)  # as on a full disk, a file turned read-only, a PostgreSQL standby
         assert await until(lambda: engine.problem is not None)
-        engine.history.execute("PRAGMA query_only = 0")
+        refuse_writes(engine.history, False)
         [mail] = await wait_mail(server, 1)
         assert await until(lambda: engine.get_job(job.id).status.finished)
     assert mail.recipients == ["ops@example.com"] and f"job {job.id}" in mail.subject
@@ -484,6 +486,9 @@ async def test_an_e_mail_that_could_not_be_queued_is_queued_once_the_history_tak
     assert mail.subject == f"[kbc-tui] Success: fine — job {job.id}" and len(calls) == 2
 
 
+@pytest.mark.sqlite_state("the disk-full reserve is a file kbc-tui keeps beside .kbc/jobs.sqlite on this machine's "
+                          "disk; a PostgreSQL state's disk is the server's (its full disk is an error in words, "
+                          "with no reserve to give back)")
 async def test_an_e_mail_whose_queueing_finds_the_disk_full_is_queued_once_the_reserve_is_given_back(tmp_path, engines):
     """Queueing the error e-mail finds the history's disk full; the runner gives its reserve back and queues it
     at once. Before, it waited for a runner change that never came while this runner kept going: no e-mail."""

@@ -24,3 +24,31 @@ def usual_duration(history: JobState, orchestration: str, seconds: float, runs: 
         now = datetime.now(timezone.utc)
         history.update_job(done.id, status=JobStatus.SUCCESS, started_at=now - timedelta(seconds=seconds),
                            finished_at=now)
+
+
+#: the JobState methods that write
+WRITES = ("create_job", "update_job", "request_cancel", "apply_retention", "claim_job", "cancel_waiting",
+          "create_task_runs", "update_task", "add_log", "add_notification", "update_notification",
+          "save_component_state", "advance_checked_until", "start_checked_until", "record_fire", "register_worker",
+          "unregister_worker", "terminate_job")
+
+
+def refuse_writes(history: JobState, refuse: bool = True) -> None:
+    """Make the job state refuse writes (``refuse=False``: take them again), as a full disk or a file turned
+    read-only does (SQLite: its own ``query_only``), or a PostgreSQL standby (the state's own ``readonly`` error,
+    raised by each write method of this instance; the heartbeat writes through a connection of its own)."""
+    from kbc_tui.errors import StateError
+
+    if not getattr(history, "shared", False):
+        history.execute(f"PRAGMA query_only = {int(refuse)}")  # type: ignore[attr-defined]
+        return
+    for name in WRITES:
+        if not refuse:
+            history.__dict__.pop(name, None)
+            continue
+
+        def refused(*args, _name=name, **kwargs):
+            raise StateError(f"the job state at {history.path} is read-only (cannot execute {_name} in a "
+                             "read-only transaction)", "readonly")
+
+        setattr(history, name, refused)
