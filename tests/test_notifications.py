@@ -309,6 +309,8 @@ async def test_unsent_mail_waits_in_the_outbox_for_the_next_runner(tmp_path, eng
     job = await run_job(engine, "fine")
     await log_text(engine, job.id, "attempt 2 of 3 failed")
     await engine.stop()  # the third attempt is not due yet: it stays in the outbox
+    # (a shared state: the next engine is a worker of the same name, host:pid of this process — before, no later
+    # worker sent the e-mail a stopped worker had queued)
     with SmtpServer(port=port) as server:
         later = await engines(root)
         [mail] = await wait_mail(server, 1)
