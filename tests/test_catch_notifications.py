@@ -11,7 +11,7 @@ import time
 from kbc_tui.engine import Engine
 from kbc_tui.model.job import Trigger
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
-from tests.helpers.state import usual_duration
+from tests.helpers.job_state import usual_duration
 from tests.servers.smtp import SmtpServer
 
 

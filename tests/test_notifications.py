@@ -18,7 +18,7 @@ from kbc_tui.engine.notifier import Notifier
 from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
 from kbc_tui.store.project import Project
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
-from tests.helpers.state import state_of, usual_duration
+from tests.helpers.job_state import state_of, usual_duration
 from tests.servers.smtp import SilentServer, SmtpServer, free_port
 
 OK_SQL = "create table ok as select range as n from range(3);"

@@ -13,7 +13,7 @@ import pytest
 from kbc_tui.model.job import Trigger
 from tests.helpers.engines import engines, log_line, run_job  # noqa: F401 (engines: a fixture)
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
-from tests.helpers.state import usual_duration
+from tests.helpers.job_state import usual_duration
 from tests.servers.smtp import SmtpServer, free_port
 
 LISTS = {"error": ["ops@example.com"], "success": ["boss@example.com"]}

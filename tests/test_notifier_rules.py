@@ -21,7 +21,7 @@ from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
 from tests.helpers.disk import disk_full_once
 from tests.helpers.engines import engines, log_line, run_job  # noqa: F401 (engines: a fixture)
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
-from tests.helpers.state import refuse_writes, state_of, usual_duration as record_usual_duration
+from tests.helpers.job_state import refusing_writes, state_of, usual_duration as record_usual_duration
 from tests.servers.smtp import SmtpServer, free_port
 
 LISTS = {"error": ["ops@example.com"], "success": ["boss@example.com"]}
@@ -286,9 +286,8 @@ async def test_a_job_whose_end_cannot_be_recorded_gets_its_error_e_mail_later_an
         engine = await engines(root)
         job = await engine.enqueue("flaky", trigger=Trigger.SCHEDULE)
         assert await log_line(engine, job.id, "retrying in")
-        refuse_writes(engine.history)  # as on a full disk, a file turned read-only, a PostgreSQL standby
-        assert await until(lambda: engine.problem is not None)
-        refuse_writes(engine.history, False)
+        with refusing_writes(root, engine.history):  # as on a full disk, a file turned read-only, a standby
+            assert await until(lambda: engine.problem is not None)
         [mail] = await wait_mail(server, 1)
         assert await until(lambda: engine.get_job(job.id).status.finished)
     assert mail.recipients == ["ops@example.com"] and f"job {job.id}" in mail.subject
