@@ -11,6 +11,7 @@ import time
 from kbc_tui.engine import Engine
 from kbc_tui.model.job import Trigger
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+from tests.helpers.job_state import usual_duration
 from tests.servers.smtp import SmtpServer
 
 
@@ -44,11 +45,7 @@ async def test_the_processing_alert_waits_for_the_usual_duration_plus_its_tolera
         engine = Engine(root, poll_seconds=0.1)
         await engine.start(scheduler=False)
         try:
-            for _ in range(3):  # the usual run: 0.5 s
-                done = engine.history.create_job("slow", Trigger.SCHEDULE, "scheduler")
-                now = time.time()
-                engine.history.execute("UPDATE jobs SET status='success', started_at=?, finished_at=? WHERE id=?",
-                                       (now - 0.5, now, done.id))
+            usual_duration(engine.history, "slow", 0.5)  # the usual run: 0.5 s
             asked = time.monotonic()
             job = await engine.enqueue("slow", trigger=Trigger.SCHEDULE)
             await asyncio.sleep(1.5)

@@ -16,9 +16,9 @@ from kbc_tui.engine import Engine
 from kbc_tui.engine.mail import MailError, send_test_email
 from kbc_tui.engine.notifier import Notifier
 from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
-from kbc_tui.store.history import JobHistory
 from kbc_tui.store.project import Project
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+from tests.helpers.job_state import state_of, usual_duration
 from tests.servers.smtp import SilentServer, SmtpServer, free_port
 
 OK_SQL = "create table ok as select range as n from range(3);"
@@ -183,11 +183,7 @@ async def test_processing_alert_fires_once(tmp_path, engines):
         orchestration(root, "slow", [["endless"]],
                       notifications={"processing": ["watch@example.com"], "processing_tolerance": 50})
         engine = await engines(root)
-        for _ in range(3):  # a history of successful runs of about 0.2 s
-            done = engine.history.create_job("slow", Trigger.SCHEDULE, "scheduler")
-            now = time.time()
-            engine.history.execute("UPDATE jobs SET status='success', started_at=?, finished_at=? WHERE id=?",
-                                   (now - 0.2, now, done.id))
+        usual_duration(engine.history, "slow", 0.2)  # a history of successful runs of about 0.2 s
         job = await engine.enqueue("slow", trigger=Trigger.SCHEDULE)
         [mail] = await wait_mail(server, 1)
         await asyncio.sleep(1.0)  # well past the threshold (0.3 s) again: still one
@@ -300,7 +296,7 @@ async def test_a_send_in_progress_neither_spins_the_loop_nor_counts_when_stop_cu
         await asyncio.sleep(1.0)  # the e-mail is being sent all this time: the server never answers
         assert len(checks) <= 3, f"the outbox was polled {len(checks)} times during one send"
         await engine.stop()
-    [note] = JobHistory(root / ".kbc" / "jobs.sqlite").notifications(job_id=job.id)
+    [note] = state_of(root).notifications(job_id=job.id)
     assert (note.status, note.attempts) == ("pending", 0)  # cut short by stop: not one of the 3 attempts
 
 
@@ -313,6 +309,8 @@ async def test_unsent_mail_waits_in_the_outbox_for_the_next_runner(tmp_path, eng
     job = await run_job(engine, "fine")
     await log_text(engine, job.id, "attempt 2 of 3 failed")
     await engine.stop()  # the third attempt is not due yet: it stays in the outbox
+    # (a shared state: the next engine is a worker of the same name, host:pid of this process — before, no later
+    # worker sent the e-mail a stopped worker had queued)
     with SmtpServer(port=port) as server:
         later = await engines(root)
         [mail] = await wait_mail(server, 1)
@@ -323,10 +321,15 @@ async def test_unsent_mail_waits_in_the_outbox_for_the_next_runner(tmp_path, eng
     assert "The success e-mail was sent to boss@example.com" in text
 
 
-def test_a_killed_runner_job_alerts_at_the_next_start(tmp_path):
-    """SIGKILL a real `kbc-tui run` mid-job: the next process that takes the runner lock sends the error mail."""
+def test_a_killed_runner_job_alerts_at_the_next_start(tmp_path, state_backend):
+    """SIGKILL a real `kbc-tui run` mid-job: the next process that takes the runner lock sends the error mail.
+    A shared state judges no job by its pid (the worker may be on another machine): the next worker ends it once
+    the killed worker's heartbeat is ``heartbeat_timeout`` old (3 s here), and sends the mail then."""
     with SmtpServer() as server:
         root = make_project(tmp_path, server.port)
+        if state_backend == "postgresql":
+            with (root / "kbc.toml").open("a") as toml:
+                toml.write("\n[state]\nheartbeat_timeout = 3\n")
         sql_config(root, "endless", ENDLESS, ["t"])
         orchestration(root, "nightly", [["endless"]], notifications=LISTS)
         env = {**os.environ, "KBC_USER_EMAIL": "night@example.com", "PYTHONUNBUFFERED": "1"}
@@ -334,7 +337,7 @@ def test_a_killed_runner_job_alerts_at_the_next_start(tmp_path):
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 30
-            history = JobHistory(root / ".kbc" / "jobs.sqlite")
+            history = state_of(root)
             while time.monotonic() < deadline:
                 tasks = [t for job in history.list_jobs("nightly") for t in history.task_runs(job.id)]
                 if tasks and tasks[0].status is TaskStatus.PROCESSING:
@@ -361,7 +364,10 @@ def test_a_killed_runner_job_alerts_at_the_next_start(tmp_path):
     [mail] = server.messages
     assert mail.recipients == ["night@example.com"]  # a manual run: its user, not the lists
     assert mail.subject == f"[kbc-tui] Terminated: nightly — job {job_id}"
-    assert "the process running this job" in mail.body()
+    if state_backend == "sqlite":
+        assert "the process running this job" in mail.body()
+    else:
+        assert "stopped answering (no heartbeat for" in mail.body(), mail.body()
 
 
 def test_cli_test_email_sends_or_says_why(tmp_path):
@@ -401,7 +407,7 @@ async def test_a_stop_logs_not_sent_yet_only_for_the_mail_it_tried(tmp_path, eng
         later = await engines(root)
         await asyncio.sleep(0.3)
         await later.stop()
-    lines = [ln.text for ln in JobHistory(root / ".kbc" / "jobs.sqlite").log(job.id) if "not sent yet" in ln.text]
+    lines = [ln.text for ln in state_of(root).log(job.id) if "not sent yet" in ln.text]
     assert len(lines) == 1, lines
 
 
@@ -427,7 +433,7 @@ def test_run_with_a_silent_smtp_server_says_it_waits_and_ends_soon(tmp_path):
         assert "SMTP server" in waiting[0] and "stays queued" in waiting[0], waiting
         assert elapsed < 8, f"`kbc-tui run` took {elapsed:.1f} s to end after a quick job (silent SMTP server)"
     assert "job 1's e-mail" in runs[0][1].stderr, runs[0][1].stderr
-    history = JobHistory(root / ".kbc" / "jobs.sqlite")
+    history = state_of(root)
     try:
         said = {job_id: [ln.text for ln in history.log(job_id) if "not sent yet" in ln.text] for job_id in (1, 2, 3)}
         notes = history.notifications()
@@ -451,7 +457,7 @@ async def test_a_stop_that_cuts_an_e_mail_short_again_adds_no_second_not_sent_ye
             runner = await engines(root)
             jobs.append(await run_job(runner, "fine"))
             await runner.stop()
-    history = JobHistory(root / ".kbc" / "jobs.sqlite")
+    history = state_of(root)
     try:
         said = {job.id: [ln.text for ln in history.log(job.id) if "not sent yet" in ln.text] for job in jobs}
         notes = history.notifications()

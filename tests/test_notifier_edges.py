@@ -13,6 +13,7 @@ import pytest
 from kbc_tui.model.job import Trigger
 from tests.helpers.engines import engines, log_line, run_job  # noqa: F401 (engines: a fixture)
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+from tests.helpers.job_state import usual_duration
 from tests.servers.smtp import SmtpServer, free_port
 
 LISTS = {"error": ["ops@example.com"], "success": ["boss@example.com"]}
@@ -91,11 +92,7 @@ async def test_the_processing_alert_goes_at_the_usual_duration_with_no_tolerance
         orchestration(root, "slow", [["endless"]],
                       notifications={"processing": ["watch@example.com"], "processing_tolerance": 0})
         engine = await engines(root)
-        for _ in range(3):
-            done = engine.history.create_job("slow", Trigger.SCHEDULE, "scheduler")
-            now = time.time()
-            engine.history.execute("UPDATE jobs SET status='success', started_at=?, finished_at=? WHERE id=?",
-                                   (now - 1.0, now, done.id))
+        usual_duration(engine.history, "slow", 1.0)
         job = await engine.enqueue("slow", trigger=Trigger.SCHEDULE)
         [mail] = await asyncio.to_thread(smtp.wait_for, 1, 15)
         sent = await log_line(engine, job.id, "The processing e-mail was sent to watch@example.com")

@@ -11,15 +11,17 @@ import email.utils
 import logging
 import time
 
+import pytest
+
 
 from kbc_tui.engine import Engine
 from kbc_tui.engine.notifier import Notifier
 from kbc_tui.errors import StateError
 from kbc_tui.model.job import JobStatus, TaskStatus, Trigger
-from kbc_tui.store.history import JobHistory
 from tests.helpers.disk import disk_full_once
 from tests.helpers.engines import engines, log_line, run_job  # noqa: F401 (engines: a fixture)
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
+from tests.helpers.job_state import refusing_writes, state_of, usual_duration as record_usual_duration
 from tests.servers.smtp import SmtpServer, free_port
 
 LISTS = {"error": ["ops@example.com"], "success": ["boss@example.com"]}
@@ -49,11 +51,7 @@ async def until(predicate, timeout=15.0) -> bool:
 
 def usual_duration(engine, orch: str, seconds: float) -> None:
     """Three successful runs of ``seconds`` in the history: the processing alert's usual duration."""
-    for _ in range(3):
-        done = engine.history.create_job(orch, Trigger.SCHEDULE, "scheduler")
-        now = time.time()
-        engine.history.execute("UPDATE jobs SET status='success', started_at=?, finished_at=? WHERE id=?",
-                               (now - seconds, now, done.id))
+    record_usual_duration(engine.history, orch, seconds)
 
 
 async def running(engine, job_id) -> None:
@@ -288,9 +286,8 @@ async def test_a_job_whose_end_cannot_be_recorded_gets_its_error_e_mail_later_an
         engine = await engines(root)
         job = await engine.enqueue("flaky", trigger=Trigger.SCHEDULE)
         assert await log_line(engine, job.id, "retrying in")
-        engine.history.execute("PRAGMA query_only = 1")  # as on a full disk or a file turned read-only
-        assert await until(lambda: engine.problem is not None)
-        engine.history.execute("PRAGMA query_only = 0")
+        with refusing_writes(root, engine.history):  # as on a full disk, a file turned read-only, a standby
+            assert await until(lambda: engine.problem is not None)
         [mail] = await wait_mail(server, 1)
         assert await until(lambda: engine.get_job(job.id).status.finished)
     assert mail.recipients == ["ops@example.com"] and f"job {job.id}" in mail.subject
@@ -431,7 +428,7 @@ async def test_a_stop_says_not_sent_yet_for_each_e_mail_it_tried_after_one_it_di
     second = await run_job(second_runner, "fine")
     assert await log_line(second_runner, second.id, "attempt 1 of 3 failed")
     await second_runner.stop()
-    history = JobHistory(root / ".kbc" / "jobs.sqlite")
+    history = state_of(root)
     try:
         said = {job.id: [ln for ln in history.log(job.id) if "not sent yet" in ln.text] for job in (first, second)}
     finally:
@@ -488,6 +485,9 @@ async def test_an_e_mail_that_could_not_be_queued_is_queued_once_the_history_tak
     assert mail.subject == f"[kbc-tui] Success: fine — job {job.id}" and len(calls) == 2
 
 
+@pytest.mark.sqlite_state("the disk-full reserve is a file kbc-tui keeps beside .kbc/jobs.sqlite on this machine's "
+                          "disk; a PostgreSQL state's disk is the server's (its full disk is an error in words, "
+                          "with no reserve to give back)")
 async def test_an_e_mail_whose_queueing_finds_the_disk_full_is_queued_once_the_reserve_is_given_back(tmp_path, engines):
     """Queueing the error e-mail finds the history's disk full; the runner gives its reserve back and queues it
     at once. Before, it waited for a runner change that never came while this runner kept going: no e-mail."""

@@ -301,6 +301,9 @@ def test_notifications_are_queued_once_per_job_and_event(state) -> None:
     assert [n.id for n in state.notifications()] == [first, second, third]
     assert state.next_notification_due() == 50.0
     assert state.next_notification_due(exclude=[second, None]) == 100.0
+    assert state.next_notification_due(only=[third]) == 200.0  # a worker waits for its own e-mails' retries only
+    assert state.next_notification_due(exclude=[first], only={first, third, None}) == 200.0
+    assert state.next_notification_due(only=[]) is None
     sent = got[1]
     sent.status, sent.attempts, sent.last_error = "sent", 1, ""
     state.update_notification(sent)

@@ -439,3 +439,57 @@ async def test_a_shared_scheduler_stopped_by_a_lost_connection_starts_again_and_
         await scheduler.stop(grace=0)
         await worker.stop(grace=0)
         state.close()
+
+
+async def test_an_e_mail_a_stopped_worker_left_unsent_goes_when_that_worker_runs_again_and_not_from_another(
+        tmp_path, pg_url, pg_database, monkeypatch):
+    """Worker alpha stops while its job's e-mail waits for a retry (the SMTP server is down): worker beta, on
+    another server, does not send alpha's e-mail (each worker sends what it queued: never one e-mail twice);
+    alpha started again under its name sends it, once. Before, no later worker ever sent it."""
+    from kbc_tui.engine import Engine
+    from kbc_tui.engine.notifier import Notifier
+    from tests.servers.smtp import free_port
+
+    monkeypatch.setattr(Notifier, "retry_delays", (1.0, 1.0))
+    monkeypatch.setattr(Notifier, "stop_grace", 0.5)
+    port = free_port()
+    roots = servers(tmp_path, pg_database, pg_url, 2, smtp_port=port)
+    for root in roots:
+        orchestration(root, "told", [["quick"]], notifications={"success": ["boss@example.com"]})
+
+    async def worker(root: Path, name: str) -> Engine:
+        engine = Engine(root, poll_seconds=0.1, worker_name=name)
+        await engine.start(scheduler=False)
+        return engine
+
+    alpha = await worker(roots[0], "alpha")
+    job = await alpha.enqueue("told", trigger=Trigger.SCHEDULE)
+    await asyncio.wait_for(alpha.wait(job.id), 60)
+    for _ in range(200):
+        if "attempt 1 of 3 failed" in "\n".join(line.text for line in alpha.job_log(job.id)):
+            break
+        await asyncio.sleep(0.05)
+    await alpha.stop(grace=0)
+    with SmtpServer(port=port) as smtp:
+        beta = await worker(roots[1], "beta")
+        try:
+            await asyncio.sleep(2.5)  # alpha's retry is due meanwhile
+            assert smtp.messages == [], "another worker sent the e-mail alpha queued"
+        finally:
+            await beta.stop(grace=0)
+        again = await worker(roots[0], "alpha")
+        try:
+            [mail] = await asyncio.to_thread(smtp.wait_for, 1, 15)
+            await asyncio.sleep(0.5)
+            assert len(smtp.messages) == 1
+        finally:
+            await again.stop(grace=0)
+    assert mail.recipients == ["boss@example.com"] and f"job {job.id}" in mail.subject
+    state = state_of(pg_database)
+    try:
+        said = [line.text for line in state.log(job.id) if "not sent yet" in line.text]
+        [note] = state.notifications(job_id=job.id)
+    finally:
+        state.close()
+    assert (note.status, note.attempts) == ("sent", 2)
+    assert said and "it is sent when kbc-tui next runs jobs as worker alpha" in said[0], said

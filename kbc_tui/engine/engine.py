@@ -164,6 +164,8 @@ class Engine:
         try:
             if self.shared:
                 self._join_workers()
+                if self.notifier is not None:
+                    self.notifier.adopt_own()  # e-mails a process of our name left unsent (the wake below sends)
             self._recover()
         except StateError as exc:  # still cannot write the history: try again later
             self._leave_workers()

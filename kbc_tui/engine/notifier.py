@@ -5,7 +5,8 @@ threshold, who is told (Keboola's rules, below), writes the message to an outbox
 sends it in the background with aiosmtplib. Sending never touches the job's status and never waits in
 the runner or the UI: a failed attempt is retried (3 attempts, with backoff) and every failure is written
 to the job's log, where the job screen shows it. What is still unsent when the process stops stays in the
-outbox, and the next process that runs jobs in this project sends it.
+outbox, and the next process that runs jobs in this project sends it — in a shared state (PostgreSQL, several
+workers) the next process of the same worker name (``--name``), as each worker sends only the e-mails it queued.
 
 Who is told:
 - a **scheduled** run: the addresses configured for the event (``error``, ``warning``, ``success``,
@@ -108,12 +109,14 @@ class Notifier:
             unsent = self.engine.history.notifications() if self.engine.is_runner else []
         except Exception:
             unsent = []
+        # a shared state: only this worker sends the e-mails it queued, so the next process under its name does
+        when = (f"as worker {self.engine.worker_name}" if self.engine.shared else "in this project")
         for note in unsent:
             if note.id not in self._tried or self._tried[note.id] == CUT_SHORT:
                 continue
             self.engine.add_log(note.job_id, "warning",
                                 f"The {note.event} e-mail to {', '.join(note.recipients)} is not sent yet: kbc-tui "
-                                "stopped; it is sent when kbc-tui next runs jobs in this project")
+                                f"stopped; it is sent when kbc-tui next runs jobs {when}")
 
     def wake(self) -> None:
         """Look at the outbox now (a new runner calls it), and queue e-mails that could not be queued before."""
@@ -154,6 +157,22 @@ class Notifier:
         self._mine.update(i for i in pending if i is not None)
         if pending:
             self.wake()
+
+    def adopt_own(self) -> None:
+        """A shared state: this worker joined under its name; the e-mails its previous process of that name left
+        pending (it stopped before they went, or died and was restarted) are ours to send — before, nobody sent
+        them, as each worker sends only what it queued. ``register_worker`` lets one live worker have a name, so
+        no two adopt them. A job another worker terminated is not ours: that worker adopted its e-mails."""
+        name = self.engine.worker_name
+        try:
+            for note in self.engine.history.notifications():
+                if note.id is None or note.id in self._mine:
+                    continue
+                job = self.engine.history.job(note.job_id, with_tasks=False)
+                if job is not None and job.worker == name and job.status is not JobStatus.TERMINATED:
+                    self._mine.add(note.id)
+        except StateError:
+            log.exception("cannot read the notification outbox when joining the workers")
 
     def settings(self) -> "ProjectSettings":
         """``kbc.toml`` as it is now (a scheduler daemon sees SMTP changes made in the TUI); if it is broken
@@ -291,8 +310,10 @@ class Notifier:
             if self.engine.is_runner:
                 try:
                     self._send_due()
-                    if not self.engine.shared:  # shared: others' e-mails are not ours to wait for
-                        due = self.engine.history.next_notification_due(exclude=self._sending)
+                    # shared: wait for the retries of our own e-mails only (others' are not ours to send); skipping
+                    # this in shared mode left a retry to the next idle look at the outbox, up to 30 s late
+                    only = self._mine if self.engine.shared else None
+                    due = self.engine.history.next_notification_due(exclude=self._sending, only=only)
                 except Exception:  # a busy database now is fine next time
                     log.exception("notification outbox check failed")
             wait = self.idle_seconds if due is None else min(self.idle_seconds, max(0.05, due - time.time()))
@@ -364,6 +385,9 @@ class Notifier:
                 self.engine.history.update_notification(note)
             except Exception:
                 log.exception("cannot record notification %s", note.id)
+            else:
+                if note.status != "pending":  # done with it: the outbox check need not name it any more
+                    self._mine.discard(note.id)
             self._sending.pop(note.id, None)
             self._sending_job.pop(note.id, None)
             self.wake()

@@ -617,12 +617,19 @@ class JobHistory:
         return [Notification(r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], id=r[0])
                 for r in rows]
 
-    def next_notification_due(self, exclude: Iterable[int] = ()) -> float | None:
-        """When the next pending e-mail is due (``exclude``: ids being sent right now)."""
+    def next_notification_due(self, exclude: Iterable[int] = (), only: Iterable[int] | None = None) -> float | None:
+        """When the next pending e-mail is due (``exclude``: ids being sent right now; ``only``: just these ids)."""
         ids = [i for i in exclude if i is not None]
-        marks = ", ".join("?" for _ in ids)
-        rows = self.execute("SELECT min(next_try) FROM notifications WHERE status = 'pending'"
-                            + (f" AND id NOT IN ({marks})" if ids else ""), tuple(ids))
+        sql, params = "SELECT min(next_try) FROM notifications WHERE status = 'pending'", list(ids)
+        if ids:
+            sql += f" AND id NOT IN ({', '.join('?' for _ in ids)})"
+        if only is not None:
+            wanted = [i for i in only if i is not None]
+            if not wanted:
+                return None
+            sql += f" AND id IN ({', '.join('?' for _ in wanted)})"
+            params += wanted
+        rows = self.execute(sql, tuple(params))
         return rows[0][0] if rows else None
 
     def update_notification(self, note: "Notification") -> None:

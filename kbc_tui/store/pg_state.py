@@ -796,13 +796,19 @@ class PgJobState:
             rows = self._rows(sql + " WHERE status = 'pending' ORDER BY id")
         return [_note(r) for r in rows]
 
-    def next_notification_due(self, exclude: Iterable[int] = ()) -> float | None:
+    def next_notification_due(self, exclude: Iterable[int] = (), only: Iterable[int] | None = None) -> float | None:
         ids = [i for i in exclude if i is not None]
+        sql, params = "SELECT min(next_try) FROM notifications WHERE status = 'pending'", []
         if ids:
-            rows = self._rows("SELECT min(next_try) FROM notifications WHERE status = 'pending' "
-                              "AND NOT (id = ANY(%s))", (ids,))
-        else:
-            rows = self._rows("SELECT min(next_try) FROM notifications WHERE status = 'pending'")
+            sql += " AND NOT (id = ANY(%s))"
+            params.append(ids)
+        if only is not None:
+            wanted = [i for i in only if i is not None]
+            if not wanted:
+                return None
+            sql += " AND id = ANY(%s)"
+            params.append(wanted)
+        rows = self._rows(sql, tuple(params))
         return rows[0][0] if rows else None
 
     def update_notification(self, note: Notification) -> None:

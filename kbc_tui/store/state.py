@@ -140,8 +140,9 @@ class JobState(Protocol):
     def notifications(self, *, job_id: int | None = None, due_before: float | None = None) -> list[Notification]:
         """A job's e-mails, or the pending ones due before ``due_before`` (epoch seconds)."""
 
-    def next_notification_due(self, exclude: Iterable[int] = ()) -> float | None:
-        """When the next pending e-mail is due (epoch seconds), ignoring the ids in ``exclude``."""
+    def next_notification_due(self, exclude: Iterable[int] = (), only: Iterable[int] | None = None) -> float | None:
+        """When the next pending e-mail is due (epoch seconds), ignoring the ids in ``exclude``; with ``only``,
+        among those ids alone (a shared state: the e-mails this worker sends)."""
 
     def update_notification(self, note: Notification) -> None:
         """Record an e-mail's status, attempts, next try and last error."""

@@ -5,9 +5,11 @@ they run on both."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
+from kbc_tui.model.job import JobStatus, Trigger
 from kbc_tui.store.open_state import open_state
 from kbc_tui.store.project import Project
 from kbc_tui.store.state import JobState
@@ -32,6 +34,15 @@ def component_state(root: Path, component: str, config: str) -> dict:
     """The state saved for a component's configuration (its last fetched values...)."""
     with opened_state(root) as state:
         return state.component_state(component, config)
+
+
+def usual_duration(state: JobState, orchestration: str, seconds: float, runs: int = 3) -> None:
+    """``runs`` successful jobs of ``seconds`` each: the processing alert's usual duration."""
+    for _ in range(runs):
+        done = state.create_job(orchestration, Trigger.SCHEDULE, "scheduler")
+        now = datetime.now(timezone.utc)
+        state.update_job(done.id, status=JobStatus.SUCCESS, started_at=now - timedelta(seconds=seconds),
+                         finished_at=now)
 
 
 # -- the state refusing writes (a read-only or full disk), on either backend ------------------------------------
