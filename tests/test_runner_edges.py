@@ -16,6 +16,7 @@ from kbc_tui.engine import Engine
 from kbc_tui.engine.events import TaskChanged
 from kbc_tui.model.job import JobStatus, TaskStatus
 from tests.helpers.disk import disk_full_once
+from tests.helpers.job_state import execute_on_state
 from tests.helpers.projects import ENDLESS, orchestration, project, sql_config
 
 FIVE_ROWS = "create table nums as select range as n from range(5);"
@@ -118,7 +119,8 @@ async def test_a_job_whose_orchestration_broke_while_it_waited_ends_error_saying
 async def test_a_task_whose_saved_state_cannot_be_read_fails_without_running(root, engine):
     sql_config(root, "make", FIVE_ROWS, ["nums"])
     orchestration(root, "o", [["make"]])
-    engine.history.execute("ALTER TABLE component_state RENAME TO component_state_moved")  # a damaged history
+    # a damaged history
+    execute_on_state(root, engine.history, "ALTER TABLE component_state RENAME TO component_state_moved")
     job = await asyncio.wait_for(engine.wait((await engine.enqueue("o")).id), 20)
     task = job.tasks[0]
     assert (job.status, task.status) == (JobStatus.ERROR, TaskStatus.ERROR)
@@ -236,6 +238,7 @@ async def test_a_cancel_while_a_reader_is_let_in_stops_the_job_before_its_next_t
                                                             "not run: the job was cancelled")
 
 
+@pytest.mark.sqlite_state("the reserve is a file beside .kbc/jobs.sqlite; PostgreSQL's full disk is its server's")
 async def test_a_full_disk_when_a_job_is_claimed_does_not_stop_the_runner_for_good(root, engine):
     """The claim's write finds the disk full; the runner gives its reserve back and claims again. Before, the
     runner's loop ended there while the engine still held the runner lock: no job ever ran again."""
