@@ -11,14 +11,15 @@ import json
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from array import array
 from typing import Any, Iterable, Sequence
 
 from kbc_tui.errors import KbcError, StateError, describe_os_error, is_disk_full, os_error_kind
-from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
+from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, Trigger
 from kbc_tui.store.private import private_dir, private_file, tighten
+from kbc_tui.store.rows import job_row as _job, log_line_row as _log_line, now_ts, task_row as _task, to_dt, to_ts
 from kbc_tui.store.state import FireRecord, WorkerInfo
 
 SCHEMA = """
@@ -116,35 +117,6 @@ CREATE TABLE IF NOT EXISTS workers (
 
 _JOB_COLS = ("id, orchestration, status, trigger, triggered_by, created_at, started_at, finished_at, "
              "message, pid, worker, spec_hash")
-
-
-def to_dt(value: float | None) -> datetime | None:
-    return datetime.fromtimestamp(value, timezone.utc) if value is not None else None
-
-
-def to_ts(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
-
-
-def now_ts() -> float:
-    return time.time()
-
-
-def _log_line(r: Sequence[Any]) -> LogLine:
-    """A ``log_lines`` row read as ``id, job_id, time, level, task, text``."""
-    return LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0])
-
-
-def _job(row: Sequence[Any]) -> Job:
-    return Job(id=row[0], orchestration=row[1], status=JobStatus(row[2]), trigger=Trigger(row[3]),
-               triggered_by=row[4], created_at=to_dt(row[5]), started_at=to_dt(row[6]),
-               finished_at=to_dt(row[7]), message=row[8], pid=row[9], worker=row[10], spec_hash=row[11])
-
-
-def _task(row: Sequence[Any]) -> TaskRun:
-    return TaskRun(job_id=row[0], index=row[1], phase=row[2], component=row[3], config=row[4],
-                   status=TaskStatus(row[5]), started_at=to_dt(row[6]), finished_at=to_dt(row[7]),
-                   rows=row[8], message=row[9], attempt=row[10])
 
 
 def state_error(exc: BaseException, path: Path) -> StateError:

@@ -27,14 +27,15 @@ import threading
 import time
 from array import array
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import psycopg
 
 from kbc_tui.errors import StateError
-from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, TaskStatus, Trigger
+from kbc_tui.model.job import Job, JobStatus, LogLine, Notification, TaskRun, Trigger
+from kbc_tui.store.rows import job_row as _job, log_line_row as _log_line, now_ts, task_row as _task, to_dt, to_ts
 from kbc_tui.store.state import FireRecord, WorkerInfo
 
 #: seconds to wait for the server when connecting (an unreachable server must not hang the app)
@@ -181,18 +182,6 @@ _NOTE_COLS = ("id, job_id, event, recipients, subject, body_text, body_html, sta
               "last_error")
 
 
-def to_dt(value: float | None) -> datetime | None:
-    return datetime.fromtimestamp(value, timezone.utc) if value is not None else None
-
-
-def to_ts(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
-
-
-def now_ts() -> float:
-    return time.time()
-
-
 def _text(value: str | None) -> str | None:
     """Text PostgreSQL accepts: a NUL (which a component may print) becomes U+FFFD, a lone surrogate '?'."""
     if value is None:
@@ -205,21 +194,6 @@ def _text(value: str | None) -> str | None:
         except UnicodeEncodeError:
             value = value.encode("utf-8", "replace").decode("utf-8")
     return value
-
-
-def _job(r: Sequence[Any]) -> Job:
-    return Job(id=r[0], orchestration=r[1], status=JobStatus(r[2]), trigger=Trigger(r[3]), triggered_by=r[4],
-               created_at=to_dt(r[5]), started_at=to_dt(r[6]), finished_at=to_dt(r[7]), message=r[8], pid=r[9],
-               worker=r[10], spec_hash=r[11])
-
-
-def _task(r: Sequence[Any]) -> TaskRun:
-    return TaskRun(job_id=r[0], index=r[1], phase=r[2], component=r[3], config=r[4], status=TaskStatus(r[5]),
-                   started_at=to_dt(r[6]), finished_at=to_dt(r[7]), rows=r[8], message=r[9], attempt=r[10])
-
-
-def _log_line(r: Sequence[Any]) -> LogLine:
-    return LogLine(job_id=r[1], time=to_dt(r[2]), level=r[3], text=r[5], task=r[4], id=r[0])
 
 
 def _note(r: Sequence[Any]) -> Notification:
