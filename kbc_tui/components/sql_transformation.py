@@ -122,20 +122,7 @@ class SqlTransformation(Component):
                     con.execute(f"CREATE VIEW {quote(workspace)}.{quote(item['destination'])} AS "
                                 f"SELECT * FROM {qualified(source)}")
                 ctx.log.info(f"Input mapping: {len(inputs)} table(s); running {len(statements)} statement(s)")
-                for n, statement in enumerate(statements, 1):
-                    ctx.cancel.check()
-                    try:
-                        con.execute(statement)
-                    except duckdb.InterruptException:
-                        raise Cancelled(ctx.cancel.reason) from None
-                    except duckdb.Error as exc:
-                        if ctx.cancel.cancelled:
-                            raise Cancelled(ctx.cancel.reason) from None
-                        first = next((ln.strip() for ln in statement.strip().splitlines() if ln.strip()), "")
-                        hint = (" (a script reads and writes files only inside the project folder)"
-                                if isinstance(exc, duckdb.PermissionException) else "")
-                        raise ComponentError(f"SQL error in statement {n} ({first[:80]!r}): "
-                                             f"{str(exc).splitlines()[0]}{hint}") from None
+                _run_statements(con, statements, ctx)
                 for item in outputs:
                     ctx.cancel.check()
                     name = item["source"]
@@ -193,20 +180,7 @@ class SqlTransformation(Component):
                         reader.close()
                 ctx.log.info(f"Input mapping: {len(inputs)} table(s) loaded into DuckDB; "
                              f"running {len(statements)} statement(s)")
-                for n, statement in enumerate(statements, 1):
-                    ctx.cancel.check()
-                    try:
-                        con.execute(statement)
-                    except duckdb.InterruptException:
-                        raise Cancelled(ctx.cancel.reason) from None
-                    except duckdb.Error as exc:
-                        if ctx.cancel.cancelled:
-                            raise Cancelled(ctx.cancel.reason) from None
-                        first = next((ln.strip() for ln in statement.strip().splitlines() if ln.strip()), "")
-                        hint = (" (a script reads and writes files only inside the project folder)"
-                                if isinstance(exc, duckdb.PermissionException) else "")
-                        raise ComponentError(f"SQL error in statement {n} ({first[:80]!r}): "
-                                             f"{str(exc).splitlines()[0]}{hint}") from None
+                _run_statements(con, statements, ctx)
                 for item in outputs:
                     ctx.cancel.check()
                     name = item["source"]
@@ -224,6 +198,27 @@ class SqlTransformation(Component):
             finally:
                 remove()
         return TaskResult(rows=total_rows, message=f"{len(outputs)} output table(s)")
+
+
+def _run_statements(con: Any, statements: list[str], ctx: RunContext) -> None:
+    """The script's statements in order on a DuckDB connection; a cancel ends it ``Cancelled``, an error says which
+    statement failed and why (``ComponentError``)."""
+    import duckdb
+
+    for n, statement in enumerate(statements, 1):
+        ctx.cancel.check()
+        try:
+            con.execute(statement)
+        except duckdb.InterruptException:
+            raise Cancelled(ctx.cancel.reason) from None
+        except duckdb.Error as exc:
+            if ctx.cancel.cancelled:
+                raise Cancelled(ctx.cancel.reason) from None
+            first = next((ln.strip() for ln in statement.strip().splitlines() if ln.strip()), "")
+            hint = (" (a script reads and writes files only inside the project folder)"
+                    if isinstance(exc, duckdb.PermissionException) else "")
+            raise ComponentError(f"SQL error in statement {n} ({first[:80]!r}): "
+                                 f"{str(exc).splitlines()[0]}{hint}") from None
 
 
 def _lit(value: str) -> str:
