@@ -74,6 +74,12 @@ async def _main(args) -> int:
     elif not engine.is_runner:
         say(f"another kbc-tui process (pid {engine.lock.holder_pid()}) runs this project's jobs and schedules; "
             "waiting to take over when it stops")
+    return await serve(engine, args.grace, "took over the runner lock: running schedules and queued jobs")
+
+
+async def serve(engine, grace: float, took_over: str) -> int:
+    """Run until SIGTERM / SIGINT, saying ``took_over`` when this process takes the runner lock over; then stop
+    taking jobs and give running ones ``grace`` seconds (the daemon's and the worker's foreground loop)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -82,11 +88,11 @@ async def _main(args) -> int:
     while not stop.is_set():
         await wait_event(stop, 1.0)
         if engine.is_runner and not was_runner:
-            say("took over the runner lock: running schedules and queued jobs")
+            say(took_over)
             was_runner = True
     running = engine.running_jobs()
-    say(f"stopping: no new jobs; {len(running)} running job(s) get {args.grace:g} s to finish")
-    await engine.stop(grace=args.grace)
+    say(f"stopping: no new jobs; {len(running)} running job(s) get {grace:g} s to finish")
+    await engine.stop(grace=grace)
     say("stopped")
     return 0
 

@@ -9,13 +9,9 @@ SIGTERM / SIGINT: stop taking jobs, give running ones ``--grace`` seconds, then 
 
 from __future__ import annotations
 
-import asyncio
-import signal
-
 from kbc_tui.commands._loop import run_until_done
-from kbc_tui.commands.scheduler import Reporter, say
+from kbc_tui.commands.scheduler import Reporter, say, serve
 from kbc_tui.engine import Engine
-from kbc_tui.engine.waiting import wait_event
 from kbc_tui.errors import KbcError
 from kbc_tui.store import Project, resolve_project_dir
 
@@ -42,21 +38,7 @@ async def _main(args) -> int:
     if not engine.is_runner:
         say(f"another kbc-tui process (pid {engine.lock.holder_pid()}) runs jobs from this folder; waiting to "
             "take over when it stops")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    was_runner = engine.is_runner
-    while not stop.is_set():
-        await wait_event(stop, 1.0)
-        if engine.is_runner and not was_runner:
-            say("took over: running queued jobs")
-            was_runner = True
-    running = engine.running_jobs()
-    say(f"stopping: no new jobs; {len(running)} running job(s) get {args.grace:g} s to finish")
-    await engine.stop(grace=args.grace)
-    say("stopped")
-    return 0
+    return await serve(engine, args.grace, "took over: running queued jobs")
 
 
 def run(args) -> int:
