@@ -11,7 +11,6 @@ the scratch schema, so ``drop_leftovers`` never touches a live one.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from kbc_tui.components.base import Cancelled, RunContext, TaskResult
 from kbc_tui.errors import ComponentError, KbcError

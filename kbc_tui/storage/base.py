@@ -46,6 +46,20 @@ class TableId:
         return cls(m.group(1), m.group(2), m.group(3))
 
 
+def quote(name: str) -> str:
+    """A SQL identifier, quoted the same way in DuckDB and PostgreSQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(table: TableId) -> str:
+    """``"bucket"."table"``: a bucket is a schema in both storages."""
+    return f"{quote(table.bucket_id)}.{quote(table.name)}"
+
+
+def _tid(value: str | TableId) -> TableId:
+    return value if isinstance(value, TableId) else TableId.parse(value)
+
+
 def check_table_id(value: Any) -> str | None:
     if not isinstance(value, str):
         return "expected a table id string like 'in.c-sales.orders'"

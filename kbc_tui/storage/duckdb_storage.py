@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from kbc_tui.model.cancel import Cancelled
 from kbc_tui.errors import KbcError, StorageBusyError
-from kbc_tui.storage.base import Column, TableId, TableInfo
+from kbc_tui.storage.base import Column, TableId, TableInfo, _tid, qualified, quote  # noqa: F401 (re-exported)
 from kbc_tui.store.private import private_dir, tighten
 
 if TYPE_CHECKING:
@@ -39,18 +39,6 @@ READER_WAIT_SECONDS = 5.0  # a reader's note that it waits for the storage count
 COMPACT_FREE_FRACTION = 0.2
 COMPACT_MIN_BYTES = 8 * 2**20
 BUSY_RETRY_SECONDS = 3.0
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def qualified(table: TableId) -> str:
-    return f"{quote(table.bucket_id)}.{quote(table.name)}"
-
-
-def _tid(value: str | TableId) -> TableId:
-    return value if isinstance(value, TableId) else TableId.parse(value)
 
 
 class DuckDBStorage:

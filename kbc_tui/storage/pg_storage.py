@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from kbc_tui.errors import KbcError
 from kbc_tui.model.cancel import Cancelled
-from kbc_tui.storage.base import Column, TableId, TableInfo
+from kbc_tui.storage.base import Column, TableId, TableInfo, _tid, qualified, quote  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -50,18 +50,6 @@ CONNECT_TIMEOUT = 10
 LEFTOVER_LOCK_TIMEOUT = 3.0
 MAX_NAME_BYTES = 63
 COPY_CHUNK_ROWS = 50_000
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def qualified(table: TableId) -> str:
-    return f"{quote(table.bucket_id)}.{quote(table.name)}"
-
-
-def _tid(value: str | TableId) -> TableId:
-    return value if isinstance(value, TableId) else TableId.parse(value)
 
 
 def _fits(tid: TableId) -> TableId:
@@ -673,7 +661,6 @@ class Staged:
 
 def pg_type(t: "pa.DataType", name: str = "", tid: Any = "") -> str:
     """The PostgreSQL column type for an Arrow type (``KbcError`` in words for one storage cannot hold)."""
-    import pyarrow as pa
     import pyarrow.types as at
 
     if at.is_dictionary(t):
