@@ -123,20 +123,7 @@ class SqlTransformation(Component):
                                 f"SELECT * FROM {qualified(source)}")
                 ctx.log.info(f"Input mapping: {len(inputs)} table(s); running {len(statements)} statement(s)")
                 _run_statements(con, statements, ctx)
-                for item in outputs:
-                    ctx.cancel.check()
-                    name = item["source"]
-                    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND "
-                                         "table_name = ?", [workspace, name]).fetchall()[0][0]
-                    if not exists:
-                        raise ComponentError(f"output mapping: the script did not create table {name!r}")
-                    reader = con.sql(f"SELECT * FROM {quote(workspace)}.{quote(name)}").to_arrow_reader(100_000)
-                    rows = ctx.storage.write_arrow(item["destination"], reader,
-                                                   incremental=bool(item.get("incremental", False)),
-                                                   primary_key=item.get("primary_key", []), cancel=ctx.cancel)
-                    total_rows += rows
-                    ctx.log.info(f"Output {name} -> {item['destination']}: {rows:,} rows"
-                                 + (" (incremental)" if item.get("incremental") else ""))
+                total_rows += _write_outputs(con, outputs, ctx, workspace)
             finally:
                 remove()
                 try:
@@ -181,20 +168,7 @@ class SqlTransformation(Component):
                 ctx.log.info(f"Input mapping: {len(inputs)} table(s) loaded into DuckDB; "
                              f"running {len(statements)} statement(s)")
                 _run_statements(con, statements, ctx)
-                for item in outputs:
-                    ctx.cancel.check()
-                    name = item["source"]
-                    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND "
-                                         "table_name = ?", [name]).fetchall()[0][0]
-                    if not exists:
-                        raise ComponentError(f"output mapping: the script did not create table {name!r}")
-                    reader = con.sql(f"SELECT * FROM {quote(name)}").to_arrow_reader(100_000)
-                    rows = ctx.storage.write_arrow(item["destination"], reader,
-                                                   incremental=bool(item.get("incremental", False)),
-                                                   primary_key=item.get("primary_key", []), cancel=ctx.cancel)
-                    total_rows += rows
-                    ctx.log.info(f"Output {name} -> {item['destination']}: {rows:,} rows"
-                                 + (" (incremental)" if item.get("incremental") else ""))
+                total_rows += _write_outputs(con, outputs, ctx, "main")
             finally:
                 remove()
         return TaskResult(rows=total_rows, message=f"{len(outputs)} output table(s)")
@@ -219,6 +193,26 @@ def _run_statements(con: Any, statements: list[str], ctx: RunContext) -> None:
                     if isinstance(exc, duckdb.PermissionException) else "")
             raise ComponentError(f"SQL error in statement {n} ({first[:80]!r}): "
                                  f"{str(exc).splitlines()[0]}{hint}") from None
+
+
+def _write_outputs(con: Any, outputs: list[dict], ctx: RunContext, schema: str) -> int:
+    """The output mapping: each table the script made in ``schema`` of the DuckDB connection, streamed into its
+    storage destination (atomic per table); returns the rows written."""
+    total = 0
+    for item in outputs:
+        ctx.cancel.check()
+        name = item["source"]
+        exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                             [schema, name]).fetchall()[0][0]
+        if not exists:
+            raise ComponentError(f"output mapping: the script did not create table {name!r}")
+        reader = con.sql(f"SELECT * FROM {quote(schema)}.{quote(name)}").to_arrow_reader(100_000)
+        rows = ctx.storage.write_arrow(item["destination"], reader, incremental=bool(item.get("incremental", False)),
+                                       primary_key=item.get("primary_key", []), cancel=ctx.cancel)
+        total += rows
+        ctx.log.info(f"Output {name} -> {item['destination']}: {rows:,} rows"
+                     + (" (incremental)" if item.get("incremental") else ""))
+    return total
 
 
 def _lit(value: str) -> str:
